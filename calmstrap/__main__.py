@@ -1,0 +1,3 @@
+from calmstrap.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,245 @@
+"""The ``calmstrap`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from alerts.catalog import Prompt
+from alerts.console import ConsoleNotifier
+from alerts.notify import Notifier
+from calmstrap import __version__
+from calmstrap.config import Config, ConfigError, load_config
+from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
+from calmstrap.summary import StatusLine, format_summary
+from processing.arousal import Arousal
+from sensors.simulated import SimulatedStrap, demo_script, random_script
+from storage.archive import Archive
+
+log = logging.getLogger("calmstrap")
+
+EXIT_CONFIG = 2
+DEMO_USER = "demo"
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where the archive lives (default: the config's, else ~/.local/share/calmstrap)",
+    )
+    p.add_argument("--config", metavar="FILE", help="a calmstrap.toml (default: ./calmstrap.toml if present)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="calmstrap",
+        description="Chest-strap HRV biofeedback: beats in, a personal arousal score and calming prompts out.",
+    )
+    parser.add_argument("--version", action="version", version=f"calmstrap {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run a simulated strap through the whole pipeline in accelerated time",
+        description="Run a simulated strap (two scripted arousal episodes on a calm baseline) "
+        "through the whole pipeline in accelerated time, then print a summary. Quiet hours do "
+        "not apply to the demo; the previous demo's data (user 'demo') is replaced.",
+    )
+    _common(demo)
+    demo.add_argument("--seed", type=int, default=1, help="seed of the simulated strap (default 1)")
+    demo.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second (default 60)")
+    demo.add_argument("--minutes", type=float, default=20.0, help="simulated minutes (default 20)")
+    demo.set_defaults(func=cmd_demo)
+
+    run = sub.add_parser(
+        "run",
+        help="run the service until Ctrl-C",
+        description="Run the service: read beats from a source until Ctrl-C (or SIGTERM).",
+    )
+    _common(run)
+    run.add_argument("--source", default="sim", help="where beats come from: sim (default)")
+    run.add_argument("--seed", type=int, default=0, help="seed of the simulated strap (source sim)")
+    run.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second (source sim)")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def _setup_logging(cfg: Config) -> None:
+    logging.basicConfig(
+        level=cfg.general.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def notifiers_for(cfg: Config, console: ConsoleNotifier) -> list[Notifier]:
+    """The notifiers in order of preference; the console is always last (the fallback)."""
+    return [console]
+
+
+class _Stop(Exception):
+    """Raised inside the task group to end every task when the sources are done or a signal came."""
+
+
+async def _run_until_stopped(sessions: Sequence[tuple[StrapSession, SimulatedStrap]]) -> bool:
+    """Consume every source until they all end or SIGINT/SIGTERM; True when stopped by a signal."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    by_signal = False
+    remaining = len(sessions)
+
+    def on_signal() -> None:
+        nonlocal by_signal
+        by_signal = True
+        stop.set()
+
+    async def consume(session: StrapSession, source: SimulatedStrap) -> None:
+        nonlocal remaining
+        try:
+            await session.consume(source.stream())
+        finally:
+            remaining -= 1
+            if remaining == 0:
+                stop.set()
+
+    async def stopper() -> None:
+        await stop.wait()
+        raise _Stop
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for s, src in sessions:
+                tg.create_task(consume(s, src), name=f"strap:{s.user}:{s.device}")
+            tg.create_task(stopper(), name="stop")
+    except* _Stop:
+        pass
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+    return by_signal
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    _setup_logging(cfg)
+    if args.minutes <= 0 or args.speed <= 0:
+        print("calmstrap demo: --minutes and --speed must be > 0", file=sys.stderr)
+        return EXIT_CONFIG
+    data_dir = cfg.data_dir(args.data_dir)
+    duration_s = args.minutes * 60.0
+    start = float(int(time.time() - duration_s))
+    strap = SimulatedStrap(
+        seed=args.seed,
+        speed=args.speed,
+        duration_s=duration_s,
+        episodes=demo_script(args.minutes),
+        start_epoch=start,
+        device="sim-strap",
+    )
+    status = StatusLine(sys.stdout, origin=start)
+    console = ConsoleNotifier(clock_origin=start)
+    print(f"calmstrap demo: {args.minutes:g} simulated minutes at {args.speed:g}x, seed {args.seed}")
+    with Archive.in_dir(data_dir) as archive:
+        archive.delete_user(DEMO_USER)
+        archive.commit()
+        observer = PipelineObserver(on_arousal=status.update, on_prompt=lambda p, via: status.clear())
+        session = new_session(
+            cfg,
+            archive,
+            notifiers_for(cfg, console),
+            user=DEMO_USER,
+            device=strap.device,
+            seed=args.seed,
+            observer=observer,
+            restore_baseline=False,
+            ignore_quiet_hours=True,
+        )
+        stopped = asyncio.run(_session_main([(session, strap)]))
+        status.clear()
+        print(format_summary(session, origin=start, archive_path=archive.path, minutes=args.minutes))
+        ok = archive.integrity_ok()
+    if not ok:
+        print("archive integrity check failed", file=sys.stderr)
+        return 1
+    del stopped
+    return 0
+
+
+async def _session_main(pairs: Sequence[tuple[StrapSession, SimulatedStrap]]) -> bool:
+    stopped = await _run_until_stopped(pairs)
+    for s, _ in pairs:
+        await s.finish()
+    return stopped
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    _setup_logging(cfg)
+    if args.source != "sim":
+        print(f"calmstrap run: unknown --source {args.source!r}; expected sim", file=sys.stderr)
+        return EXIT_CONFIG
+    data_dir = cfg.data_dir(args.data_dir)
+    import random
+
+    strap = SimulatedStrap(
+        seed=args.seed,
+        speed=args.speed,
+        duration_s=None,
+        episodes=random_script(7 * 86400.0, random.Random(args.seed)),
+        device="sim-strap",
+    )
+    console = ConsoleNotifier()
+    user = cfg.general.user
+    with Archive.in_dir(data_dir) as archive:
+        status = StatusLine(sys.stdout, origin=None)
+        observer = PipelineObserver(on_arousal=status.update, on_prompt=lambda p, via: status.clear())
+        session = new_session(
+            cfg,
+            archive,
+            notifiers_for(cfg, console),
+            user=user,
+            device=strap.device,
+            seed=args.seed,
+            observer=observer,
+        )
+        log.info("running: source sim, archive %s; Ctrl-C stops", archive.path)
+        asyncio.run(_session_main([(session, strap)]))
+        status.clear()
+        log.info(
+            "stopped: %d beats, %d prompts, %d episodes",
+            session.stats.beats,
+            session.stats.prompts,
+            session.stats.episodes,
+        )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"calmstrap: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 0
+
+
+__all__ = ["Arousal", "Path", "Prompt", "main"]

@@ -1,0 +1,234 @@
+"""The asyncio pipeline: the only place that knows every stage.
+
+source bytes -> decoder -> beat clock -> stream processor -> policy -> notifiers, with every event written
+to the archive first. One :class:`StrapSession` per strap; sessions run as named tasks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+
+from alerts.catalog import Prompt
+from alerts.notify import Notifier, StrapStatus
+from alerts.policy import PolicyConfig as PolicyParams
+from alerts.policy import PromptPolicy
+from calmstrap.config import Config
+from processing.arousal import Arousal
+from processing.episodes import Episode, EpisodeOnset
+from processing.outcomes import PromptOutcome
+from processing.stream import StreamConfig, StreamProcessor, WindowResult
+from sensors.beats import BeatClock, Gap
+from sensors.heart_rate import MalformedMeasurement, parse_measurement
+from storage.archive import Archive
+
+log = logging.getLogger("calmstrap.pipeline")
+
+
+def stream_config(cfg: Config) -> StreamConfig:
+    p = cfg.processing
+    return StreamConfig(
+        fast_window_s=p.fast_window_s,
+        fast_step_s=p.fast_step_s,
+        slow_window_s=p.slow_window_s,
+        slow_step_s=p.slow_step_s,
+        max_artifact_pct=p.max_artifact_pct,
+        baseline_min_windows=p.baseline_min_windows,
+        tau_s=p.ema_tau_s,
+        elevated_a=p.elevated_a,
+        high_a=p.high_a,
+    )
+
+
+def policy_params(cfg: Config, *, ignore_quiet_hours: bool = False) -> PolicyParams:
+    p = cfg.policy
+    quiet = p.quiet_hours
+    return PolicyParams(
+        cooldown_s=60.0 * p.cooldown_min,
+        max_per_hour=p.max_per_hour,
+        escalate_after_s=p.escalate_after_s,
+        quiet_start=quiet.start,
+        quiet_end=quiet.start if ignore_quiet_hours else quiet.end,
+        expiry_s=p.expiry_s,
+        recovery_message=p.recovery_message,
+    )
+
+
+@dataclass(slots=True)
+class SessionStats:
+    notifications: int = 0
+    malformed: int = 0
+    beats: int = 0
+    gaps: int = 0
+    prompts: int = 0
+    episodes: int = 0
+
+
+@dataclass
+class PipelineObserver:
+    """Optional callbacks for a user interface (the CLI's status line and summary)."""
+
+    on_arousal: Callable[[str, Arousal], None] | None = None
+    on_prompt: Callable[[Prompt, str], None] | None = None
+    on_episode: Callable[[Episode], None] | None = None
+    on_outcome: Callable[[PromptOutcome], None] | None = None
+
+
+@dataclass
+class StrapSession:
+    """Everything one strap's stream needs, from bytes to prompts."""
+
+    user: str
+    device: str
+    archive: Archive
+    notifiers: Sequence[Notifier]
+    processor: StreamProcessor
+    policy: PromptPolicy
+    observer: PipelineObserver = field(default_factory=PipelineObserver)
+    stats: SessionStats = field(default_factory=SessionStats)
+    clock: BeatClock = field(init=False)
+    strap_status: StrapStatus | None = None
+    prompts: list[Prompt] = field(default_factory=list)
+    episodes: list[Episode] = field(default_factory=list)
+    outcomes: list[PromptOutcome] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.clock = BeatClock(device=self.device, user=self.user)
+
+    async def handle(self, arrival_t: float, data: bytes) -> None:
+        """One notification: decode, place beats, process, prompt; archive everything."""
+        self.stats.notifications += 1
+        try:
+            m = parse_measurement(data)
+        except MalformedMeasurement as exc:
+            self.stats.malformed += 1
+            log.warning(
+                "%s: skipped a malformed notification (%s); %d so far",
+                self.device,
+                exc.reason,
+                self.stats.malformed,
+            )
+            return
+        beats, gap = self.clock.push(m, arrival_t)
+        if gap is not None:
+            self.on_gap(gap)
+        if not beats:
+            return
+        self.archive.add_beats(beats)
+        self.stats.beats += len(beats)
+        for b in beats:
+            for out in self.processor.push(b):
+                await self._dispatch(out)
+        self.archive.commit()
+
+    def on_gap(self, gap: Gap) -> None:
+        self.archive.add_gap(gap)
+        self.processor.gap(gap)
+        self.stats.gaps += 1
+
+    def mark_disconnect(self, t: float) -> None:
+        self.clock.mark_disconnect(t)
+
+    async def finish(self) -> None:
+        for out in self.processor.flush():
+            await self._dispatch(out)
+        self.archive.save_baseline(self.user, time.time(), self.processor.baseline.current)
+        self.archive.commit()
+
+    async def _dispatch(self, out: object) -> None:
+        match out:
+            case WindowResult():
+                self.archive.add_window(out)
+            case Arousal():
+                self.archive.add_arousal(self.user, out)
+                if self.observer.on_arousal:
+                    self.observer.on_arousal(self.user, out)
+                for n in self.notifiers:
+                    await n.publish_state(self.user, out, self.strap_status)
+                prompt = self.policy.on_arousal(out)
+                if prompt is not None:
+                    await self._send(prompt)
+            case EpisodeOnset():
+                for n in self.notifiers:
+                    await n.publish_episode(self.user, out)
+                prompt = self.policy.on_onset(out)
+                if prompt is not None:
+                    await self._send(prompt)
+            case Episode():
+                ep = dataclasses.replace(out, prompt_ids=self.policy.prompt_ids_for(out.id))
+                self.archive.add_episode(ep)
+                self.episodes.append(ep)
+                self.stats.episodes += 1
+                if self.observer.on_episode:
+                    self.observer.on_episode(ep)
+                for n in self.notifiers:
+                    await n.publish_episode(self.user, ep)
+                recovery = self.policy.on_episode_end(ep, self.processor.last_t)
+                if recovery is not None:
+                    await self._send(recovery, track_outcome=False)
+            case PromptOutcome():
+                self.archive.set_prompt_outcome(out)
+                self.outcomes.append(out)
+                if self.observer.on_outcome:
+                    self.observer.on_outcome(out)
+            case _:
+                raise TypeError(f"unexpected processing output {type(out).__name__}")
+
+    async def _send(self, prompt: Prompt, *, track_outcome: bool = True) -> None:
+        via = "none"
+        self.archive.add_prompt(prompt, via)
+        self.archive.commit()
+        for n in self.notifiers:
+            try:
+                ok = await n.send_prompt(prompt)
+            except Exception:  # a notifier must never stop the pipeline
+                log.exception("notifier %s failed", n.name)
+                ok = False
+            if ok:
+                via = n.name
+                break
+        self.archive.set_prompt_delivery(prompt.id, via)
+        self.prompts.append(prompt)
+        self.stats.prompts += 1
+        if track_outcome:
+            self.processor.note_prompt(prompt.id, prompt.t)
+        if self.observer.on_prompt:
+            self.observer.on_prompt(prompt, via)
+
+    async def consume(self, source: AsyncIterator[tuple[float, bytes]]) -> None:
+        async for arrival_t, data in source:
+            await self.handle(arrival_t, data)
+
+
+def new_session(
+    cfg: Config,
+    archive: Archive,
+    notifiers: Sequence[Notifier],
+    *,
+    user: str,
+    device: str,
+    seed: int = 0,
+    observer: PipelineObserver | None = None,
+    restore_baseline: bool = True,
+    ignore_quiet_hours: bool = False,
+) -> StrapSession:
+    processor = StreamProcessor(user=user, device=device, config=stream_config(cfg))
+    if restore_baseline:
+        saved = archive.load_baseline(user)
+        if saved is not None:
+            processor.baseline.restore(saved)
+    policy = PromptPolicy(
+        user=user, config=policy_params(cfg, ignore_quiet_hours=ignore_quiet_hours), seed=seed
+    )
+    return StrapSession(
+        user=user,
+        device=device,
+        archive=archive,
+        notifiers=notifiers,
+        processor=processor,
+        policy=policy,
+        observer=observer or PipelineObserver(),
+    )
