@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import sys
@@ -26,6 +27,9 @@ from storage.archive import Archive
 log = logging.getLogger("calmstrap")
 
 EXIT_CONFIG = 2
+
+# Further commands live in their own modules, each with ``register(subparsers, add_common_options)``.
+COMMAND_MODULES: tuple[str, ...] = ()
 DEMO_USER = "demo"
 
 
@@ -69,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="seed of the simulated strap (source sim)")
     run.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second (source sim)")
     run.set_defaults(func=cmd_run)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub, _common)
     return parser
 
 
