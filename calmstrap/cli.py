@@ -17,6 +17,7 @@ from alerts.catalog import Prompt
 from alerts.console import ConsoleNotifier
 from alerts.notify import Notifier
 from calmstrap import __version__
+from calmstrap.alerting import alert_services, build_notifiers
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
 from calmstrap.summary import StatusLine, format_summary
@@ -90,9 +91,11 @@ def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
-def notifiers_for(cfg: Config, console: ConsoleNotifier) -> list[Notifier]:
-    """The notifiers in order of preference; the console is always last (the fallback)."""
-    return [console]
+def notifiers_for(
+    cfg: Config, console: ConsoleNotifier, *, users: Sequence[str] = (), time_scale: float = 1.0
+) -> list[Notifier]:
+    """The notifiers in order of preference: MQTT when ``mqtt.url`` is set, the console always last."""
+    return build_notifiers(cfg, console, users=users, time_scale=time_scale)
 
 
 class _Stop(Exception):
@@ -168,7 +171,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         session = new_session(
             cfg,
             archive,
-            notifiers_for(cfg, console),
+            notifiers_for(cfg, console, users=(DEMO_USER,), time_scale=args.speed),
             user=DEMO_USER,
             device=strap.device,
             seed=args.seed,
@@ -176,7 +179,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             restore_baseline=False,
             ignore_quiet_hours=True,
         )
-        stopped = asyncio.run(_session_main([(session, strap)]))
+        stopped = asyncio.run(_session_main([(session, strap)], time_scale=args.speed))
         status.clear()
         print(format_summary(session, origin=start, archive_path=archive.path, minutes=args.minutes))
         ok = archive.integrity_ok()
@@ -187,10 +190,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _session_main(pairs: Sequence[tuple[StrapSession, SimulatedStrap]]) -> bool:
-    stopped = await _run_until_stopped(pairs)
-    for s, _ in pairs:
-        await s.finish()
+async def _session_main(
+    pairs: Sequence[tuple[StrapSession, SimulatedStrap]], *, time_scale: float = 1.0
+) -> bool:
+    async with alert_services([s for s, _ in pairs], time_scale=time_scale):  # MQTT client lifetime
+        stopped = await _run_until_stopped(pairs)
+        for s, _ in pairs:
+            await s.finish()
     return stopped
 
 
@@ -218,14 +224,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         session = new_session(
             cfg,
             archive,
-            notifiers_for(cfg, console),
+            notifiers_for(cfg, console, users=(user,), time_scale=args.speed),
             user=user,
             device=strap.device,
             seed=args.seed,
             observer=observer,
         )
         log.info("running: source sim, archive %s; Ctrl-C stops", archive.path)
-        asyncio.run(_session_main([(session, strap)]))
+        asyncio.run(_session_main([(session, strap)], time_scale=args.speed))
         status.clear()
         log.info(
             "stopped: %d beats, %d prompts, %d episodes",
