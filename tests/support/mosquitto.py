@@ -294,3 +294,108 @@ def running_mosquitto(workdir: Path, **kwargs: object) -> Iterator[Mosquitto]:
         yield broker.start()
     finally:
         broker.stop()
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    retain: bool
+    wall_t: float
+    expiry_s: int | None
+
+
+class Subscriber:
+    """A paho MQTT 5 client recording every message it gets (thread-safe), for assertions.
+
+    ``persistent``: a session that outlives a broker restart (clean_start False, session expiry 1 h),
+    so QoS 1 messages published while it was away are queued for it by the broker.
+    """
+
+    def __init__(
+        self,
+        broker: Mosquitto,
+        topics: tuple[str, ...],
+        *,
+        client_id: str = "",
+        persistent: bool = False,
+        username: str = "",
+        password: str = "",
+    ) -> None:
+        import threading
+
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        self.messages: list[Received] = []
+        self._cond = threading.Condition()
+        self.topics = topics
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"test-sub-{os.getpid()}-{id(self)}",
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        if username:
+            self.client.username_pw_set(username, password)
+        if broker.tls_files is not None:
+            self.client.tls_set(ca_certs=str(broker.tls_files.ca_cert))
+        self.client.reconnect_delay_set(0.05, 0.3)
+        self.subscribed = threading.Event()
+
+        def on_connect(c: mqtt.Client, _u: object, _f: object, rc: object, _p: object = None) -> None:
+            c.subscribe([(t, 1) for t in topics])
+
+        def on_subscribe(*_a: object) -> None:
+            self.subscribed.set()
+
+        def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+            exp = getattr(msg.properties, "MessageExpiryInterval", None) if msg.properties else None
+            r = Received(msg.topic, bytes(msg.payload), bool(msg.retain), time.time(), exp)
+            with self._cond:
+                self.messages.append(r)
+                self._cond.notify_all()
+
+        self.client.on_connect = on_connect
+        self.client.on_subscribe = on_subscribe
+        self.client.on_message = on_message
+        props = None
+        if persistent:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 3600
+        self.client.connect("127.0.0.1", broker.port, 10, clean_start=not persistent, properties=props)
+        self.client.loop_start()
+        if not self.subscribed.wait(5.0):
+            raise RuntimeError("test subscriber: no SUBACK within 5 s")
+
+    def on(self, topic: str) -> list[Received]:
+        with self._cond:
+            return [m for m in self.messages if m.topic == topic]
+
+    def wait_for(self, topic: str, count: int = 1, timeout_s: float = 5.0) -> list[Received]:
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                got = [m for m in self.messages if m.topic == topic]
+                left = deadline - time.monotonic()
+                if len(got) >= count or left <= 0:
+                    return got
+                self._cond.wait(left)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def retained(broker: Mosquitto, topic: str, timeout_s: float = 1.0) -> bytes | None:
+    """The retained message of a topic (None when there is none), read by a fresh client."""
+    with Subscriber(broker, (topic,)) as s:
+        got = s.wait_for(topic, 1, timeout_s)
+        return got[0].payload if got and got[0].retain else None
