@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run(coro: Awaitable[Any]) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 30))  # type: ignore[arg-type]
+    return asyncio.run(asyncio.wait_for(coro, 30))
 
 
 def settings(broker: Mosquitto, **kw: Any) -> MqttSettings:
@@ -357,8 +357,8 @@ def test_malformed_commands_are_logged_with_their_topic_and_ignored(
     async def main() -> list[object]:
         async with MqttNotifier(settings(broker), users=["me"]) as n:
             await n.wait_connected(5)
-            msgs = [{"topic": "calmstrap/me/command", "payload": p, "qos": 1} for p in bad]
-            msgs.append({"topic": "calmstrap/me/command", "payload": b'{"command":"snooze","minutes":30}'})
+            good = b'{"command":"snooze","minutes":30}'
+            msgs: list[Any] = [("calmstrap/me/command", p, 1, False) for p in [*bad, good]]
             await asyncio.to_thread(publish.multiple, msgs, hostname="127.0.0.1", port=broker.port)
             it = n.commands()
             first = await asyncio.wait_for(anext(it), 5)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.mosquitto import Mosquitto, Subscriber, retained
+from tests.support.mosquitto import Mosquitto, Received, Subscriber, retained
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,14 +107,14 @@ def test_broker_outage_mid_demo_never_delivers_late_and_delivers_what_is_still_u
 
     # simulated time = SPEED * wall + offset, from live state messages (the earliest-arriving bound)
     states = [m for m in sub.messages if m.topic == "calmstrap/demo/state" and not m.retain]
-    offset = max(json.loads(m.payload)["t"] - SPEED * m.wall_t for m in states)
+    offset = max(float(json.loads(m.payload)["t"]) - SPEED * m.wall_t for m in states)
 
     def sim(wall: float) -> float:
         return SPEED * wall + offset
 
     with sqlite3.connect(data / "archive.db") as db:
         rows = db.execute("SELECT id, t, expires_t FROM prompts WHERE user = 'demo' ORDER BY t").fetchall()
-    arrived = {}
+    arrived: dict[str, Received] = {}
     for m in sub.messages:
         if m.topic == "calmstrap/demo/prompt":
             arrived.setdefault(json.loads(m.payload)["id"], m)

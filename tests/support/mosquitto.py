@@ -341,7 +341,7 @@ class Subscriber:
             self.client.username_pw_set(username, password)
         if broker.tls_files is not None:
             self.client.tls_set(ca_certs=str(broker.tls_files.ca_cert))
-        self.client.reconnect_delay_set(0.05, 0.3)
+        self.client.reconnect_delay_set(0.05, 0.3)  # type: ignore[arg-type]  # floats work
         self.subscribed = threading.Event()
 
         def on_connect(c: mqtt.Client, _u: object, _f: object, rc: object, _p: object = None) -> None:
@@ -362,7 +362,7 @@ class Subscriber:
         self.client.on_message = on_message
         props = None
         if persistent:
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = 3600
         self.client.connect("127.0.0.1", broker.port, 10, clean_start=not persistent, properties=props)
         self.client.loop_start()
