@@ -167,9 +167,9 @@ def test_recorded_payload_that_does_not_fit_its_flags_raises(rec: Recorded) -> N
 
 
 def test_recorded_fixtures_cover_the_flag_combinations_of_real_straps() -> None:
-    """The recordings include Polar H10 style 0x10, contact-detected 0x16 and 0x06, and 0x04 (no contact)."""
+    """The recordings include Polar H10 style 0x10, contact detected (0x16, 0x06) and not detected (0x14, 0x04)."""
     flags = {r.data[0] for r in RECORDED}
-    assert {0x10, 0x16, 0x06, 0x04} <= flags
+    assert {0x10, 0x16, 0x06, 0x14, 0x04} <= flags
 
 
 # --- the spec's cases ---------------------------------------------------------------------------------------
