@@ -210,6 +210,7 @@ class MqttNotifier:
         self._gen = 0
         self._events: asyncio.Queue[tuple[int, str, ReasonCode | None]] | None = None
         self._connected = asyncio.Event()
+        self._subscribed = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._outbox: deque[_Out] = deque()
@@ -286,9 +287,9 @@ class MqttNotifier:
                     await task
 
     async def wait_connected(self, timeout_s: float) -> None:
-        """Wait for the broker; on timeout raise the last connection error (or TimeoutError)."""
+        """Wait until connected and subscribed to commands; on timeout raise the last connection error."""
         try:
-            await asyncio.wait_for(self._connected.wait(), timeout_s)
+            await asyncio.wait_for(self._subscribed.wait(), timeout_s)
         except TimeoutError:
             if self.last_error is not None:
                 raise self.last_error from None
@@ -328,6 +329,9 @@ class MqttNotifier:
         ) -> None:
             post("disconnect", rc)
 
+        def on_subscribe(_c: mqtt.Client, _u: object, _mid: int, _rcs: object, _p: object = None) -> None:
+            post("suback", None)
+
         def on_publish(_c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: Properties) -> None:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._on_ack, gen, mid, rc)
@@ -339,6 +343,7 @@ class MqttNotifier:
         c.on_connect = on_connect
         c.on_disconnect = on_disconnect
         c.on_publish = on_publish
+        c.on_subscribe = on_subscribe
         c.on_message = on_message
         return c
 
@@ -398,7 +403,9 @@ class MqttNotifier:
                     self._up(client)
                     while True:
                         _, kind, rc = await self._events.get()
-                        if kind == "disconnect":
+                        if kind == "suback":
+                            self._subscribed.set()
+                        elif kind == "disconnect":
                             break
                     if not self._closing:
                         reason = rc.getName() if rc is not None else "?"
@@ -431,6 +438,7 @@ class MqttNotifier:
         was = self._client is not None
         self._client = None
         self._connected.clear()
+        self._subscribed.clear()
         if was:
             self.stats.disconnects += 1
         # whatever the broker did not acknowledge goes back to the outbox, in order, for a re-send
