@@ -135,6 +135,10 @@ class PromptPolicy:
         assert self._learner is not None
         return self._learner
 
+    @property
+    def snooze_until(self) -> float:
+        return self._snooze_until
+
     def snooze(self, t: float, minutes: float) -> None:
         self._snooze_until = max(self._snooze_until, t + 60.0 * minutes)
 
