@@ -220,6 +220,7 @@ class MqttNotifier:
         self._last_state_kind: dict[str, ArousalState] = {}
         self._commands: asyncio.Queue[Command] = asyncio.Queue()
         self._anchor: tuple[float, float] | None = None
+        self._bad_users: set[str] = set()
         self._logged_error = ""
         self.last_error: MqttConnectError | None = None
         self.stats = MqttStats()
@@ -534,17 +535,28 @@ class MqttNotifier:
         self.stats.commands += 1
         self._commands.put_nowait(cmd)
 
-    def _see_user(self, user: str) -> None:
-        if user not in self._users:
-            self._users.append(check_user(user))
-            if self.connected:
-                self._announce(user)
+    def _see_user(self, user: str) -> bool:
+        """Note a user (announce it when new); False for a name that cannot be a topic level."""
+        if user in self._users:
+            return True
+        try:
+            check_user(user)
+        except MqttSettingsError:
+            if user not in self._bad_users:
+                self._bad_users.add(user)
+                log.warning("MQTT: user name %r cannot be a topic level (/, + or #); not published", user)
+            return False
+        self._users.append(user)
+        if self.connected:
+            self._announce(user)
+        return True
 
     # ----------------------------------------------------------------- the Notifier protocol
 
     async def send_prompt(self, prompt: Prompt) -> bool:
         self._advance(prompt.t)
-        self._see_user(prompt.user)
+        if not self._see_user(prompt.user):
+            return False
         out = _Out(
             self.topic(prompt.user, "prompt"),
             encode(prompt_payload(prompt)),
@@ -575,7 +587,8 @@ class MqttNotifier:
 
     async def publish_state(self, user: str, arousal: Arousal, strap: StrapStatus | None) -> None:
         self._advance(arousal.t)
-        self._see_user(user)
+        if not self._see_user(user):
+            return
         payload = encode(state_payload(user, arousal, strap))
         self._last_state[user] = payload
         last_t = self._last_state_t.get(user, -math.inf)
@@ -590,7 +603,8 @@ class MqttNotifier:
     async def publish_episode(self, user: str, event: EpisodeOnset | Episode) -> None:
         t = event.detected_t if isinstance(event, EpisodeOnset) else event.end_t
         self._advance(t)
-        self._see_user(user)
+        if not self._see_user(user):
+            return
         out = _Out(
             self.topic(user, "episode"),
             encode(episode_payload(user, event)),

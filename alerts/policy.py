@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 
@@ -170,6 +171,22 @@ class PromptPolicy:
         kind = self._kind_of.get(outcome.prompt_id)
         if kind is not None:
             self.learner.update(kind, outcome.helped, 1.0)
+
+    def learn_from_history(self, rows: Iterable[tuple[str, bool | None, bool | None]]) -> int:
+        """Warm-start the learner from earlier prompts: (kind, measured helped, feedback helped) each."""
+        n = 0
+        for kind_text, helped, feedback in rows:
+            try:
+                kind = PromptKind(kind_text)
+            except ValueError:
+                continue
+            if helped is not None:
+                self.learner.update(kind, bool(helped), 1.0)
+                n += 1
+            if feedback is not None:
+                self.learner.update(kind, bool(feedback), self.config.feedback_weight)
+                n += 1
+        return n
 
     def on_feedback(self, prompt_id: str, helped: bool) -> bool:
         """The person's own answer about a prompt; False when the prompt is unknown or was answered."""

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator, Sequence
 
 from alerts.commands import Command, Feedback, Practice, Snooze
 from alerts.console import ConsoleNotifier
-from alerts.errors import MqttError
+from alerts.errors import MqttError, MqttSettingsError
 from alerts.mqtt import MqttNotifier, MqttSettings
 from alerts.notify import Notifier
-from alerts.practice import practice_prompts
+from alerts.practice import PRACTICE_TEMPLATE_ID, practice_prompts
 from calmstrap import __version__
 from calmstrap.config import Config, ConfigError, MqttConfig
 from calmstrap.pipeline import StrapSession
@@ -58,16 +58,31 @@ def build_notifiers(
     """MQTT first when ``mqtt.url`` is set, the console always last (the fallback)."""
     out: list[Notifier] = []
     if cfg.mqtt.url:
-        out.append(
-            MqttNotifier(
-                mqtt_settings(cfg.mqtt),
-                users=tuple(users) or (cfg.general.user,),
-                time_scale=time_scale,
-                sw_version=__version__,
-            )
-        )
+        settings = mqtt_settings(cfg.mqtt)
+        names = tuple(users) or (cfg.general.user,)
+        try:
+            out.append(MqttNotifier(settings, users=names, time_scale=time_scale, sw_version=__version__))
+        except MqttSettingsError as exc:
+            raise ConfigError(
+                "general.user", names, "user names without /, + or # (they are MQTT topic levels)", "config"
+            ) from exc
     out.append(console)
     return out
+
+
+HISTORY_LIMIT = 500
+
+
+def restore_learning(session: StrapSession) -> int:
+    """Warm-start the session's prompt learner from the archive's earlier prompts of this user."""
+    rows = session.archive.query(
+        "SELECT kind, helped, feedback_helped FROM prompts WHERE user = ? AND template_id != ?"
+        " AND (helped IS NOT NULL OR feedback_helped IS NOT NULL) ORDER BY t DESC LIMIT ?",
+        (session.user, PRACTICE_TEMPLATE_ID, HISTORY_LIMIT),
+    )
+    return session.policy.learn_from_history(
+        (str(k), None if h is None else bool(h), None if f is None else bool(f)) for k, h, f in rows
+    )
 
 
 @contextlib.asynccontextmanager
@@ -80,6 +95,8 @@ async def alert_services(sessions: Sequence[StrapSession], *, time_scale: float 
                 seen.setdefault(id(n), n)
     clients = list(seen.values())
     by_user = {s.user: s for s in sessions}
+    for s in sessions:
+        restore_learning(s)
     async with contextlib.AsyncExitStack() as stack:
         for c in clients:
             await stack.enter_async_context(c)

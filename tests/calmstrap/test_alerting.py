@@ -74,3 +74,25 @@ def test_commands_over_mqtt_snooze_store_feedback_and_run_a_practice(tmp_path: P
     pacing = [d for d in docs if d["template_id"] == "practice-pacing"]
     assert len(pacing) == 3
     assert [d["breathing"]["inhale_s"] for d in pacing] == [4.0, 4.0, 4.0]
+
+
+def test_learning_is_restored_from_the_archive_of_earlier_runs(tmp_path: Path) -> None:
+    """Outcomes and feedback of earlier prompts warm-start the next run's learner."""
+    from calmstrap.alerting import restore_learning
+    from processing.outcomes import PromptOutcome
+
+    cfg = load_config(None, env={"CALMSTRAP_POLICY__QUIET_HOURS": "0:00-0:00"})
+    with Archive.in_dir(tmp_path) as archive:
+        first = new_session(cfg, archive, [], user="me", device="d")
+        p = first.policy.on_onset(EpisodeOnset("ep", "me", 1000.0, 1060.0, 95.0))
+        assert p is not None
+        archive.add_prompt(p, "mqtt")
+        archive.set_prompt_outcome(PromptOutcome(p.id, 1240.0, 0.3, -4.0, -20.0, True, 20, 20))
+        archive.set_prompt_feedback(p.id, True)
+        archive.commit()
+        second = new_session(cfg, archive, [], user="me", device="d")
+        before = second.policy.learner.stats[p.kind].helped
+        assert restore_learning(second) == 2
+        assert second.policy.learner.stats[p.kind].helped == before + 1.0 + 2.0
+        other = new_session(cfg, archive, [], user="someone-else", device="d")
+        assert restore_learning(other) == 0
