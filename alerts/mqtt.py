@@ -279,13 +279,16 @@ class MqttNotifier:
             client.disconnect()
         task = self._task
         self._task = None
-        if task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(task), timeout=5.0)
-            except TimeoutError:
+        if task is None:
+            return
+        if client is None:
+            task.cancel()  # not connected: it is waiting to retry; nothing to close
+        else:
+            done, _ = await asyncio.wait({task}, timeout=5.0)
+            if not done:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def wait_connected(self, timeout_s: float) -> None:
         """Wait until connected and subscribed to commands; on timeout raise the last connection error."""

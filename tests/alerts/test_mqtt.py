@@ -259,7 +259,7 @@ def test_broker_down_at_start_then_up(tmp_path: Path) -> None:
         ok, took, n = run(main())
     finally:
         broker.stop()
-    assert ok is False and took < 0.1
+    assert ok is False and took < 1.0  # at once, not after a connect timeout
     assert n.stats.prompts_resent == 1
 
 

@@ -133,3 +133,24 @@ def test_broker_outage_mid_demo_never_delivers_late_and_delivers_what_is_still_u
         assert pid not in arrived, f"expired prompt {pid} was delivered"
     for pid, _t, _e in queued_and_useful + sent_while_up:
         assert pid in arrived, f"prompt {pid} within its expiry never arrived"
+
+
+def test_demo_runs_with_the_broker_down_and_prompts_on_the_console(tmp_path: Path) -> None:
+    """No broker on the configured port: the demo runs to the end, prompts print, the error is a WARNING."""
+    from tests.support.mosquitto import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALMSTRAP_")}
+    env.update(PYTHONPATH=str(REPO), CALMSTRAP_MQTT__URL=f"mqtt://127.0.0.1:{free_port()}")
+    r = subprocess.run(
+        [sys.executable, "-m", "calmstrap", "demo", "--speed", "600", "--data-dir", str(tmp_path / "d")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert ">> " in r.stdout and "Summary" in r.stdout
+    assert "connection refused" in r.stderr and "Traceback" not in r.stderr
+    with sqlite3.connect(tmp_path / "d" / "archive.db") as db:
+        vias = {v for (v,) in db.execute("SELECT delivered_via FROM prompts")}
+    assert vias == {"console"}
