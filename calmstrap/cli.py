@@ -16,7 +16,7 @@ from pathlib import Path
 from alerts.catalog import Prompt
 from alerts.console import ConsoleNotifier
 from alerts.notify import Notifier
-from calmstrap import __version__
+from calmstrap import __version__, cmd_sync
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
 from calmstrap.summary import StatusLine, format_summary
@@ -29,7 +29,7 @@ log = logging.getLogger("calmstrap")
 EXIT_CONFIG = 2
 
 # Further commands live in their own modules, each with ``register(subparsers, add_common_options)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("calmstrap.cmd_sync",)
 DEMO_USER = "demo"
 
 
@@ -176,7 +176,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             restore_baseline=False,
             ignore_quiet_hours=True,
         )
-        stopped = asyncio.run(_session_main([(session, strap)]))
+        stopped = asyncio.run(
+            _session_main([(session, strap)], cfg, archive, influx_wait_s=cmd_sync.FINAL_DRAIN_DEMO_S)
+        )
         status.clear()
         print(format_summary(session, origin=start, archive_path=archive.path, minutes=args.minutes))
         ok = archive.integrity_ok()
@@ -187,10 +189,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _session_main(pairs: Sequence[tuple[StrapSession, SimulatedStrap]]) -> bool:
-    stopped = await _run_until_stopped(pairs)
-    for s, _ in pairs:
-        await s.finish()
+async def _session_main(
+    pairs: Sequence[tuple[StrapSession, SimulatedStrap]],
+    cfg: Config | None = None,
+    archive: Archive | None = None,
+    *,
+    influx_wait_s: float = 10.0,
+) -> bool:
+    # with influx.url set, the archive drains into InfluxDB as data arrives (calmstrap/cmd_sync.py)
+    async with cmd_sync.background_sync(cfg, archive, final_timeout_s=influx_wait_s):
+        stopped = await _run_until_stopped(pairs)
+        for s, _ in pairs:
+            await s.finish()
     return stopped
 
 
@@ -225,7 +235,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             observer=observer,
         )
         log.info("running: source sim, archive %s; Ctrl-C stops", archive.path)
-        asyncio.run(_session_main([(session, strap)]))
+        asyncio.run(_session_main([(session, strap)], cfg, archive))
         status.clear()
         log.info(
             "stopped: %d beats, %d prompts, %d episodes",
