@@ -102,7 +102,7 @@ def test_demo_survives_an_influxdb_restart_midway(tmp_path: Path, influxdb: Infl
         time.sleep(2.0)
         assert proc.poll() is None, "the demo must keep running while InfluxDB is down"
         influxdb.start()
-        stdout, stderr = proc.communicate(timeout=120)
+        _, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
