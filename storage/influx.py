@@ -34,6 +34,7 @@ import random
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
@@ -296,41 +297,49 @@ def escape_str_field(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _float(v: Any) -> str | None:
-    x = float(v)
-    return repr(x) if math.isfinite(x) else None
+def _sql_field(f: Field, not_null: bool) -> str:
+    """SQL text for ``,key=value`` — NULL when the value is NULL, so the field drops out of the point.
 
-
-def _int(v: Any) -> str:
-    return f"{int(v)}i"
-
-
-def _str(v: Any) -> str:
-    return escape_str_field(str(v))
-
-
-_FORMATTERS: dict[FieldType, Callable[[Any], str | None]] = {
-    FieldType.FLOAT: _float,
-    FieldType.INT: _int,
-    FieldType.STR: _str,
-}
+    Formatting happens inside SQLite (C speed): a REAL becomes text with 15 significant digits, an INTEGER
+    gets the ``i`` suffix, a string is quoted with backslashes, quotes and newlines escaped. A non-finite
+    float (the archive never stores one) becomes NULL instead of an unparsable point.
+    """
+    key = "'," + escape_key(f.key).replace("'", "''") + "='"
+    x = f.expr if f.expr.isidentifier() else f"({f.expr})"
+    match f.type:
+        case FieldType.FLOAT:
+            return f"COALESCE(CASE WHEN {x} BETWEEN -1.7e308 AND 1.7e308 THEN {key} || {x} END, '')"
+        case FieldType.INT:
+            text = f"{key} || {x} || 'i'" if not_null else f"{key} || CAST({x} AS INTEGER) || 'i'"
+        case FieldType.STR:
+            esc = f"replace(replace(replace({x}, '\\', '\\\\'), '\"', '\\\"'), char(10), ' ')"
+            text = f"{key} || '\"' || {esc} || '\"'"
+    return text if not_null else f"COALESCE({text}, '')"
 
 
 class LineEncoder:
-    """Turns rows selected by :meth:`select_sql` into line protocol for one measurement."""
+    """Line protocol for one measurement: SQLite formats the fields and the timestamp, Python the series.
 
-    def __init__(self, m: Measurement) -> None:
+    :meth:`select_sql` yields ``(seq, tag values..., "fields timestamp")`` per row; :meth:`encode` puts the
+    series (measurement and escaped tags, cached per distinct tag values) in front. ``not_null`` names the
+    columns the table declares NOT NULL, which need no NULL handling (the hot path for beats).
+    """
+
+    def __init__(self, m: Measurement, not_null: frozenset[str] = frozenset()) -> None:
         self.m = m
         tags = sorted(m.tags, key=lambda t: t.key)  # InfluxDB's preferred (and cheapest) tag order
         self._tag_prefixes = [f",{escape_key(t.key)}=" for t in tags]
         self._tag_exprs = [t.expr for t in tags]
-        self._fields = [(escape_key(f.key) + "=", _FORMATTERS[f.type]) for f in m.fields]
         self._head = m.name.translate(_MEAS_ESCAPES)
         self._series_cache: dict[tuple[Any, ...], str] = {}
         self._n_tags = len(tags)
+        fields = " || ".join(_sql_field(f, f.expr in not_null) for f in m.fields)
+        ts = f"CAST(round(({m.time_expr}) * {_TS_SCALE}) AS INTEGER)"
+        # NULL when no field has a value (cannot happen with a NOT NULL first field): never an invalid line
+        self._line_sql = f"NULLIF(substr({fields}, 2), '') || ' ' || {ts} || char(10)"
 
     def select_sql(self, where: str = "seq > ?") -> str:
-        cols = ["seq", self.m.time_expr, *self._tag_exprs, *(f.expr for f in self.m.fields)]
+        cols = ["seq", *self._tag_exprs, self._line_sql]
         return f"SELECT {', '.join(cols)} FROM {self.m.table} WHERE {where} ORDER BY seq LIMIT ?"
 
     def _series(self, tag_values: tuple[Any, ...]) -> str:
@@ -345,23 +354,15 @@ class LineEncoder:
                 self._series_cache[tag_values] = s
         return s
 
-    def encode(self, rows: Iterable[Sequence[Any]]) -> list[str]:
-        """One line per row (newline-terminated); the row's first column (seq) is not written."""
-        n = self._n_tags
-        fields = self._fields
-        out: list[str] = []
-        append = out.append
-        for row in rows:
-            values = row[2 + n :]
-            parts = [
-                key + text
-                for (key, fmt), v in zip(fields, values, strict=True)
-                if v is not None and (text := fmt(v)) is not None
-            ]
-            if not parts:  # cannot happen with a NOT NULL first field; never send an invalid line
-                raise InfluxError(f"{self.m.table} row seq {row[0]} has no field value")
-            append(f"{self._series(tuple(row[2 : 2 + n]))}{','.join(parts)} {round(row[1] * _TS_SCALE)}\n")
-        return out
+    def encode(self, rows: Sequence[Sequence[Any]]) -> list[str]:
+        """One newline-terminated line per row selected by :meth:`select_sql`."""
+        end = 1 + self._n_tags
+        series = self._series
+        try:
+            return [series(row[1:end]) + row[end] for row in rows]
+        except TypeError:
+            bad = next(row[0] for row in rows if row[end] is None)
+            raise InfluxError(f"{self.m.table} row seq {bad} has no field value") from None
 
 
 def _ln(x: float | None) -> float | None:
@@ -538,7 +539,11 @@ class InfluxWriter:
         self.sink = sink
         self.batch_size = batch_size
         self.measurements = tuple(measurements)
-        self._encoders = {m.table: LineEncoder(m) for m in self.measurements}
+        not_null = {
+            m.table: frozenset(r[1] for r in archive.conn.execute(f"PRAGMA table_info({m.table})") if r[3])
+            for m in self.measurements
+        }
+        self._encoders = {m.table: LineEncoder(m, not_null[m.table]) for m in self.measurements}
         self._sql = {m.table: self._encoders[m.table].select_sql() for m in self.measurements}
         self.rows_written = 0
         # not every SQLite build has the math functions: the one the field map needs, NULL outside its domain
@@ -632,28 +637,45 @@ class InfluxWriter:
 
     def drain(self, on_batch: Callable[[Batch], None] | None = None) -> int:
         """Everything above the watermarks, table by table in ``seq`` order; returns rows written."""
-        total = 0
-        for m in self.measurements:
-            while (batch := self.next_batch(m.table)) is not None:
-                self.sink.write(batch.body)
-                self.acknowledged(batch)
-                total += batch.rows
-                if on_batch is not None:
-                    on_batch(batch)
-        return total
+        return sum(self._pump(m.table, None, None, on_batch) for m in self.measurements)
 
     def push_span(self, span: TimeRange, on_batch: Callable[[Batch], None] | None = None) -> int:
         """Re-send every row whose time is in ``span`` (watermarks untouched: a replay overwrites)."""
+        return sum(self._pump(m.table, 0, span, on_batch) for m in self.measurements)
+
+    def _pump(
+        self,
+        table: str,
+        after_seq: int | None,
+        span: TimeRange | None,
+        on_batch: Callable[[Batch], None] | None,
+    ) -> int:
+        """Post one table's batches in order, reading and encoding batch k+1 while batch k is in flight.
+
+        Posts run one at a time in a single worker thread (the archive is only touched here); batch k+1 is
+        posted only after batch k was acknowledged and its watermark moved (``after_seq`` None), so the
+        watermark never passes a row the server has not taken.
+        """
+        advance = after_seq is None
+        after = self.watermark(table) if advance else int(after_seq or 0)
         total = 0
-        for m in self.measurements:
-            after = 0
-            while (batch := self.next_batch(m.table, after, span)) is not None:
-                self.sink.write(batch.body)
+        in_flight: tuple[Batch, Future[None]] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-post") as pool:
+            while True:
+                batch = self.next_batch(table, after, span)
+                if in_flight is not None:
+                    done, fut = in_flight
+                    in_flight = None
+                    fut.result()  # raises InfluxError: nothing more is posted or acknowledged
+                    if advance:
+                        self.acknowledged(done)
+                    total += done.rows
+                    if on_batch is not None:
+                        on_batch(done)
+                if batch is None:
+                    return total
+                in_flight = (batch, pool.submit(self.sink.write, batch.body))
                 after = batch.last_seq
-                total += batch.rows
-                if on_batch is not None:
-                    on_batch(batch)
-        return total
 
     # asynchronous draining (calmstrap run / demo)
     async def drain_round_async(self) -> int:

@@ -101,14 +101,18 @@ def test_escaped_tag_and_string_values_round_trip_through_the_server(
     assert (title, got_user, kind) == ('A "sigh", slow', user, "sigh")
 
 
-def test_line_protocol_uses_millisecond_timestamps_and_typed_fields() -> None:
-    """Integers carry the i suffix, NULLs are left out and the timestamp is epoch milliseconds."""
-    enc = LineEncoder(measurement_for("beats"))
-    (line,) = enc.encode([(1, 1_780_000_000.1234, "dev 1", "u,1", 812.5, 1)])
-    assert line == "beat,device=dev\\ 1,user=u\\,1 rr_ms=812.5,artifact=1i 1780000000123\n"
-    enc = LineEncoder(measurement_for("device_status"))
-    (line,) = enc.encode([(2, 1.0, "d", "u", 0, None, 1)])
-    assert line == "strap,device=d,user=u has_battery=0i,connected=1i 1000\n"
+def test_line_protocol_uses_millisecond_timestamps_and_typed_fields(tmp_path: Path) -> None:
+    """Integers carry the i suffix, NULLs are left out, tags are escaped and the time is epoch ms."""
+    with Archive(tmp_path / "a.db") as a:
+        a.add_beats([Beat(t=1_780_000_000.1234, rr_ms=812.5, device="dev 1", user="u,1")])
+        a.add_device_status("u", "d", 1.0, None, True)
+        a.commit()
+        lines = {}
+        for table in ("beats", "device_status"):
+            enc = LineEncoder(measurement_for(table))
+            (lines[table],) = enc.encode(a.conn.execute(enc.select_sql(), (0, 10)).fetchall())
+    assert lines["beats"] == "beat,device=dev\\ 1,user=u\\,1 rr_ms=812.5,artifact=0i 1780000000123\n"
+    assert lines["device_status"] == "strap,device=d,user=u has_battery=0i,connected=1i 1000\n"
 
 
 def test_values_written_equal_the_archive(tmp_path: Path, influxdb: InfluxServer) -> None:
