@@ -32,10 +32,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sensors.beats import Beat  # noqa: E402
-from storage.archive import Archive  # noqa: E402
-from storage.influx import InfluxWriter, LineEncoder, V1Sink, measurement_for  # noqa: E402
-from tests.support.influxdb import InfluxServer, running_influxdb  # noqa: E402
+from sensors.beats import Beat
+from storage.archive import Archive
+from storage.influx import InfluxWriter, LineEncoder, V1Sink, measurement_for
+from tests.support.influxdb import InfluxServer, running_influxdb
 
 T0 = 1_780_000_000.0
 

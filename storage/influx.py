@@ -33,7 +33,7 @@ import math
 import random
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
@@ -354,7 +354,7 @@ class LineEncoder:
                 self._series_cache[tag_values] = s
         return s
 
-    def encode(self, rows: Sequence[Sequence[Any]]) -> list[str]:
+    def encode(self, rows: Sequence[tuple[Any, ...]]) -> list[str]:
         """One newline-terminated line per row selected by :meth:`select_sql`."""
         end = 1 + self._n_tags
         series = self._series
