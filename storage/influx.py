@@ -31,6 +31,7 @@ import http.client
 import logging
 import math
 import random
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -369,6 +370,26 @@ def _ln(x: float | None) -> float | None:
     return math.log(x) if x is not None and x > 0 else None
 
 
+_QUOTED = re.compile(r"'[^']*'")
+
+
+def redact(message: str) -> str:
+    """A server error without the echoed line protocol (it holds RR and HRV values): quoted parts elided."""
+    return _QUOTED.sub("'…'", message.strip())[:300]
+
+
+def public_url(url: str) -> str:
+    """``url`` without a ``user:password@`` part, for messages and watermark keys."""
+    parts = urllib.parse.urlsplit(url.rstrip("/"))
+    if parts.username is None and parts.password is None:
+        return url.rstrip("/")
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 # -- sinks --------------------------------------------------------------------------------------------------
 class Sink(Protocol):
     key: str
@@ -398,7 +419,7 @@ class V1Sink:
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(f"influx.url must be http(s)://host[:port], got {url!r}")
-        self.url = url.rstrip("/")
+        self.url = public_url(url)
         self._https = parsed.scheme == "https"
         self._host = parsed.hostname
         self._port = parsed.port
@@ -437,7 +458,7 @@ class V1Sink:
                 raise InfluxUnavailable(self.url, str(exc) or type(exc).__name__) from None
             if 200 <= resp.status < 300:
                 return
-            message = payload.decode("utf-8", errors="replace").strip()[:500]
+            message = redact(payload.decode("utf-8", errors="replace"))
             if resp.status >= 500 or resp.status == 429:
                 raise InfluxUnavailable(self.url, f"HTTP {resp.status}: {message}")
             raise InfluxRejected(self.url, resp.status, message)
@@ -455,13 +476,13 @@ class V2Sink:
         from influxdb_client.client.influxdb_client import InfluxDBClient
         from influxdb_client.client.write_api import SYNCHRONOUS
 
-        self.url = url.rstrip("/")
+        self.url = public_url(url)
         self.org = org
         self.bucket = bucket
         self.key = f"influx-v2 {self.url} {org}/{bucket}"
         # retries=False (the default, said here on purpose): a failed post raises; the archive is the spool
         self._client: Any = InfluxDBClient(
-            url=self.url, token=token, org=org, timeout=int(timeout_s * 1000), retries=False
+            url=url.rstrip("/"), token=token, org=org, timeout=int(timeout_s * 1000), retries=False
         )
         self._write_api: Any = self._client.write_api(write_options=SYNCHRONOUS)
 
@@ -475,7 +496,7 @@ class V2Sink:
             )
         except ApiException as exc:
             status = int(exc.status or 0)
-            message = str(exc.body or exc.reason or "")[:500]
+            message = redact(str(exc.body or exc.reason or ""))
             if status >= 500 or status == 429 or status == 0:
                 raise InfluxUnavailable(self.url, f"HTTP {status}: {message}") from None
             raise InfluxRejected(self.url, status, message) from None

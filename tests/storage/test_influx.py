@@ -314,3 +314,21 @@ def test_other_sinks_keep_their_own_watermarks(tmp_path: Path, influxdb: InfluxS
         assert w2.pending()["beats"] == 20
         w2.drain()
     assert influxdb.count("beat", "other") == 20
+
+
+def test_a_refused_batch_is_reported_without_its_heart_data(tmp_path: Path, influxdb: InfluxServer) -> None:
+    """The server's 400 echoes the bad line; the error keeps the reason but not the RR values."""
+    influxdb.query(f'CREATE DATABASE "{DB}"')
+    body = b"beat,device=d,user=u rr_ms=812.5,artifact=0i 1000\nbeat,device=d,user=u rr_ms=8x1 2000\n"
+    with pytest.raises(InfluxRejected) as err:
+        V1Sink(influxdb.url, DB).write(body)
+    assert err.value.status == 400
+    assert "8x1" not in str(err.value) and "rr_ms" not in str(err.value)
+    assert "unable to parse" in str(err.value)
+
+
+def test_credentials_in_the_url_never_reach_messages_or_watermark_keys() -> None:
+    """A user:password@ in influx.url is dropped from the sink's url and key."""
+    sink = V1Sink("http://writer:s3cret@127.0.0.1:1/", DB)
+    assert "s3cret" not in sink.url + sink.key
+    assert sink.url == "http://127.0.0.1:1"
