@@ -177,7 +177,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             ignore_quiet_hours=True,
         )
         stopped = asyncio.run(
-            _session_main([(session, strap)], cfg, archive, influx_wait_s=cmd_sync.FINAL_DRAIN_DEMO_S)
+            _session_main(
+                [(session, strap)],
+                cfg,
+                archive,
+                influx_wait_s=cmd_sync.FINAL_DRAIN_DEMO_S,
+                influx_replace_user=DEMO_USER,
+            )
         )
         status.clear()
         print(format_summary(session, origin=start, archive_path=archive.path, minutes=args.minutes))
@@ -195,9 +201,12 @@ async def _session_main(
     archive: Archive | None = None,
     *,
     influx_wait_s: float = 10.0,
+    influx_replace_user: str | None = None,
 ) -> bool:
     # with influx.url set, the archive drains into InfluxDB as data arrives (calmstrap/cmd_sync.py)
-    async with cmd_sync.background_sync(cfg, archive, final_timeout_s=influx_wait_s):
+    async with cmd_sync.background_sync(
+        cfg, archive, final_timeout_s=influx_wait_s, replace_user=influx_replace_user
+    ):
         stopped = await _run_until_stopped(pairs)
         for s, _ in pairs:
             await s.finish()

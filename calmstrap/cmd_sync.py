@@ -41,17 +41,28 @@ def _target(cfg: InfluxConfig) -> str:
 # -- background drain ---------------------------------------------------------------------------------------
 @contextlib.asynccontextmanager
 async def background_sync(
-    cfg: Config | None, archive: Archive | None, *, final_timeout_s: float = FINAL_DRAIN_RUN_S
+    cfg: Config | None,
+    archive: Archive | None,
+    *,
+    final_timeout_s: float = FINAL_DRAIN_RUN_S,
+    replace_user: str | None = None,
 ) -> AsyncIterator[InfluxWriter | None]:
     """While the body runs, drain ``archive`` into InfluxDB every ``influx.flush_interval_s``.
 
-    A no-op without ``influx.url``. On exit: one final drain that retries through an outage for at most
-    ``final_timeout_s``; what is still pending is reported on stderr (it stays in the archive).
+    A no-op without ``influx.url``. ``replace_user``: first remove that user's points from InfluxDB (the
+    demo replaces its previous run in the archive, and so there too). On exit: one final drain that retries
+    through an outage for at most ``final_timeout_s``; what is still pending is reported on stderr (it stays
+    in the archive).
     """
     if cfg is None or archive is None or not cfg.influx.url:
         yield None
         return
     sink = sink_from_config(cfg.influx)
+    if replace_user is not None:
+        try:
+            await asyncio.to_thread(sink.delete_user, replace_user)
+        except InfluxError as exc:
+            print(f"calmstrap: could not remove the previous {replace_user!r} points: {exc}", file=sys.stderr)
     writer = InfluxWriter(archive, sink, batch_size=max(1, cfg.influx.batch_size))
     stop = asyncio.Event()
     task = asyncio.create_task(writer.run(cfg.influx.flush_interval_s, stop), name="influx-drain")

@@ -400,6 +400,10 @@ class Sink(Protocol):
         """Post line protocol; return on 2xx, raise InfluxUnavailable or InfluxRejected otherwise."""
         ...
 
+    def delete_user(self, user: str) -> None:
+        """Remove every point tagged with ``user`` (``calmstrap demo`` replacing its previous run)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -427,7 +431,9 @@ class V1Sink:
         params = {"db": database, "precision": PRECISION}
         if retention_policy:
             params["rp"] = retention_policy
-        self.path = parsed.path.rstrip("/") + "/write?" + urllib.parse.urlencode(params)
+        self.database = database
+        self.base_path = parsed.path.rstrip("/")
+        self.path = self.base_path + "/write?" + urllib.parse.urlencode(params)
         self.headers = {"Content-Type": "text/plain; charset=utf-8"}
         if username:
             cred = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
@@ -462,6 +468,24 @@ class V1Sink:
             if resp.status >= 500 or resp.status == 429:
                 raise InfluxUnavailable(self.url, f"HTTP {resp.status}: {message}")
             raise InfluxRejected(self.url, resp.status, message)
+
+    def delete_user(self, user: str) -> None:
+        quoted = user.replace("\\", "\\\\").replace("'", "\\'")
+        params = {"db": self.database, "q": f"DROP SERIES WHERE \"user\" = '{quoted}'"}
+        body = urllib.parse.urlencode(params).encode()
+        headers = {**self.headers, "Content-Type": "application/x-www-form-urlencoded"}
+        conn = self._connection()
+        try:
+            conn.request("POST", self.base_path + "/query", body=body, headers=headers)
+            resp = conn.getresponse()
+            payload = resp.read().decode("utf-8", errors="replace")
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise InfluxUnavailable(self.url, str(exc) or type(exc).__name__) from None
+        if resp.status >= 500:
+            raise InfluxUnavailable(self.url, f"HTTP {resp.status}: {redact(payload)}")
+        if resp.status >= 300 or '"error"' in payload:
+            raise InfluxRejected(self.url, resp.status, redact(payload))
 
     def close(self) -> None:
         if self._conn is not None:
@@ -501,6 +525,27 @@ class V2Sink:
                 raise InfluxUnavailable(self.url, f"HTTP {status}: {message}") from None
             raise InfluxRejected(self.url, status, message) from None
         except Exception as exc:  # urllib3 connection errors, timeouts
+            raise InfluxUnavailable(self.url, str(exc) or type(exc).__name__) from None
+
+    def delete_user(self, user: str) -> None:
+        from influxdb_client.rest import ApiException
+
+        quoted = user.replace("\\", "\\\\").replace('"', '\\"')
+        try:
+            self._client.delete_api().delete(
+                "1970-01-01T00:00:00Z",
+                "2200-01-01T00:00:00Z",
+                f'user="{quoted}"',
+                bucket=self.bucket,
+                org=self.org,
+            )
+        except ApiException as exc:
+            status = int(exc.status or 0)
+            message = redact(str(exc.body or exc.reason or ""))
+            if status >= 500 or status == 0:
+                raise InfluxUnavailable(self.url, f"HTTP {status}: {message}") from None
+            raise InfluxRejected(self.url, status, message) from None
+        except Exception as exc:
             raise InfluxUnavailable(self.url, str(exc) or type(exc).__name__) from None
 
     def close(self) -> None:

@@ -72,6 +72,18 @@ def test_demo_writes_every_row_to_influxdb(tmp_path: Path, influxdb: InfluxServe
     assert_counts_equal(data, influxdb)
 
 
+def test_a_second_demo_replaces_the_first_in_influxdb_too(tmp_path: Path, influxdb: InfluxServer) -> None:
+    """The demo replaces its previous run in the archive and in InfluxDB: counts still match after two."""
+    data = tmp_path / "data"
+    for seed in ("1", "2"):
+        args = ("demo", "--data-dir", str(data), "--minutes", "8", "--speed", "2000", "--seed", seed)
+        out = calmstrap(*args, env=env_for(influxdb))
+        assert out.returncode == 0, out.stderr
+    counts = archive_vs_influx(data, influxdb)
+    assert {k: v[0] for k, v in counts.items()} == {k: v[1] for k, v in counts.items()}
+    assert counts["beat"][0] > 0
+
+
 def test_demo_survives_an_influxdb_restart_midway(tmp_path: Path, influxdb: InfluxServer) -> None:
     """InfluxDB stopped and started again during the demo: the demo finishes and the counts still match."""
     data = tmp_path / "data"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import urllib.parse
 from pathlib import Path
 
@@ -332,3 +333,34 @@ def test_credentials_in_the_url_never_reach_messages_or_watermark_keys() -> None
     sink = V1Sink("http://writer:s3cret@127.0.0.1:1/", DB)
     assert "s3cret" not in sink.url + sink.key
     assert sink.url == "http://127.0.0.1:1"
+
+
+def test_v1_delete_user_removes_only_that_users_points(tmp_path: Path, influxdb: InfluxServer) -> None:
+    """delete_user drops every series of one user (quotes in the name included) and keeps the others."""
+    odd = "o'neil"
+    with Archive(tmp_path / "a.db") as a:
+        a.add_beats(beats(5, user=odd))
+        a.add_beats(beats(7, user="keep"))
+        fill_every_table(a, user=odd)
+        a.commit()
+        sink = V1Sink(influxdb.url, DB)
+        InfluxWriter(a, sink).drain()
+        sink.delete_user(odd)
+    res = influxdb.query('SELECT COUNT("rr_ms") FROM "beat" GROUP BY "user"', DB)
+    assert [(s["tags"]["user"], s["values"][0][1]) for s in res[0]["series"]] == [("keep", 7)]
+    assert influxdb.count("prompt", DB) == 0
+
+
+def test_v2_delete_user_names_org_bucket_and_predicate(
+    tmp_path: Path, recording_server: RecordingServer
+) -> None:
+    """A v2 delete posts to /api/v2/delete with the org, bucket, token and a user predicate."""
+    sink = V2Sink(recording_server.url, "home", "calm", "tok")
+    sink.delete_user("demo")
+    sink.close()
+    (req,) = recording_server.requests
+    url = urllib.parse.urlsplit(req.path)
+    assert url.path == "/api/v2/delete"
+    assert urllib.parse.parse_qs(url.query) == {"org": ["home"], "bucket": ["calm"]}
+    assert req.headers["authorization"] == "Token tok"
+    assert json.loads(req.body)["predicate"] == 'user="demo"'
