@@ -44,9 +44,17 @@ def env_for(server: InfluxServer | None, **extra: str) -> dict[str, str]:
     return env
 
 
-def calmstrap(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def calmstrap(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The CLI in a subprocess, run from ``cwd`` (a test's empty tmp dir: no stray ./calmstrap.toml)."""
     return subprocess.run(
-        [sys.executable, "-m", "calmstrap", *args], env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "calmstrap", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
     )
 
 
@@ -66,7 +74,15 @@ def test_demo_writes_every_row_to_influxdb(tmp_path: Path, influxdb: InfluxServe
     """After `calmstrap demo` with api v1, every measurement has exactly the archive's row count."""
     data = tmp_path / "data"
     out = calmstrap(
-        "demo", "--data-dir", str(data), "--minutes", "20", "--speed", "600", env=env_for(influxdb)
+        "demo",
+        "--data-dir",
+        str(data),
+        "--minutes",
+        "20",
+        "--speed",
+        "600",
+        env=env_for(influxdb),
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
     assert_counts_equal(data, influxdb)
@@ -77,7 +93,7 @@ def test_a_second_demo_replaces_the_first_in_influxdb_too(tmp_path: Path, influx
     data = tmp_path / "data"
     for seed in ("1", "2"):
         args = ("demo", "--data-dir", str(data), "--minutes", "8", "--speed", "2000", "--seed", seed)
-        out = calmstrap(*args, env=env_for(influxdb))
+        out = calmstrap(*args, env=env_for(influxdb), cwd=tmp_path)
         assert out.returncode == 0, out.stderr
     counts = archive_vs_influx(data, influxdb)
     assert {k: v[0] for k, v in counts.items()} == {k: v[1] for k, v in counts.items()}
@@ -104,6 +120,7 @@ def test_demo_survives_an_influxdb_restart_midway(tmp_path: Path, influxdb: Infl
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        cwd=tmp_path,
     )
     try:
         deadline = time.monotonic() + 30
@@ -141,6 +158,7 @@ def test_demo_reports_what_it_could_not_write(tmp_path: Path, influxdb: InfluxSe
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
     with Archive.in_dir(data) as a:
@@ -153,28 +171,40 @@ def test_sync_backfills_with_a_progress_bar_and_then_has_nothing_left(
 ) -> None:
     """`calmstrap sync` pushes an archive written without InfluxDB; a second sync sends nothing."""
     data = tmp_path / "data"
-    out = calmstrap("demo", "--data-dir", str(data), "--minutes", "10", "--speed", "2000", env=env_for(None))
+    out = calmstrap(
+        "demo", "--data-dir", str(data), "--minutes", "10", "--speed", "2000", env=env_for(None), cwd=tmp_path
+    )
     assert out.returncode == 0, out.stderr
     with Archive.in_dir(data) as a:
         total = sum(a.count(m.table) for m in MEASUREMENTS)
-    out = calmstrap("sync", "--data-dir", str(data), env=env_for(influxdb))
+    out = calmstrap("sync", "--data-dir", str(data), env=env_for(influxdb), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert f"] {total}/{total} rows 100%" in out.stderr
     assert f"synced {total} rows" in out.stdout
     assert_counts_equal(data, influxdb)
-    again = calmstrap("sync", "--data-dir", str(data), env=env_for(influxdb))
+    again = calmstrap("sync", "--data-dir", str(data), env=env_for(influxdb), cwd=tmp_path)
     assert "synced 0 rows" in again.stdout
 
 
 def test_sync_span_resends_without_duplicates(tmp_path: Path, influxdb: InfluxServer) -> None:
     """`calmstrap sync --from --to` re-sends only that span, and the counts stay equal to the archive's."""
     data = tmp_path / "data"
-    calmstrap("demo", "--data-dir", str(data), "--minutes", "10", "--speed", "2000", env=env_for(influxdb))
+    calmstrap(
+        "demo",
+        "--data-dir",
+        str(data),
+        "--minutes",
+        "10",
+        "--speed",
+        "2000",
+        env=env_for(influxdb),
+        cwd=tmp_path,
+    )
     with Archive.in_dir(data) as a:
         t0, t1 = a.query("SELECT MIN(t), MAX(t) FROM beats")[0]
         mid = (t0 + t1) / 2
         in_span = a.query("SELECT COUNT(*) FROM beats WHERE t >= ?", (mid,))[0][0]
-    out = calmstrap("sync", "--data-dir", str(data), "--from", str(mid), env=env_for(influxdb))
+    out = calmstrap("sync", "--data-dir", str(data), "--from", str(mid), env=env_for(influxdb), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     written = int(out.stdout.split("synced ")[1].split()[0])
     assert written >= in_span > 0
@@ -186,16 +216,18 @@ def test_sync_with_the_server_down_fails_and_keeps_the_backlog(
 ) -> None:
     """`calmstrap sync` against a stopped server exits 1 and says how many rows wait."""
     data = tmp_path / "data"
-    calmstrap("demo", "--data-dir", str(data), "--minutes", "6", "--speed", "2000", env=env_for(None))
+    calmstrap(
+        "demo", "--data-dir", str(data), "--minutes", "6", "--speed", "2000", env=env_for(None), cwd=tmp_path
+    )
     influxdb.stop()
-    out = calmstrap("sync", "--data-dir", str(data), env=env_for(influxdb))
+    out = calmstrap("sync", "--data-dir", str(data), env=env_for(influxdb), cwd=tmp_path)
     assert out.returncode == 1
     assert "unavailable" in out.stderr and "rows wait in the archive" in out.stderr
 
 
 def test_sync_without_influx_url_is_a_config_error(tmp_path: Path) -> None:
     """No [influx] url: exit 2 with a message naming the setting."""
-    out = calmstrap("sync", "--data-dir", str(tmp_path), env=env_for(None))
+    out = calmstrap("sync", "--data-dir", str(tmp_path), env=env_for(None), cwd=tmp_path)
     assert out.returncode == 2
     assert "CALMSTRAP_INFLUX__URL" in out.stderr
 
@@ -209,6 +241,7 @@ def test_run_writes_as_it_goes_and_drains_on_ctrl_c(tmp_path: Path, influxdb: In
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        cwd=tmp_path,
     )
     try:
         deadline = time.monotonic() + 30

@@ -111,6 +111,7 @@ def pipeline_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline
             capture_output=True,
             text=True,
             timeout=180,
+            cwd=root,
         )
         assert out.returncode == 0, out.stderr
         with Archive.in_dir(data_dir) as a:
