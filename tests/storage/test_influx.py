@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import urllib.parse
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from calmstrap.config import load_config
 from sensors.beats import Beat, Gap, GapReason
@@ -364,3 +367,30 @@ def test_v2_delete_user_names_org_bucket_and_predicate(
     assert urllib.parse.parse_qs(url.query) == {"org": ["home"], "bucket": ["calm"]}
     assert req.headers["authorization"] == "Token tok"
     assert json.loads(req.body)["predicate"] == 'user="demo"'
+
+
+_example = itertools.count()
+_names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\n"),
+    min_size=1,
+    max_size=20,
+).filter(lambda s: not s.endswith("\\"))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(user=_names, title=_names)
+def test_any_user_name_and_prompt_title_round_trip(
+    tmp_path: Path, influxdb: InfluxServer, user: str, title: str
+) -> None:
+    """Whatever the characters, InfluxDB reads back exactly the user tag and title string written."""
+    db = f"prop{next(_example)}"
+    influxdb.create_database(db)
+    path = tmp_path / f"p{abs(hash((user, title)))}.db"
+    with Archive(path) as a:
+        fill_every_table(a, user=user)
+        a.conn.execute("UPDATE prompts SET title = ?", (title,))
+        a.commit()
+        InfluxWriter(a, V1Sink(influxdb.url, db)).drain()
+    path.unlink()
+    res = influxdb.query('SELECT "title", "user" FROM "prompt"', db)
+    assert res[0]["series"][0]["values"][0][1:] == [title, user]
