@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import TextIO
 
-from calmstrap.config import Config, InfluxConfig, load_config
+from calmstrap.config import Config, ConfigError, InfluxConfig, load_config
 from storage.archive import ARCHIVE_NAME, Archive
 from storage.influx import Batch, InfluxError, InfluxWriter, Sink, TimeRange, sink_from_config
 
@@ -38,6 +38,20 @@ def _target(cfg: InfluxConfig) -> str:
     return f"{_public_url(cfg.url)} ({cfg.api}, {where})"
 
 
+def check_influx_config(cfg: InfluxConfig) -> None:
+    """The settings the chosen API needs are there (a ConfigError names the missing key)."""
+    needed = ("org", "bucket", "token") if cfg.api == "v2" else ("database",)
+    for key in needed:
+        if not getattr(cfg, key):
+            hint = " (or token_file)" if key == "token" else ""
+            raise ConfigError(
+                f"influx.{key}",
+                "",
+                f"a value{hint}: influx.api = {cfg.api} needs {', '.join(needed)}",
+                "config",
+            )
+
+
 # -- background drain ---------------------------------------------------------------------------------------
 @contextlib.asynccontextmanager
 async def background_sync(
@@ -57,6 +71,7 @@ async def background_sync(
     if cfg is None or archive is None or not cfg.influx.url:
         yield None
         return
+    check_influx_config(cfg.influx)
     sink = sink_from_config(cfg.influx)
     if replace_user is not None:
         try:
@@ -167,6 +182,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
             "calmstrap sync: no InfluxDB configured (set [influx] url or CALMSTRAP_INFLUX__URL)",
             file=sys.stderr,
         )
+        return EXIT_CONFIG
+    check_influx_config(cfg.influx)
+    if args.from_t is not None and args.to_t is not None and args.from_t >= args.to_t:
+        print("calmstrap sync: --from must be before --to", file=sys.stderr)
         return EXIT_CONFIG
     data_dir = cfg.data_dir(args.data_dir)
     if not (data_dir / ARCHIVE_NAME).is_file():

@@ -256,3 +256,17 @@ def test_run_writes_as_it_goes_and_drains_on_ctrl_c(tmp_path: Path, influxdb: In
     assert proc.returncode == 0, stderr
     counts = archive_vs_influx(data, influxdb)
     assert {k: v[0] for k, v in counts.items()} == {k: v[1] for k, v in counts.items()}
+
+
+def test_v2_without_a_token_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    """api v2 needs org, bucket and token: `calmstrap sync` and `calmstrap demo` exit 2 naming influx.token."""
+    env = env_for(
+        None,
+        CALMSTRAP_INFLUX__URL="http://127.0.0.1:9",
+        CALMSTRAP_INFLUX__API="v2",
+        CALMSTRAP_INFLUX__ORG="o",
+    )
+    for args in (("sync",), ("demo", "--minutes", "1", "--speed", "2000")):
+        out = calmstrap(*args, "--data-dir", str(tmp_path), env=env, cwd=tmp_path)
+        assert out.returncode == 2, out.stderr
+        assert "influx.token" in out.stderr
