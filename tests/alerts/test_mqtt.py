@@ -426,3 +426,31 @@ def test_episode_onset_and_end_are_published_with_qos_1(broker: Mosquitto) -> No
     assert [d["event"] for d in docs] == ["onset", "end"]
     assert all(conforms(d, EPISODE_SCHEMA) == [] for d in docs)
     assert docs[1]["duration_s"] == 360.0
+
+
+def test_a_broker_that_lost_everything_gets_status_state_and_discovery_again(tmp_path: Path) -> None:
+    """A restarted broker without persistence: retained status, state and discovery are republished."""
+    broker = Mosquitto(tmp_path / "m", persistence=False)
+    broker.start()
+    try:
+
+        async def main() -> None:
+            async with MqttNotifier(settings(broker), users=["me"]) as n:
+                await n.wait_connected(5)
+                await n.publish_state("me", arousal(time.time()), None)
+                await asyncio.to_thread(broker.restart)
+                for _ in range(100):  # until the notifier has noticed the restart and is connected again
+                    if n.stats.connects == 2 and n.connected:
+                        break
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.2)
+                assert await asyncio.to_thread(retained, broker, "calmstrap/me/status") == b"online"
+                state = await asyncio.to_thread(retained, broker, "calmstrap/me/state")
+                assert state is not None and json.loads(state)["state"] == "high"
+                config = await asyncio.to_thread(retained, broker, "homeassistant/device/calmstrap_me/config")
+                assert config is not None
+                assert n.stats.connects == 2
+
+        run(main())
+    finally:
+        broker.stop()
