@@ -3,6 +3,8 @@
 The column tables below are the single source of both the CSV headers and ``README.txt``. Files are
 comma-separated, UTF-8, one header line, ``\\n`` line ends; an empty field means "no value" (a feature the
 window was too short for, a prompt without an outcome yet). Times are ISO 8601 UTC with milliseconds.
+Window features are written with 6 significant digits, RR with 3 decimals; the small tables (episodes,
+prompts, weekly progress) carry floats in their shortest exact form.
 """
 
 from __future__ import annotations
@@ -150,7 +152,8 @@ WEEKLY = CsvFile(
 FILES: tuple[CsvFile, ...] = (BEATS, WINDOWS, EPISODES, PROMPTS, WEEKLY)
 
 
-def _num(x: Any, fmt: str = ".6g") -> str:
+def _num(x: Any) -> str:
+    """Small tables: integers as such, floats in their shortest exact form (they read back identical)."""
     if x is None:
         return ""
     if isinstance(x, bool):
@@ -158,7 +161,7 @@ def _num(x: Any, fmt: str = ".6g") -> str:
     if isinstance(x, int):
         return str(x)
     f = float(x)
-    return "" if f != f else format(f, fmt)
+    return "" if f != f else repr(f)
 
 
 def _floats(a: npt.NDArray[np.float64], fmt: str = ".6g") -> list[str]:

@@ -223,7 +223,7 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
     windows = np.fromiter(
         q(
             f"SELECT t, device, channel, window_s, {cols}, valid FROM windows"
-            " WHERE user = ? AND t >= ? AND t < ? ORDER BY t",
+            " WHERE user = ? AND t >= ? AND t < ? ORDER BY t, id",
             span,
         ),
         dtype=WINDOW_DTYPE,
@@ -233,7 +233,7 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
         progress("read", 0.8)
     arousal = np.fromiter(
         q(
-            "SELECT t, score, a, state, warming_up FROM arousal WHERE user = ? AND t >= ? AND t < ? ORDER BY t",
+            "SELECT t, score, a, state, warming_up FROM arousal WHERE user = ? AND t >= ? AND t < ? ORDER BY t, id",
             span,
         ),
         dtype=AROUSAL_DTYPE,
@@ -252,7 +252,7 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
         for r in q(
             "SELECT id, t, kind, template_id, title, duration_s, reason_episode_id, reason_score, inhale_s,"
             " hold_s, exhale_s, delivered_via, outcome_t, d_ln_rmssd, d_hr_bpm, d_score, helped,"
-            " feedback_helped FROM prompts WHERE user = ? AND t >= ? AND t < ? ORDER BY t",
+            " feedback_helped FROM prompts WHERE user = ? AND t >= ? AND t < ? ORDER BY t, id",
             span,
         )
     )
