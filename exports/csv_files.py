@@ -193,13 +193,16 @@ def readme(data: ExportData) -> str:
     return "\n".join(lines)
 
 
-def _write_rows(
-    out: IO[str], columns: Sequence[list[str]], progress: Callable[[int], None] | None = None
+def _write_chunks(
+    out: IO[str],
+    n: int,
+    make: Callable[[int, int], Sequence[list[str]]],
+    progress: Callable[[int], None] | None = None,
 ) -> None:
-    n = len(columns[0]) if columns else 0
+    """Write ``n`` rows, formatting :data:`CHUNK_ROWS` at a time (memory stays flat for millions of rows)."""
     for a in range(0, n, CHUNK_ROWS):
         z = min(n, a + CHUNK_ROWS)
-        out.write("\n".join(",".join(row) for row in zip(*(c[a:z] for c in columns), strict=True)))
+        out.write("\n".join(",".join(row) for row in zip(*make(a, z), strict=True)))
         out.write("\n")
         if progress:
             progress(z)
@@ -209,37 +212,57 @@ def _header(out: IO[str], f: CsvFile) -> None:
     out.write(",".join(c.name for c in f.columns) + "\n")
 
 
+def write_beats(data: ExportData, out: IO[str], progress: Callable[[int], None] | None = None) -> None:
+    _header(out, BEATS)
+    done = 0
+    for dev in data.devices:
+        b = data.beats[dev]
+
+        def beat_cols(a: int, z: int, b: npt.NDArray[np.void] = b, dev: str = dev) -> list[list[str]]:
+            return [
+                iso_utc_array(b["t"][a:z]).tolist(),
+                [dev] * (z - a),
+                _floats(b["rr_ms"][a:z], f".{RR_DECIMALS}f"),
+                [str(x) for x in b["artifact"][a:z].tolist()],
+            ]
+
+        def tick(k: int, d: int = done) -> None:
+            if progress:
+                progress(d + k)
+
+        _write_chunks(out, len(b), beat_cols, tick)
+        done += len(b)
+
+
+def write_windows(data: ExportData, out: IO[str], progress: Callable[[int], None] | None = None) -> None:
+    _header(out, WINDOWS)
+    w = data.windows
+    names = np.array(data.devices)
+
+    def window_cols(a: int, z: int) -> list[list[str]]:
+        c = w[a:z]
+        cols = [iso_utc_array(c["t"]).tolist(), names[c["dev"]].tolist(), c["channel"].tolist()]
+        for col in WINDOWS.columns[3:-1]:
+            cols.append(_floats(c[col.name], ".0f" if col.name == "n_beats" else ".6g"))
+        cols.append([str(x) for x in c["valid"].tolist()])
+        return cols
+
+    _write_chunks(out, len(w), window_cols, progress)
+
+
 def write(data: ExportData, stage: Staging, progress: Progress | None = None) -> int:
     """Write the five CSV files and README.txt; returns how many files."""
     name = data.range.name
     total = max(1, data.n_beats + len(data.windows))
-    done = 0
 
     def tick(rows: int) -> None:
         if progress:
-            progress("csv", min(1.0, (done + rows) / total))
+            progress("csv", min(1.0, rows / total))
 
     with stage.open_text(file_name(name, BEATS)) as out:
-        _header(out, BEATS)
-        for dev in data.devices:
-            b = data.beats[dev]
-            cols = [
-                iso_utc_array(b["t"]).tolist(),
-                [dev] * len(b),
-                _floats(b["rr_ms"], f".{RR_DECIMALS}f"),
-                [str(x) for x in b["artifact"].tolist()],
-            ]
-            _write_rows(out, cols, tick)
-            done += len(b)
+        write_beats(data, out, tick)
     with stage.open_text(file_name(name, WINDOWS)) as out:
-        _header(out, WINDOWS)
-        w = data.windows
-        cols = [iso_utc_array(w["t"]).tolist(), w["device"].tolist(), w["channel"].tolist()]
-        for c in WINDOWS.columns[3:-1]:
-            cols.append(_floats(w[c.name], ".0f" if c.name == "n_beats" else ".6g"))
-        cols.append([str(x) for x in w["valid"].tolist()])
-        _write_rows(out, cols, tick)
-        done += len(w)
+        write_windows(data, out, lambda k: tick(data.n_beats + k))
     with stage.open_text(file_name(name, EPISODES)) as out:
         wr = csv.writer(out, lineterminator="\n")
         wr.writerow([c.name for c in EPISODES.columns])

@@ -30,7 +30,8 @@ BEAT_DTYPE = np.dtype([("t", "f8"), ("rr_ms", "f8"), ("artifact", "i1")])
 WINDOW_DTYPE = np.dtype(
     [
         ("t", "f8"),
-        ("device", "U64"),
+        ("id", "i8"),
+        ("dev", "i2"),
         ("channel", "U8"),
         ("window_s", "f8"),
         *((c, "f8") for c in WINDOW_FEATURES),
@@ -154,6 +155,7 @@ class ExportData:
     """Per device, sorted by time (``BEAT_DTYPE``)."""
     gaps: tuple[GapRow, ...]
     windows: npt.NDArray[np.void]
+    """``WINDOW_DTYPE``, in time order; ``dev`` indexes :attr:`devices`."""
     arousal: npt.NDArray[np.void]
     episodes: tuple[EpisodeRow, ...]
     prompts: tuple[PromptRow, ...]
@@ -220,14 +222,19 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
         )
     )
     cols = ", ".join(WINDOW_FEATURES)
-    windows = np.fromiter(
-        q(
-            f"SELECT t, device, channel, window_s, {cols}, valid FROM windows"
-            " WHERE user = ? AND t >= ? AND t < ? ORDER BY t, id",
-            span,
-        ),
-        dtype=WINDOW_DTYPE,
-    )
+    parts = [
+        np.fromiter(
+            q(
+                f"SELECT t, id, ?, channel, window_s, {cols}, valid FROM windows"
+                " WHERE user = ? AND device = ? AND t >= ? AND t < ?",
+                (i, rng.user, dev, rng.start_t, rng.end_t),
+            ),
+            dtype=WINDOW_DTYPE,
+        )
+        for i, dev in enumerate(devices)
+    ]
+    windows = np.concatenate(parts)
+    windows = windows[np.lexsort((windows["id"], windows["t"]))]
     # SQLite NULL comes back as None: numpy turns it into nan for the float fields
     if progress:
         progress("read", 0.8)

@@ -116,8 +116,8 @@ def bundle(data: ExportData, progress: Progress | None = None) -> dict[str, Any]
     slow = w[(w["channel"] == "300s") & (w["valid"] == 1)]
     day = np.floor(slow["t"] / 86400.0).astype("int64")
     by_key: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for i, (dev, d) in enumerate(zip(slow["device"].tolist(), day.tolist(), strict=True)):
-        by_key[(dev, d)].append(i)
+    for i, (dev, d) in enumerate(zip(slow["dev"].tolist(), day.tolist(), strict=True)):
+        by_key[(data.devices[dev], d)].append(i)
     n_keys = max(1, len(by_key))
     for k, ((dev, d), idx) in enumerate(sorted(by_key.items())):
         rows = slow[np.asarray(idx)]
