@@ -18,8 +18,8 @@ into a real archive with the real schema:
   features filled with plausible values (they only need to be the right size and shape);
 * arousal every 5 s, two episodes and two prompts (with outcomes) a day, one weekly_progress row per week.
 
-Then the same range is exported with exports.run.export: each format alone, then all four together (the
-target: under 60 s). Side by side, two reference points for the largest file (beats as CSV): the sqlite3
+Then the same range is exported with exports.run.export: all four formats together (the target: under
+60 s), then each format alone (each run reads the range again; ``--repeat N`` reports the median of N runs). Side by side, two reference points for the largest file (beats as CSV): the sqlite3
 command-line shell's own CSV output of the beats table (``sqlite3 -csv``, a floor: no formatting work of
 ours) and a naive per-row Python export (csv.writer + datetime.isoformat per beat).
 """
@@ -34,6 +34,7 @@ import platform
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -280,6 +281,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--hours", type=float, default=2.0)
+    ap.add_argument("--repeat", type=int, default=1, help="runs per format; the median is reported")
     ap.add_argument("--keep", metavar="DIR", help="build (or reuse) the archive in DIR and keep it")
     args = ap.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="calmstrap-bench-"))
@@ -305,13 +307,17 @@ def main() -> int:
             f"rows: {n_beats:,} beats, {n_windows:,} windows, {archive.count('arousal', USER):,} arousal,"
             f" {archive.count('episodes', USER):,} episodes"
         )
-        for fmts, label in [([f], str(f)) for f in Format] + [(list(Format), "all")]:
-            out = work / f"out-{label}"
-            shutil.rmtree(out, ignore_errors=True)
-            t = time.perf_counter()
-            res = export(archive, rng, fmts, out)
-            results[label] = time.perf_counter() - t
-            print(f"export {label:<7} {results[label]:6.1f} s  {_size(list(res.files))}")
+        for fmts, label in [(list(Format), "all")] + [([f], str(f)) for f in Format]:
+            times = []
+            for _ in range(args.repeat):
+                out = work / f"out-{label}"
+                shutil.rmtree(out, ignore_errors=True)
+                t = time.perf_counter()
+                res = export(archive, rng, fmts, out)
+                times.append(time.perf_counter() - t)
+            results[label] = statistics.median(times)
+            spread = f" (min {min(times):.1f}, max {max(times):.1f})" if len(times) > 1 else ""
+            print(f"export {label:<7} {results[label]:6.1f} s{spread}  {_size(list(res.files))}")
         t = time.perf_counter()
         data = load(archive, rng)
         results["load"] = time.perf_counter() - t

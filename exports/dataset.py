@@ -68,10 +68,14 @@ class ExportRange:
         return self.label or self.user
 
     def relabel(self, text: str | None) -> str | None:
-        """Replace the user id inside an id (``alice-1700000000-1`` -> ``client-1700000000-1``)."""
+        """Replace the user id that starts an id (``alice-1700000000-1`` -> ``client-1700000000-1``)."""
         if text is None or not self.label:
             return text
-        return text.replace(self.user, self.label)
+        if text == self.user:
+            return self.label
+        if text.startswith(self.user + "-"):
+            return self.label + text[len(self.user) :]
+        return text
 
 
 @dataclass(frozen=True, slots=True)

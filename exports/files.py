@@ -2,11 +2,12 @@
 
 Every file is created with mode 0600 (heart data is health data). Nothing appears in the output directory
 until the whole export succeeded: on any error the staging folder is removed and the directory is as it was
-(apart from being created, when it did not exist).
+(a directory the export created is removed again).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -32,8 +33,10 @@ class Staging:
         self.out_dir = out_dir
         self._stage: Path | None = None
         self._names: list[str] = []
+        self._created = False
 
     def __enter__(self) -> Staging:
+        self._created = not self.out_dir.exists()
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._stage = Path(tempfile.mkdtemp(prefix=".calmstrap-export-", dir=self.out_dir))
@@ -73,6 +76,9 @@ class Staging:
             raise OutputNotWritable(str(self.out_dir), err.strerror or str(err)) from None
         finally:
             shutil.rmtree(self._stage, ignore_errors=True)
+            if typ is not None and self._created:
+                with contextlib.suppress(OSError):
+                    self.out_dir.rmdir()  # only when empty: a folder this export made and left unused
 
     @property
     def written(self) -> list[Path]:

@@ -28,7 +28,7 @@ from exports.dataset import ExportData, Progress, WeekRow, iso_utc
 from exports.files import Staging, safe_name
 
 A4 = (8.27, 11.69)
-TABLE_ROWS_PER_PAGE = 22
+TABLE_ROWS_PER_PAGE = 18
 MAX_DAYS_PLOTTED = 4
 WELLNESS_NOTE = (
     "calmstrap is a wellness tool, not a medical device. These numbers describe how the body's arousal rose "
