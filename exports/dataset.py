@@ -42,8 +42,10 @@ AROUSAL_DTYPE = np.dtype([("t", "f8"), ("score", "f8"), ("a", "f8"), ("state", "
 
 
 def iso_utc(t: float) -> str:
-    """Epoch seconds as ISO 8601 UTC with milliseconds, e.g. ``2026-11-02T10:00:00.250Z``."""
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Epoch seconds as ISO 8601 UTC, rounded to the millisecond, e.g. ``2026-11-02T10:00:00.250Z``."""
+    ms = round(t * 1000.0)
+    d = datetime.fromtimestamp(ms // 1000, UTC)
+    return f"{d:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 
 def iso_utc_array(t: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:

@@ -10,7 +10,7 @@ import numpy as np
 from exports.dataset import ExportRange, load
 from exports.files import Staging
 from exports.kubios import HEADER_KEYS, HEADER_LINES, format_rr, write
-from sensors.beats import Beat, BeatClock
+from sensors.beats import Beat, BeatClock, beats_from_rr
 from storage.archive import Archive
 from tests.exports.conftest import LABEL, WEAR_DAYS, Exported, Month
 
@@ -112,3 +112,21 @@ def test_time_jump_without_gap_record_starts_a_new_file(tmp_path: Path) -> None:
             assert write(data, stage) == 2
     files = sorted((tmp_path / "out").glob("*.txt"))
     assert [len(read_rr_file(f)[1]) for f in files] == [50, 50]
+
+
+def test_reimport_into_fresh_archive_gives_identical_file(exported: Exported, tmp_path: Path) -> None:
+    """RR file -> beats placed from its header start (sensors.beats.beats_from_rr) -> fresh archive -> same file."""
+    f = exported.files("*_rr_*.txt")[3]
+    header, lines = read_rr_file(f)
+    with Archive.in_dir(tmp_path / "fresh") as archive:
+        beats = beats_from_rr(
+            [float(x) for x in lines], start_t=_start(header), device=header["device"], user="u"
+        )
+        archive.add_beats(beats)
+        archive.commit()
+        data = load(archive, ExportRange("u", beats[0].t - 1, beats[-1].t + 1, label=LABEL))
+        with Staging(tmp_path / "again") as stage:
+            assert write(data, stage) == 1
+    (again,) = (tmp_path / "again").glob("*.txt")
+    assert again.name == f.name
+    assert again.read_text(encoding="utf-8") == f.read_text(encoding="utf-8")
