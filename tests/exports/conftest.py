@@ -187,6 +187,8 @@ def month_archive(month: Month) -> Iterator[Archive]:
 
 
 LABEL = "client-A"
+# words a wellness export must not use (ARCHITECTURE: no diagnosis words)
+FORBIDDEN = ("diagnos", "disorder", "disease", "symptom", "patholog", "patient", "anxiety")
 REPO = Path(__file__).resolve().parents[2]
 
 

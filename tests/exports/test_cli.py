@@ -6,7 +6,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from tests.exports.conftest import LABEL, Exported, Month, run_cli
+from tests.exports.conftest import FORBIDDEN, LABEL, Exported, Month, run_cli
 
 
 def _export(
@@ -116,3 +116,11 @@ def test_help_lists_common_options() -> None:
     assert proc.returncode == 0
     for word in ("--data-dir", "--config", "--label", "kubios", "csv", "pdf", "fhir", "all"):
         assert word in proc.stdout
+
+
+def test_no_diagnosis_words_in_any_text_file(exported: Exported) -> None:
+    """Kubios headers, the CSV README and the FHIR bundle use wellness words only."""
+    texts = [
+        p.read_text(encoding="utf-8").lower() for p in exported.out.iterdir() if p.suffix in (".txt", ".json")
+    ]
+    assert [w for w in FORBIDDEN for t in texts if w in t] == []

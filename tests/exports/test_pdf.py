@@ -10,10 +10,7 @@ import pytest
 
 from exports.pdf import EXPLANATIONS, PAGE_TITLES
 from storage.archive import Archive
-from tests.exports.conftest import LABEL, Exported, Month
-
-# words a wellness report must not use (ARCHITECTURE: no diagnosis words)
-FORBIDDEN = ("diagnos", "disorder", "disease", "symptom", "patholog", "patient", "illness of", "anxiety")
+from tests.exports.conftest import FORBIDDEN, LABEL, Exported, Month
 
 
 def _pdf(exported: Exported) -> Path:
