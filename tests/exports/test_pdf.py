@@ -81,15 +81,16 @@ def test_table_rows_equal_weekly_progress(exported: Exported, month_archive: Arc
     """Each week's row on the table page shows its stored numbers, and a change row closes the table."""
     text = _text(_pdf(exported), 2)
     rows = month_archive.query(
-        "SELECT week, episodes_per_hour, median_amplitude, median_t50_s, resting_hr_bpm FROM weekly_progress"
-        " WHERE user = ? ORDER BY week_start_t",
+        "SELECT week, hours_worn, episodes_per_hour, median_amplitude, median_t50_s, resting_ln_rmssd,"
+        " resting_hr_bpm, prompts_sent FROM weekly_progress WHERE user = ? ORDER BY week_start_t",
         (month.user,),
     )
+    formats = (".1f", ".2f", ".1f", ".0f", ".2f", ".1f", "d")
     lines = text.splitlines()
-    for week, eph, amp, t50, hr in rows:
+    for week, *values in rows:
         line = next(x for x in lines if x.strip().startswith(week))
-        assert line.split()[1:6] == ["2.5", f"{eph:.2f}", f"{amp:.1f}", f"{t50:.0f}", line.split()[5]]
-        assert f"{hr:.1f}" in line
+        expected = ["–" if v is None else format(v, f) for v, f in zip(values, formats, strict=True)]
+        assert line.split()[1:8] == expected
     change = next(x for x in lines if x.strip().startswith("Change"))
     assert re.search(r"better|worse|steady", change)
 
