@@ -96,6 +96,7 @@ class VirtualStrap:
         address: str = "F1:00:00:00:00:01",
         battery_pct: int = 90,
         advertise_hr: bool = True,
+        heart_rate_service: bool = True,
     ) -> None:
         self.name = name
         self.address = address
@@ -117,12 +118,10 @@ class VirtualStrap:
             gatt.Characteristic.READABLE,
             bytes([battery_pct]),
         )
-        self.device.add_services(
-            [
-                gatt.Service(gatt.GATT_HEART_RATE_SERVICE, [self.hrm, self.location]),
-                gatt.Service(gatt.GATT_BATTERY_SERVICE, [self.battery]),
-            ]
-        )
+        services = [gatt.Service(gatt.GATT_BATTERY_SERVICE, [self.battery])]
+        if heart_rate_service:
+            services.insert(0, gatt.Service(gatt.GATT_HEART_RATE_SERVICE, [self.hrm, self.location]))
+        self.device.add_services(services)
         self.advertising = False
         self.link_drops = 0
 
