@@ -159,9 +159,16 @@ async def plan_sources(spec: str, cfg: Config, *, seed: int, speed: float) -> tu
     if spec == "ble":
         found = None
         if not cfg.straps:
+            from bleak.exc import BleakError
+
             from sensors.ble import scan
 
-            found = await scan(8.0)
+            try:
+                found = await scan(8.0)
+            except (BleakError, OSError) as exc:
+                raise SourceChoiceError(
+                    f"Bluetooth is not available ({exc}); see README, 'Connect your strap'"
+                ) from None
         plan, note = ble_plan(cfg, found)
         return plan, note or f"source ble: {len(plan)} strap(s) from the configuration"
     if spec.startswith("replay:") and len(spec) > len("replay:"):
