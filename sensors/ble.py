@@ -45,6 +45,14 @@ from sensors.heart_rate import (
     MalformedMeasurement,
     parse_measurement,
 )
+from sensors.pmd import (
+    PMD_CONTROL_UUID,
+    PMD_DATA_UUID,
+    MotionMeter,
+    PmdFormatError,
+    decode_acc_frame,
+    start_acc_command,
+)
 from sensors.source import (
     BatteryLevel,
     Clock,
@@ -203,6 +211,8 @@ class CollectorStats:
     failed_attempts: int = 0
     stalls: int = 0
     battery_readings: int = 0
+    pmd_frames: int = 0
+    pmd_malformed: int = 0
     delays_s: list[float] = field(default_factory=list)
     """Every backoff delay slept, in clock seconds (bounded by the cap)."""
 
@@ -224,11 +234,14 @@ class NotificationInbox:
     bytes: a malformed payload is counted and skipped.
     """
 
-    def __init__(self, stats: CollectorStats, clock: Clock, *, maxsize: int = 10_000) -> None:
+    def __init__(
+        self, stats: CollectorStats, clock: Clock, *, maxsize: int = 10_000, motion: MotionMeter | None = None
+    ) -> None:
         self.stats = stats
         self.clock = clock
         self.queue: asyncio.Queue[_QueueItem] = asyncio.Queue(maxsize=maxsize)
         self.last_arrival: float = clock.now()
+        self.motion = motion
 
     def on_heart_rate(self, _char: BleakGATTCharacteristic | None, data: bytes | bytearray) -> None:
         t = self.clock.now()
@@ -249,6 +262,24 @@ class NotificationInbox:
         if len(data) >= 1 and data[0] <= 100:
             self.stats.battery_readings += 1
             self._put(BatteryLevel(t=self.clock.now(), battery_pct=int(data[0])))
+
+    def on_pmd_data(self, _char: BleakGATTCharacteristic | None, data: bytes | bytearray) -> None:
+        """A Polar PMD accelerometer frame: decoded here, turned into motion intensity per second."""
+        self.stats.pmd_frames += 1
+        try:
+            frame = decode_acc_frame(data)
+        except PmdFormatError as exc:
+            self.stats.pmd_malformed += 1
+            log.debug("skipped a malformed PMD frame: %s", exc.reason)
+            return
+        if self.motion is not None:
+            for m in self.motion.push(frame, self.clock.now()):
+                self._put(m)
+
+    def on_pmd_control(self, _char: BleakGATTCharacteristic | None, data: bytes | bytearray) -> None:
+        # response: F0, op code, measurement type, status (0 = success), parameters
+        if len(data) >= 4 and data[0] == 0xF0 and data[3] != 0:
+            log.info("the strap refused the motion stream (PMD status %d)", data[3])
 
     def on_disconnect(self, reason: str = "link lost") -> None:
         self._put(_Marker(reason), force=True)
@@ -288,6 +319,8 @@ class BleCollector:
         scanner_backend: type[BaseBleakScanner] | None = None,
         client_backend: type[BaseBleakClient] | None = None,
         rng: random.Random | None = None,
+        motion: bool = False,
+        motion_rate_hz: int = 25,
     ) -> None:
         self.target = target
         self.backoff = backoff
@@ -299,6 +332,9 @@ class BleCollector:
         self.scanner_backend = scanner_backend
         self.client_backend = client_backend
         self.rng = rng or random.Random()
+        self.motion = motion
+        """Stream the accelerometer where the strap has Polar's PMD service (straps without it: no effect)."""
+        self.motion_rate_hz = motion_rate_hz
         self.stats = CollectorStats()
         self.device: BLEDevice | None = None
         self.connected = False
@@ -363,7 +399,9 @@ class BleCollector:
             await self.clock.sleep(delay)
 
     async def _connected_session(self, device: BLEDevice) -> AsyncIterator[SourceItem]:
-        inbox = NotificationInbox(self.stats, self.clock)
+        inbox = NotificationInbox(
+            self.stats, self.clock, motion=MotionMeter(rate_hz=self.motion_rate_hz) if self.motion else None
+        )
 
         def on_disconnect(_client: BleakClient) -> None:
             inbox.on_disconnect("link lost")
@@ -402,6 +440,8 @@ class BleCollector:
                     with contextlib.suppress(*CONNECT_ERRORS):
                         await client.start_notify(battery_char, inbox.on_battery)
                         subscribed.append(battery_char)
+            if self.motion:
+                subscribed += await self._start_motion(client, inbox)
             inbox.last_arrival = self.clock.now()
             watchdog = asyncio.create_task(self._watch(inbox), name=f"ble-watchdog:{device.address}")
             while True:
@@ -431,6 +471,27 @@ class BleCollector:
                         await client.stop_notify(ch)
             with contextlib.suppress(*CONNECT_ERRORS):
                 await client.disconnect()
+
+    async def _start_motion(
+        self, client: BleakClient, inbox: NotificationInbox
+    ) -> list[BleakGATTCharacteristic]:
+        """Start Polar's PMD accelerometer stream at a low rate; nothing happens for straps without it."""
+        control = client.services.get_characteristic(PMD_CONTROL_UUID)
+        data = client.services.get_characteristic(PMD_DATA_UUID)
+        if control is None or data is None:
+            return []
+        out: list[BleakGATTCharacteristic] = []
+        try:
+            if "indicate" in control.properties or "notify" in control.properties:
+                await client.start_notify(control, inbox.on_pmd_control)
+                out.append(control)
+            await client.start_notify(data, inbox.on_pmd_data)
+            out.append(data)
+            await client.write_gatt_char(control, start_acc_command(self.motion_rate_hz), response=True)
+            log.info("motion stream started at %d Hz", self.motion_rate_hz)
+        except CONNECT_ERRORS as exc:
+            log.info("motion not available on this strap: %s", exc)
+        return out
 
     async def _watch(self, inbox: NotificationInbox) -> None:
         """Declare the link dead when no notification arrived for ``stall_timeout_s``."""

@@ -367,3 +367,66 @@ def test_backoff_is_jittered_exponential_and_capped() -> None:
         x = b.delay_s(attempt, rng)
         assert d / 2 <= x <= d
     assert len({round(b.delay_s(10, rng), 6) for _ in range(20)}) > 1
+
+
+def _acc_frame(ts_ns: int, samples: list[tuple[int, int, int]]) -> bytes:
+    body = b"".join(v.to_bytes(2, "little", signed=True) for s in samples for v in s)
+    return bytes([0x02]) + ts_ns.to_bytes(8, "little") + bytes([0x01]) + body
+
+
+def test_motion_streams_from_a_strap_with_pmd_and_heart_rate_is_unaffected() -> None:
+    """With motion on, a PMD strap's accelerometer becomes motion per second; beats still flow."""
+    clock = ScaledClock(SCALE)
+    rec = Recorder()
+
+    async def main() -> tuple[VirtualStrap, BleCollector, HeartDriver]:
+        radio, strap = await _world(clock, strap_kwargs={"pmd": True})
+        driver = HeartDriver(strap, clock, seed=5)
+        heart = asyncio.create_task(driver.run())
+        collector = _collector(radio, clock, motion=True, motion_rate_hz=25)
+
+        async def script() -> None:
+            for k in range(12):
+                await clock.sleep(1.0)
+                moving = k >= 7
+                samples = [((800 if (moving and i % 2) else -9), -1, 999) for i in range(25)]
+                await strap.send_pmd(_acc_frame(k * 1_000_000_000, samples))
+            await clock.sleep(1.0)
+
+        await _run(collector, rec, script)
+        heart.cancel()
+        return strap, collector, driver
+
+    strap, collector, driver = asyncio.run(main())
+    from sensors.pmd import start_acc_command
+    from sensors.source import MotionIntensity
+
+    assert strap.pmd_history == [start_acc_command(25)]
+    motion = [m.intensity_mg for m in rec.events(MotionIntensity)]  # type: ignore[union-attr]
+    assert len(motion) >= 5
+    assert min(motion) < 10.0 and max(motion) > 50.0
+    assert collector.stats.pmd_malformed == 0
+    assert _ticks(rec.beats) == driver.sent_rr[: len(rec.beats)] and len(rec.beats) >= 8
+
+
+def test_motion_option_is_harmless_for_straps_without_pmd() -> None:
+    """With motion on and no PMD service, the collector streams heart rate as usual."""
+    clock = ScaledClock(SCALE)
+    rec = Recorder()
+
+    async def main() -> HeartDriver:
+        radio, strap = await _world(clock)
+        driver = HeartDriver(strap, clock, seed=6)
+        heart = asyncio.create_task(driver.run())
+        collector = _collector(radio, clock, motion=True)
+
+        async def script() -> None:
+            await clock.sleep(10.0)
+
+        await _run(collector, rec, script)
+        heart.cancel()
+        return driver
+
+    driver = asyncio.run(main())
+    assert len(rec.beats) >= 5 and rec.gaps == []
+    assert _ticks(rec.beats) == driver.sent_rr[: len(rec.beats)]

@@ -35,7 +35,7 @@ from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback,
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError
 from bleak.uuids import normalize_uuid_str
-from bumble import core, gatt, hci
+from bumble import att, core, gatt, hci
 from bumble.controller import Controller
 from bumble.core import AdvertisingData
 from bumble.device import Advertisement, Connection, Device, Peer
@@ -44,6 +44,7 @@ from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
 from sensors.heart_rate import encode_measurement, ms_to_ticks
+from sensors.pmd import PMD_CONTROL_UUID, PMD_DATA_UUID, PMD_SERVICE_UUID
 from sensors.source import Clock
 
 _PROPS = {
@@ -97,6 +98,7 @@ class VirtualStrap:
         battery_pct: int = 90,
         advertise_hr: bool = True,
         heart_rate_service: bool = True,
+        pmd: bool = False,
     ) -> None:
         self.name = name
         self.address = address
@@ -121,6 +123,20 @@ class VirtualStrap:
         services = [gatt.Service(gatt.GATT_BATTERY_SERVICE, [self.battery])]
         if heart_rate_service:
             services.insert(0, gatt.Service(gatt.GATT_HEART_RATE_SERVICE, [self.hrm, self.location]))
+        self.pmd_commands: list[bytes] = []
+        self.pmd_history: list[bytes] = []
+        """Every control point command ever written (pmd_commands is the current link's)."""
+        self.pmd_control = gatt.Characteristic(
+            PMD_CONTROL_UUID.upper(),
+            P.WRITE | P.INDICATE,
+            gatt.Characteristic.READABLE | gatt.Characteristic.WRITEABLE,
+            att.AttributeValue(read=lambda _c: b"", write=self._on_pmd_write),
+        )
+        self.pmd_data = gatt.Characteristic(
+            PMD_DATA_UUID.upper(), P.NOTIFY, gatt.Characteristic.READABLE, b""
+        )
+        if pmd:
+            services.append(gatt.Service(PMD_SERVICE_UUID.upper(), [self.pmd_control, self.pmd_data]))
         self.device.add_services(services)
         self.advertising = False
         self.link_drops = 0
@@ -128,6 +144,28 @@ class VirtualStrap:
     @property
     def connected(self) -> bool:
         return bool(self.device.connections)
+
+    @property
+    def pmd_streaming(self) -> bool:
+        """The accelerometer stream was started on the current link."""
+        return self.connected and bool(self.pmd_commands) and self.pmd_commands[-1][:2] == b"\x02\x02"
+
+    def _on_pmd_write(self, _connection: Connection, value: bytes) -> None:
+        self.pmd_commands.append(bytes(value))
+        self.pmd_history.append(bytes(value))
+        response = bytes([0xF0, value[0], value[1] if len(value) > 1 else 0, 0x00, 0x00])
+        asyncio.get_running_loop().create_task(self._indicate(response))
+
+    async def _indicate(self, value: bytes) -> None:
+        with contextlib.suppress(core.BaseBumbleError, asyncio.TimeoutError):
+            await self.device.indicate_subscribers(self.pmd_control, value=value)
+
+    async def send_pmd(self, frame: bytes) -> bool:
+        """Send one PMD data frame if the stream is on."""
+        if not self.pmd_streaming:
+            return False
+        await self.device.notify_subscribers(self.pmd_data, value=frame)
+        return True
 
     def _adv_data(self) -> bytes:
         fields: list[tuple[int, bytes]] = [(AdvertisingData.FLAGS, bytes([0x06]))]
@@ -148,6 +186,7 @@ class VirtualStrap:
         self.advertising = False
 
         def on_disconnection(_reason: int) -> None:
+            self.pmd_commands.clear()  # a stream ends with its link
             if self._present:
                 asyncio.get_running_loop().create_task(self.advertise())
 
@@ -388,6 +427,7 @@ class BumbleBleakClient(BaseBleakClient):
         connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
         try:
             peer = Peer(connection)
+            await peer.request_mtu(247)  # as BlueZ, CoreBluetooth and WinRT do on connect
             await peer.discover_all()
         except core.BaseBumbleError as exc:
             raise BleakError(f"{self.address}: service discovery failed: {exc}") from exc
