@@ -220,7 +220,7 @@ def test_sixty_second_outage_ends_reconnected_within_the_backoff_cap() -> None:
     connected = rec.events(Connected)
     assert len(connected) == 2
     reconnect_t = connected[1].t  # type: ignore[union-attr]
-    slack_s = 0.6 * SCALE  # scan + connect in real time under a loaded CI machine, in clock seconds
+    slack_s = 1.0 * SCALE  # one real second for scan + connect on a loaded CI machine, in clock seconds
     assert reconnect_t - marks["back"] <= cap_s + slack_s
     assert max(collector.stats.delays_s) <= cap_s
     assert len(rec.gaps) == 1 and rec.gaps[0].reason is GapReason.DISCONNECT
