@@ -198,6 +198,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         start_t = os.stat(path).st_mtime - rec.duration_s
     device = args.device or f"import:{path.name}"
     with Archive.in_dir(cfg.data_dir(args.data_dir)) as archive:
+        end_t = start_t + rec.duration_s if rec.t_s is None else rec.t_s[-1]
+        first_t = start_t if rec.t_s is None else rec.t_s[0] - rec.rr_ms[0] / 1000.0
+        overlap = archive.query(
+            "SELECT COUNT(*) FROM beats WHERE user = ? AND t > ? AND t <= ?", (args.user, first_t, end_t)
+        )[0][0]
+        if overlap:
+            print(
+                f"calmstrap import: the archive already has {overlap} beats of {args.user} in that span "
+                "(imported before?); nothing imported",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_FILE
         res = import_recording(
             cfg,
             archive,

@@ -109,3 +109,34 @@ def test_import_help_names_the_formats() -> None:
     """``calmstrap import --help`` works and documents the formats."""
     res = _cli("import", "--help")
     assert res.returncode == 0 and "Kubios" in res.stdout and "--data-dir" in res.stdout
+
+
+def test_csv_with_timestamps_keeps_them_and_records_pauses_as_gaps(tmp_path: Path) -> None:
+    """CSV with per-beat times: beats at those times, a 10 s pause stored as one gap."""
+    rows = ["time,rr_ms"]
+    t = 1_700_000_000.0
+    for i in range(300):
+        if i == 150:
+            t += 10.0  # the strap lost contact for 10 s
+        t += 0.8
+        rows.append(f"{t:.3f},800")
+    f = tmp_path / "rr.csv"
+    f.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    res = _cli("import", str(f), "--user", "dee", "--data-dir", str(tmp_path / "d"))
+    assert res.returncode == 0, res.stderr
+    db = tmp_path / "d" / "archive.db"
+    times = [t for (t,) in _rows(db, "SELECT t FROM beats ORDER BY t")]
+    assert times[0] == 1_700_000_000.8 and abs(times[-1] - round(t, 3)) < 1e-6
+    gaps = _rows(db, "SELECT start_t, end_t FROM gaps WHERE user='dee'")
+    assert len(gaps) == 1 and abs((gaps[0][1] - gaps[0][0]) - 10.0) < 1e-6  # type: ignore[operator]
+
+
+def test_importing_the_same_span_twice_is_refused(tmp_path: Path) -> None:
+    """A second import over beats already archived for that user fails and adds nothing."""
+    f = _kubios(tmp_path / "a.txt", np.full(300, 800.0))
+    args = ("import", str(f), "--user", "eve", "--data-dir", str(tmp_path / "d"), "--start", "1700000000")
+    assert _cli(*args).returncode == 0
+    before = _rows(tmp_path / "d" / "archive.db", "SELECT COUNT(*) FROM windows")
+    res = _cli(*args)
+    assert res.returncode == 1 and "already has 300 beats" in res.stderr
+    assert _rows(tmp_path / "d" / "archive.db", "SELECT COUNT(*) FROM windows") == before
