@@ -321,6 +321,7 @@ class BleCollector:
         rng: random.Random | None = None,
         motion: bool = False,
         motion_rate_hz: int = 25,
+        op_timeout_s: float = 10.0,
     ) -> None:
         self.target = target
         self.backoff = backoff
@@ -335,6 +336,8 @@ class BleCollector:
         self.motion = motion
         """Stream the accelerometer where the strap has Polar's PMD service (straps without it: no effect)."""
         self.motion_rate_hz = motion_rate_hz
+        self.op_timeout_s = op_timeout_s
+        """Real seconds any one GATT operation may take before the link is treated as broken."""
         self.stats = CollectorStats()
         self.device: BLEDevice | None = None
         self.connected = False
@@ -380,16 +383,23 @@ class BleCollector:
                     log.info("%s not found; scanning again later", self.target.describe())
             if self.device is not None:
                 # after a drop the known device is tried first; a failure there triggers a rescan
+                up = False  # a Connected went out and no Disconnected yet
                 try:
                     async for item in self._connected_session(self.device):
                         if isinstance(item, Connected):
-                            attempt = 0
+                            attempt, up = 0, True
+                        elif isinstance(item, Disconnected):
+                            up = False
                         yield item
-                except CONNECT_ERRORS as exc:
+                except (*CONNECT_ERRORS, asyncio.CancelledError) as exc:
+                    task = asyncio.current_task()
+                    if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling()):
+                        raise  # we are being stopped
+                    # (a CancelledError nobody asked for is a library cancelling its own request on
+                    # link loss: one more failed attempt)
                     self.stats.failed_attempts += 1
                     log.info("%s: connection attempt failed (%s); will rescan", self.label, exc)
-                    if self.connected:  # failed while set up: still a drop
-                        self.connected = False
+                    if up:  # failed after the link was up: still a drop, and so a gap
                         self.stats.disconnects += 1
                         yield Disconnected(t=self.clock.now(), reason=f"error: {type(exc).__name__}")
                     self.device = None
@@ -420,7 +430,8 @@ class BleCollector:
             hr = client.services.get_characteristic(HEART_RATE_MEASUREMENT_UUID)
             if hr is None:
                 raise StrapUnusable(device.address, "no Heart Rate Measurement characteristic (0x2A37)")
-            await client.start_notify(hr, inbox.on_heart_rate)
+            async with asyncio.timeout(self.op_timeout_s):
+                await client.start_notify(hr, inbox.on_heart_rate)
             subscribed.append(hr)
             self.connected = True
             self.stats.connects += 1
@@ -438,7 +449,8 @@ class BleCollector:
                         yield ev
                 if "notify" in battery_char.properties:
                     with contextlib.suppress(*CONNECT_ERRORS):
-                        await client.start_notify(battery_char, inbox.on_battery)
+                        async with asyncio.timeout(self.op_timeout_s):
+                            await client.start_notify(battery_char, inbox.on_battery)
                         subscribed.append(battery_char)
             if self.motion:
                 subscribed += await self._start_motion(client, inbox)
@@ -465,12 +477,15 @@ class BleCollector:
                 watchdog.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watchdog
+            # unsubscribe and disconnect, each bounded: a half-dead link must not hang the supervisor
             if client.is_connected:
                 for ch in subscribed:
                     with contextlib.suppress(*CONNECT_ERRORS):
-                        await client.stop_notify(ch)
+                        async with asyncio.timeout(self.op_timeout_s):
+                            await client.stop_notify(ch)
             with contextlib.suppress(*CONNECT_ERRORS):
-                await client.disconnect()
+                async with asyncio.timeout(self.op_timeout_s):
+                    await client.disconnect()
 
     async def _start_motion(
         self, client: BleakClient, inbox: NotificationInbox
@@ -482,12 +497,13 @@ class BleCollector:
             return []
         out: list[BleakGATTCharacteristic] = []
         try:
-            if "indicate" in control.properties or "notify" in control.properties:
-                await client.start_notify(control, inbox.on_pmd_control)
-                out.append(control)
-            await client.start_notify(data, inbox.on_pmd_data)
-            out.append(data)
-            await client.write_gatt_char(control, start_acc_command(self.motion_rate_hz), response=True)
+            async with asyncio.timeout(self.op_timeout_s):
+                if "indicate" in control.properties or "notify" in control.properties:
+                    await client.start_notify(control, inbox.on_pmd_control)
+                    out.append(control)
+                await client.start_notify(data, inbox.on_pmd_data)
+                out.append(data)
+                await client.write_gatt_char(control, start_acc_command(self.motion_rate_hz), response=True)
             log.info("motion stream started at %d Hz", self.motion_rate_hz)
         except CONNECT_ERRORS as exc:
             log.info("motion not available on this strap: %s", exc)
@@ -503,10 +519,10 @@ class BleCollector:
                 inbox.on_disconnect(f"no notifications for {silent:.0f} s")
                 return
 
-    @staticmethod
-    async def _read_byte(client: BleakClient, uuid: str) -> int | None:
+    async def _read_byte(self, client: BleakClient, uuid: str) -> int | None:
         try:
-            data = await client.read_gatt_char(uuid)
+            async with asyncio.timeout(self.op_timeout_s):
+                data = await client.read_gatt_char(uuid)
         except CONNECT_ERRORS as exc:
             log.debug("could not read %s: %s", uuid, exc)
             return None

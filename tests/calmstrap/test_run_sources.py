@@ -127,6 +127,7 @@ def test_several_straps_run_as_named_tasks_and_one_failing_stops_no_other(
                     scan_timeout_s=0.3,
                     backoff=Backoff(cap_s=5.0),
                     rng=random.Random(1),
+                    op_timeout_s=2.0,
                     scanner_backend=radio.scanner_backend,
                     client_backend=radio.client_backend,
                 )

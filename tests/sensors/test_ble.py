@@ -24,7 +24,16 @@ from sensors.ble import (
     scan,
 )
 from sensors.heart_rate import encode_measurement, parse_measurement
-from sensors.source import Connected, Disconnected, LowBattery, ScaledClock, SourceItem
+from sensors.pmd import start_acc_command
+from sensors.source import (
+    BatteryLevel,
+    Connected,
+    Disconnected,
+    LowBattery,
+    MotionIntensity,
+    ScaledClock,
+    SourceItem,
+)
 from tests.support.virtual_strap import HeartDriver, VirtualRadio, VirtualStrap
 
 SCALE = 10.0
@@ -70,6 +79,7 @@ def _collector(radio: VirtualRadio, clock: ScaledClock, **kwargs: object) -> Ble
         "stall_timeout_s": 15.0,
         "backoff": Backoff(base_s=1.0, cap_s=30.0),
         "rng": random.Random(7),
+        "op_timeout_s": 2.0,
         "scanner_backend": radio.scanner_backend,
         "client_backend": radio.client_backend,
     }
@@ -90,12 +100,28 @@ async def _run(
                 rec.feed(item)
 
     task = asyncio.create_task(consume(), name="collector")
+    driver = asyncio.create_task(script(), name="script")
     try:
-        await script()
+        done, _ = await asyncio.wait({task, driver}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:  # the collector must never end by itself: surface why it did
+            driver.cancel()
+            task.result()
+            raise AssertionError("the collector's stream ended")
+        driver.result()
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=5.0)
+        for t in (driver, task):
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(t, timeout=5.0)
+
+
+async def _until(clock: ScaledClock, cond: Callable[[], bool], limit_s: float = 600.0) -> None:
+    """Wait (in clock time, bounded) until ``cond()`` holds; a busy CI machine only makes it slower."""
+    waited = 0.0
+    while not cond():
+        assert waited < limit_s, "condition not reached in time"
+        await clock.sleep(0.5)
+        waited += 0.5
 
 
 def _ticks(beats: list[Beat]) -> list[int]:
@@ -147,7 +173,7 @@ def test_notifications_become_beats() -> None:
         collector = _collector(radio, clock)
 
         async def script() -> None:
-            await clock.sleep(20.0)
+            await _until(clock, lambda: len(rec.beats) >= 10)
 
         await _run(collector, rec, script)
         heart.cancel()
@@ -172,9 +198,11 @@ def test_link_drop_reconnects_and_records_a_gap() -> None:
         collector = _collector(radio, clock)
 
         async def script() -> None:
-            await clock.sleep(10.0)
+            await _until(clock, lambda: len(rec.beats) >= 5)
             await strap.drop_link()
-            await clock.sleep(15.0)
+            await _until(clock, lambda: collector.stats.connects == 2)
+            n = len(rec.beats)
+            await _until(clock, lambda: len(rec.beats) >= n + 5)
 
         await _run(collector, rec, script)
         heart.cancel()
@@ -201,16 +229,15 @@ def test_sixty_second_outage_ends_reconnected_within_the_backoff_cap() -> None:
         collector = _collector(radio, clock, backoff=Backoff(base_s=1.0, cap_s=cap_s))
 
         async def script() -> None:
-            await clock.sleep(10.0)
+            await _until(clock, lambda: len(rec.beats) >= 8)
             marks["away"] = clock.now()
             await strap.go_away()
             await clock.sleep(60.0)
             marks["back"] = clock.now()
             await strap.come_back()
-            for _ in range(200):  # until reconnected (bounded) and a few beats arrived
-                await clock.sleep(1.0)
-                if len(rec.events(Connected)) == 2 and clock.now() - rec.events(Connected)[1].t > 6.0:  # type: ignore[union-attr]
-                    break
+            await _until(clock, lambda: len(rec.events(Connected)) == 2)
+            n = len(rec.beats)
+            await _until(clock, lambda: len(rec.beats) >= n + 5)
 
         await _run(collector, rec, script)
         heart.cancel()
@@ -252,9 +279,9 @@ def test_strap_never_comes_back_backoff_bounded_and_clean_shutdown() -> None:
         collector = _collector(radio, clock, backoff=Backoff(base_s=1.0, cap_s=cap_s), scan_timeout_s=0.1)
 
         async def script() -> None:
-            await clock.sleep(3.0)
+            await _until(clock, lambda: collector.connected)
             await strap.go_away()
-            await clock.sleep(160.0)
+            await _until(clock, lambda: len(collector.stats.delays_s) >= 7, limit_s=3000.0)
 
         before = set(asyncio.all_tasks())
         await _run(collector, rec, script)
@@ -283,15 +310,12 @@ def test_malformed_notification_is_counted_and_skipped() -> None:
         collector = _collector(radio, clock)
 
         async def script() -> None:
-            for _ in range(100):
-                await clock.sleep(0.5)
-                if collector.connected:
-                    break
+            await _until(clock, lambda: strap.subscribed(strap.hrm))
             await strap.notify(encode_measurement(70, [800]))
             await strap.notify(b"\x10\x46\x00\x03\x04")  # RR flag with an odd number of RR bytes
             await strap.notify(b"\x01\x46")  # uint16 heart rate flag, one byte
             await strap.notify(encode_measurement(71, [810]))
-            await clock.sleep(2.0)
+            await _until(clock, lambda: len(rec.events(tuple)) >= 2)
 
         await _run(collector, rec, script)
         return collector
@@ -312,13 +336,11 @@ def test_low_battery_is_reported_once_per_level() -> None:
         collector = _collector(radio, clock)
 
         async def script() -> None:
-            for _ in range(100):
-                await clock.sleep(0.5)
-                if collector.connected:
-                    break
+            await _until(clock, lambda: strap.subscribed(strap.battery))
             for pct in (30, 24, 20, 9, 8, 80, 22):
                 await strap.set_battery(pct)
                 await clock.sleep(0.5)
+            await _until(clock, lambda: len(rec.events(BatteryLevel)) >= 8)  # the first read + 7
 
         await _run(collector, rec, script)
 
@@ -386,21 +408,20 @@ def test_motion_streams_from_a_strap_with_pmd_and_heart_rate_is_unaffected() -> 
         collector = _collector(radio, clock, motion=True, motion_rate_hz=25)
 
         async def script() -> None:
+            await _until(clock, lambda: strap.pmd_streaming and strap.subscribed(strap.pmd_data))
             for k in range(12):
                 await clock.sleep(1.0)
                 moving = k >= 7
                 samples = [((800 if (moving and i % 2) else -9), -1, 999) for i in range(25)]
                 await strap.send_pmd(_acc_frame(k * 1_000_000_000, samples))
-            await clock.sleep(1.0)
+            await _until(clock, lambda: len(rec.events(MotionIntensity)) >= 10)
+            await _until(clock, lambda: len(rec.beats) >= 8)
 
         await _run(collector, rec, script)
         heart.cancel()
         return strap, collector, driver
 
     strap, collector, driver = asyncio.run(main())
-    from sensors.pmd import start_acc_command
-    from sensors.source import MotionIntensity
-
     assert strap.pmd_history == [start_acc_command(25)]
     motion = [m.intensity_mg for m in rec.events(MotionIntensity)]  # type: ignore[union-attr]
     assert len(motion) >= 5
@@ -421,7 +442,7 @@ def test_motion_option_is_harmless_for_straps_without_pmd() -> None:
         collector = _collector(radio, clock, motion=True)
 
         async def script() -> None:
-            await clock.sleep(10.0)
+            await _until(clock, lambda: len(rec.beats) >= 5)
 
         await _run(collector, rec, script)
         heart.cancel()

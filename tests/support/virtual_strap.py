@@ -23,9 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
@@ -46,6 +46,8 @@ from bumble.transport.common import AsyncPipeSink
 from sensors.heart_rate import encode_measurement, ms_to_ticks
 from sensors.pmd import PMD_CONTROL_UUID, PMD_DATA_UUID, PMD_SERVICE_UUID
 from sensors.source import Clock
+
+_T = TypeVar("_T")
 
 _PROPS = {
     0x01: "broadcast",
@@ -222,9 +224,17 @@ class VirtualStrap:
         if not self.connected:
             await self.advertise()
 
+    def subscribed(self, characteristic: gatt.Characteristic[Any]) -> bool:
+        """A connected central enabled notifications or indications of ``characteristic``."""
+        for cccds in self.device.gatt_server.subscribers.values():
+            cccd = cccds.get(characteristic.handle)
+            if cccd and len(cccd) == 2 and cccd[0] & 0x03:
+                return True
+        return False
+
     async def notify(self, data: bytes) -> bool:
-        """Send one Heart Rate Measurement notification; False when nobody is connected."""
-        if not self.connected:
+        """Send one Heart Rate Measurement notification; False when nobody receives it."""
+        if not self.connected or not self.subscribed(self.hrm):
             return False
         self.hrm.value = data
         await self.device.notify_subscribers(self.hrm, value=data)
@@ -266,7 +276,7 @@ class HeartDriver:
                 rr = self.mean_rr_ms + rng.gauss(0.0, 40.0)
                 pending.append(ms_to_ticks(rr))
                 next_beat += rr / 1000.0
-            connected = self.strap.connected
+            connected = self.strap.connected and self.strap.subscribed(self.strap.hrm)
             if not connected:
                 self.lost_rr.extend(pending)
                 pending = []
@@ -275,8 +285,8 @@ class HeartDriver:
             if not was_connected and self.resend_last_on_reconnect and last is not None:
                 # some straps repeat their last notification after a reconnect
                 with contextlib.suppress(core.BaseBumbleError):
-                    await self.strap.notify(last)
-                    self.sent.append((now, last))
+                    if await self.strap.notify(last):
+                        self.sent.append((now, last))
             was_connected = True
             if not pending:
                 continue
@@ -298,9 +308,12 @@ class HeartDriver:
 class VirtualRadio:
     """The host's Bluetooth adapter: a bumble central on the link, with bleak backends bound to it."""
 
-    def __init__(self, *, connect_timeout_s: float = 1.0) -> None:
+    def __init__(self, *, connect_timeout_s: float = 1.0, att_timeout_s: float = 1.0) -> None:
         self.link = LocalLink()
         self.connect_timeout_s = connect_timeout_s
+        self.att_timeout_s = att_timeout_s
+        """A GATT request on a link that just died is never answered by bumble's emulated controller;
+        like a real stack, fail it after this long (BlueZ/ATT use 30 s)."""
         controller = _Controller("central", link=self.link, public_address="F0:F0:F0:F0:F0:F0")
         self.central = Device(
             name="calmstrap-host",
@@ -425,12 +438,9 @@ class BumbleBleakClient(BaseBleakClient):
         self._closing = False
         self._connection = connection
         connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
-        try:
-            peer = Peer(connection)
-            await peer.request_mtu(247)  # as BlueZ, CoreBluetooth and WinRT do on connect
-            await peer.discover_all()
-        except core.BaseBumbleError as exc:
-            raise BleakError(f"{self.address}: service discovery failed: {exc}") from exc
+        peer = Peer(connection)
+        await self._att(peer.request_mtu(247))  # as BlueZ, CoreBluetooth and WinRT do on connect
+        await self._att(peer.discover_all())
         self.services = self._collection(peer)
 
     def _collection(self, peer: Peer) -> BleakGATTServiceCollection:
@@ -464,8 +474,8 @@ class BumbleBleakClient(BaseBleakClient):
         if conn is None:
             return
         self._closing = True
-        with contextlib.suppress(core.BaseBumbleError, asyncio.TimeoutError):
-            await conn.disconnect()
+        with contextlib.suppress(BleakError):
+            await self._att(conn.disconnect())
         self._connection = None
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
@@ -478,30 +488,44 @@ class BumbleBleakClient(BaseBleakClient):
         if self._connection is None:
             raise BleakError(f"{self.address}: not connected")
 
+    async def _att(self, op: Awaitable[_T]) -> _T:
+        """One GATT request: bumble errors and an unanswered request become BleakError."""
+        try:
+            async with asyncio.timeout(self.radio.att_timeout_s):
+                return await op
+        except TimeoutError as exc:
+            raise BleakError(f"{self.address}: GATT request timed out") from exc
+        except core.BaseBumbleError as exc:
+            raise BleakError(f"{self.address}: {exc}") from exc
+        except asyncio.CancelledError as exc:
+            # bumble cancels the pending request's future when the link drops; unless this task itself
+            # is being cancelled, that is a failed request (bleak's backends raise BleakError there)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            raise BleakError(f"{self.address}: link lost during a GATT request") from exc
+
     async def read_gatt_char(
         self, characteristic: BleakGATTCharacteristic, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
         self._require()
-        try:
-            return bytearray(await characteristic.obj.read_value())
-        except core.BaseBumbleError as exc:
-            raise BleakError(str(exc)) from exc
+        return bytearray(await self._att(characteristic.obj.read_value()))
 
     async def read_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, *, use_cached: bool = False, **kwargs: Any
     ) -> bytearray:
         self._require()
-        return bytearray(await descriptor.obj.read_value())
+        return bytearray(await self._att(descriptor.obj.read_value()))
 
     async def write_gatt_char(
         self, characteristic: BleakGATTCharacteristic, data: Any, response: bool
     ) -> None:
         self._require()
-        await characteristic.obj.write_value(bytes(data), with_response=response)
+        await self._att(characteristic.obj.write_value(bytes(data), with_response=response))
 
     async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data: Any) -> None:
         self._require()
-        await descriptor.obj.write_value(bytes(data), with_response=True)
+        await self._att(descriptor.obj.write_value(bytes(data), with_response=True))
 
     async def start_notify(
         self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
@@ -511,15 +535,12 @@ class BumbleBleakClient(BaseBleakClient):
         def on_value(value: bytes) -> None:
             callback(bytearray(value))
 
-        try:
-            await characteristic.obj.subscribe(on_value)
-        except core.BaseBumbleError as exc:
-            raise BleakError(str(exc)) from exc
+        await self._att(characteristic.obj.subscribe(on_value))
         self._subscribers[characteristic.handle] = on_value
 
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         on_value = self._subscribers.pop(characteristic.handle, None)
         if self._connection is None or on_value is None:
             return
-        with contextlib.suppress(core.BaseBumbleError):
-            await characteristic.obj.unsubscribe(on_value)
+        with contextlib.suppress(BleakError):
+            await self._att(characteristic.obj.unsubscribe(on_value))
