@@ -20,9 +20,12 @@ from calmstrap import __version__, cmd_sync
 from calmstrap.alerting import alert_services, build_notifiers
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
+from calmstrap.sources import SourceChoiceError, consume_isolated, plan_sources
 from calmstrap.summary import StatusLine, format_summary
 from processing.arousal import Arousal
-from sensors.simulated import SimulatedStrap, demo_script, random_script
+from sensors.errors import SensorError
+from sensors.simulated import SimulatedStrap, demo_script
+from sensors.source import BeatSource
 from storage.archive import Archive
 
 log = logging.getLogger("calmstrap")
@@ -30,7 +33,12 @@ log = logging.getLogger("calmstrap")
 EXIT_CONFIG = 2
 
 # Further commands live in their own modules, each with ``register(subparsers, add_common_options)``.
-COMMAND_MODULES: tuple[str, ...] = ("calmstrap.cmd_sync", "calmstrap.cmd_export")
+COMMAND_MODULES: tuple[str, ...] = (
+    "calmstrap.cmd_scan",
+    "calmstrap.cmd_import",
+    "calmstrap.cmd_sync",
+    "calmstrap.cmd_export",
+)
 DEMO_USER = "demo"
 
 
@@ -70,9 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the service: read beats from a source until Ctrl-C (or SIGTERM).",
     )
     _common(run)
-    run.add_argument("--source", default="sim", help="where beats come from: sim (default)")
+    run.add_argument(
+        "--source",
+        default="sim",
+        help="where beats come from: sim (default); ble (the [[straps]] of the config, or the single "
+        "strap a scan finds); replay:FILE (an RR file streamed as if live)",
+    )
     run.add_argument("--seed", type=int, default=0, help="seed of the simulated strap (source sim)")
-    run.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second (source sim)")
+    run.add_argument(
+        "--speed", type=float, default=1.0, help="recorded seconds per second (sources sim and replay)"
+    )
     run.set_defaults(func=cmd_run)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub, _common)
@@ -102,7 +117,7 @@ class _Stop(Exception):
     """Raised inside the task group to end every task when the sources are done or a signal came."""
 
 
-async def _run_until_stopped(sessions: Sequence[tuple[StrapSession, SimulatedStrap]]) -> bool:
+async def _run_until_stopped(sessions: Sequence[tuple[StrapSession, BeatSource]]) -> bool:
     """Consume every source until they all end or SIGINT/SIGTERM; True when stopped by a signal."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -114,10 +129,10 @@ async def _run_until_stopped(sessions: Sequence[tuple[StrapSession, SimulatedStr
         by_signal = True
         stop.set()
 
-    async def consume(session: StrapSession, source: SimulatedStrap) -> None:
+    async def consume(session: StrapSession, source: BeatSource) -> None:
         nonlocal remaining
         try:
-            await session.consume(source.stream())
+            await consume_isolated(session, source)  # one failing source never stops the others
         finally:
             remaining -= 1
             if remaining == 0:
@@ -200,7 +215,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 async def _session_main(
-    pairs: Sequence[tuple[StrapSession, SimulatedStrap]],
+    pairs: Sequence[tuple[StrapSession, BeatSource]],
     cfg: Config | None = None,
     archive: Archive | None = None,
     *,
@@ -224,42 +239,46 @@ async def _session_main(
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = _load(args)
     _setup_logging(cfg)
-    if args.source != "sim":
-        print(f"calmstrap run: unknown --source {args.source!r}; expected sim", file=sys.stderr)
+    if args.speed <= 0:
+        print("calmstrap run: --speed must be > 0", file=sys.stderr)
         return EXIT_CONFIG
     data_dir = cfg.data_dir(args.data_dir)
-    import random
-
-    strap = SimulatedStrap(
-        seed=args.seed,
-        speed=args.speed,
-        duration_s=None,
-        episodes=random_script(7 * 86400.0, random.Random(args.seed)),
-        device="sim-strap",
-    )
+    try:
+        plans, note = asyncio.run(plan_sources(args.source, cfg, seed=args.seed, speed=args.speed))
+    except (SourceChoiceError, SensorError) as exc:
+        print(f"calmstrap run: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     console = ConsoleNotifier()
-    user = cfg.general.user
     with Archive.in_dir(data_dir) as archive:
         status = StatusLine(sys.stdout, origin=None)
         observer = PipelineObserver(on_arousal=status.update, on_prompt=lambda p, via: status.clear())
-        session = new_session(
-            cfg,
-            archive,
-            notifiers_for(cfg, console, users=(user,), time_scale=args.speed),
-            user=user,
-            device=strap.device,
-            seed=args.seed,
-            observer=observer,
-        )
-        log.info("running: source sim, archive %s; Ctrl-C stops", archive.path)
-        asyncio.run(_session_main([(session, strap)], cfg, archive, time_scale=args.speed))
+        pairs: list[tuple[StrapSession, BeatSource]] = []
+        # one notifier chain (one MQTT connection) shared by every strap's session
+        notifiers = notifiers_for(cfg, console, users=tuple(p.user for p in plans), time_scale=args.speed)
+        for plan in plans:
+            session = new_session(
+                cfg,
+                archive,
+                notifiers,
+                user=plan.user,
+                device=plan.device,
+                seed=args.seed,
+                observer=observer,
+            )
+            pairs.append((session, plan.source))
+        log.info("running: %s; archive %s; Ctrl-C stops", note, archive.path)
+        asyncio.run(_session_main(pairs, cfg, archive, time_scale=args.speed))
         status.clear()
-        log.info(
-            "stopped: %d beats, %d prompts, %d episodes",
-            session.stats.beats,
-            session.stats.prompts,
-            session.stats.episodes,
-        )
+        for session, _ in pairs:
+            log.info(
+                "stopped %s (%s): %d beats, %d gaps, %d prompts, %d episodes",
+                session.device,
+                session.user,
+                session.stats.beats,
+                session.stats.gaps,
+                session.stats.prompts,
+                session.stats.episodes,
+            )
     return 0
 
 

@@ -8,7 +8,10 @@ and kept honest against the arrival clock:
 * afterwards each beat follows the previous one by its RR; the difference between arrival and predicted
   time (drift) is corrected slowly, and a drift above ``max_drift_s`` re-anchors and records a gap;
 * silence longer than ``max_silence_s`` between arrivals carrying RR re-anchors and records a gap;
-* a notification re-sent after a reconnect (same bytes as the last one before it) creates no beats.
+* a notification re-sent after a reconnect (the same heart rate and RR ticks as one of the last few
+  before it) creates no beats;
+* beat times never go backwards: a re-anchor that would place beats before the last one starts them at
+  the last one instead.
 
 Gaps are explicit :class:`Gap` records: nothing is interpolated across them.
 """
@@ -77,7 +80,9 @@ class BeatClock:
     stats: BeatClockStats = field(default_factory=BeatClockStats)
     _last_beat_t: float | None = None
     _last_arrival: float | None = None
-    _last_payload: tuple[int, tuple[int, ...]] | None = None
+    recent_payloads: int = 4
+    """How many of the last notifications a post-reconnect notification is compared with."""
+    _recent: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
     _reconnected: bool = False
     _disconnect_t: float | None = None
 
@@ -93,7 +98,7 @@ class BeatClock:
         if not m.rr_raw:
             return [], None
         payload = (m.hr_bpm, m.rr_raw)
-        if self._reconnected and payload == self._last_payload:
+        if self._reconnected and payload in self._recent:
             self.stats.duplicates_dropped += 1
             return [], None
         rr_ms = m.rr_ms
@@ -115,14 +120,10 @@ class BeatClock:
                 last += self.drift_gain * drift
         if reason is not None:
             start = arrival_t - sum(rr_ms) / 1000.0
-            if last is not None and reason is not GapReason.START:
-                gap = Gap(
-                    start_t=self._last_beat_t if self._last_beat_t is not None else start,
-                    end_t=max(start, self._last_beat_t or start),
-                    device=self.device,
-                    user=self.user,
-                    reason=reason,
-                )
+            prev = self._last_beat_t
+            if prev is not None:
+                start = max(start, prev)  # never before the last beat placed
+                gap = Gap(start_t=prev, end_t=start, device=self.device, user=self.user, reason=reason)
                 self.stats.gaps += 1
                 self.stats.reanchors += 1
             last = start
@@ -134,7 +135,8 @@ class BeatClock:
             beats.append(Beat(t=t, rr_ms=r, device=self.device, user=self.user))
         self._last_beat_t = t
         self._last_arrival = arrival_t
-        self._last_payload = payload
+        self._recent.append(payload)
+        del self._recent[: -self.recent_payloads]
         self._reconnected = False
         self._disconnect_t = None
         self.stats.beats += len(beats)

@@ -1,0 +1,177 @@
+"""Beat sources for ``calmstrap run``: which ones, and how a session consumes one.
+
+``--source sim`` (the simulated strap), ``--source ble`` (every ``[[straps]]`` entry, or the single strap
+a scan finds), ``--source replay:FILE`` (an RR file streamed as if live). A source is any object with an
+async ``stream()`` yielding notifications ``(arrival epoch s, bytes)`` and strap events
+(:mod:`sensors.source`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from calmstrap.config import Config, StrapConfig
+from calmstrap.pipeline import StrapSession
+from sensors.ble import BleCollector, FoundStrap, StrapTarget, describe_found
+from sensors.replay import ReplaySource, read_rr_file
+from sensors.source import (
+    BatteryLevel,
+    BeatSource,
+    Connected,
+    Disconnected,
+    LowBattery,
+    MotionIntensity,
+    SourceItem,
+)
+
+log = logging.getLogger("calmstrap.sources")
+
+
+class SourceChoiceError(ValueError):
+    """``--source`` cannot be used as given; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class PlannedSource:
+    """One source to run, for one user, under a device label."""
+
+    user: str
+    device: str
+    source: BeatSource
+
+
+def ble_plan(cfg: Config, found: Sequence[FoundStrap] | None = None) -> tuple[list[PlannedSource], str]:
+    """Collectors for the ``[[straps]]`` entries; with none, the single strap ``found`` by a scan.
+
+    Returns the plan and a sentence for the user saying what was chosen.
+    """
+    straps: Sequence[StrapConfig] = cfg.straps
+    note = ""
+    if not straps:
+        found = list(found or ())
+        if not found:
+            raise SourceChoiceError(
+                "no strap found: wear it (a strap sleeps when dry), move closer, and check `calmstrap scan`"
+            )
+        if len(found) > 1:
+            raise SourceChoiceError(
+                "several straps found; add a [[straps]] entry (user and address) for each to use:\n"
+                + describe_found(found)
+            )
+        only = found[0]
+        straps = (StrapConfig(user=cfg.general.user, address=only.address, name=only.name),)
+        note = (
+            f"no [[straps]] configured: using the only strap found, {only.name or '?'} ({only.address}), "
+            f"for user {cfg.general.user!r}"
+        )
+    plan = [
+        PlannedSource(
+            user=s.user,
+            device=s.address or s.name,
+            source=BleCollector(StrapTarget(address=s.address, name=s.name)),
+        )
+        for s in straps
+    ]
+    return plan, note
+
+
+def replay_plan(cfg: Config, path: str, speed: float) -> PlannedSource:
+    """An RR file streamed as if live (raises ReplayFormatError on a bad line)."""
+    rec = read_rr_file(path)
+    return PlannedSource(
+        user=cfg.general.user,
+        device=f"replay:{Path(path).name}",
+        source=ReplaySource(rec, speed=speed),
+    )
+
+
+def _stream(source: BeatSource) -> AsyncIterator[SourceItem]:
+    return source.stream()
+
+
+async def consume_source(session: StrapSession, source: BeatSource) -> None:
+    """Feed one source into its session: notifications to ``handle``, disconnects as gaps, status rows."""
+    stream = _stream(source)
+    try:
+        async for item in stream:
+            if isinstance(item, tuple):
+                await session.handle(item[0], item[1])
+            elif isinstance(item, Disconnected):
+                session.mark_disconnect(item.t)
+                session.archive.add_device_status(session.user, session.device, item.t, None, False)
+                session.archive.commit()
+            elif isinstance(item, Connected):
+                session.archive.add_device_status(session.user, session.device, item.t, None, True)
+                session.archive.commit()
+            elif isinstance(item, BatteryLevel):
+                session.archive.add_device_status(
+                    session.user, session.device, item.t, item.battery_pct, None
+                )
+                session.archive.commit()
+            elif isinstance(item, LowBattery):
+                log.warning(
+                    "%s (%s): battery low, %d%%: charge or replace it soon",
+                    session.device,
+                    session.user,
+                    item.battery_pct,
+                )
+            elif isinstance(item, MotionIntensity):
+                pass  # stored by the motion stage when processing uses it
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
+
+
+async def consume_isolated(session: StrapSession, source: BeatSource) -> None:
+    """Like :func:`consume_source`, but a failing source is logged and ends alone (never its siblings)."""
+    try:
+        await consume_source(session, source)
+    except Exception as exc:
+        log.error("strap %s (user %s) stopped: %s", session.device, session.user, exc)
+        log.debug("strap failure", exc_info=True)
+
+
+def sim_plan(cfg: Config, seed: int, speed: float) -> PlannedSource:
+    import random
+
+    from sensors.simulated import SimulatedStrap, random_script
+
+    strap = SimulatedStrap(
+        seed=seed,
+        speed=speed,
+        duration_s=None,
+        episodes=random_script(7 * 86400.0, random.Random(seed)),
+        device="sim-strap",
+    )
+    return PlannedSource(user=cfg.general.user, device=strap.device, source=strap)
+
+
+async def plan_sources(spec: str, cfg: Config, *, seed: int, speed: float) -> tuple[list[PlannedSource], str]:
+    """The sources ``--source SPEC`` names; raises SourceChoiceError (or ReplayFormatError) when unusable."""
+    if spec == "sim":
+        return [sim_plan(cfg, seed, speed)], "source sim"
+    if spec == "ble":
+        found = None
+        if not cfg.straps:
+            from bleak.exc import BleakError
+
+            from sensors.ble import scan
+
+            try:
+                found = await scan(8.0)
+            except (BleakError, OSError) as exc:
+                raise SourceChoiceError(
+                    f"Bluetooth is not available ({exc}); see README, 'Connect your strap'"
+                ) from None
+        plan, note = ble_plan(cfg, found)
+        return plan, note or f"source ble: {len(plan)} strap(s) from the configuration"
+    if spec.startswith("replay:") and len(spec) > len("replay:"):
+        path = spec[len("replay:") :]
+        return [replay_plan(cfg, path, speed)], f"source replay of {path} at {speed:g}x"
+    raise SourceChoiceError(f"unknown --source {spec!r}; expected sim, ble or replay:FILE")
