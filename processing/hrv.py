@@ -270,21 +270,53 @@ def dfa_alpha1(rr_ms: RRInput, *, min_box: int = 4, max_box: int = 16, min_beats
     rr = as_rr_array(rr_ms)
     if rr.size < max(min_beats, 2 * max_box):
         return NAN
-    y = np.cumsum(rr - rr.mean())
     sizes = np.arange(min_box, max_box + 1)
-    f = np.empty(sizes.size)
-    for i, n in enumerate(sizes):
-        k = y.size // n
-        boxes = y[: k * n].reshape(k, n)
-        x = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
-        yc = boxes - boxes.mean(axis=1, keepdims=True)
-        beta = (yc @ x) / float(np.dot(x, x))
-        resid = yc - beta[:, None] * x[None, :]
-        f[i] = math.sqrt(float(np.mean(resid * resid)))
-    if np.any(f <= 0):
+    key = (rr.size, min_box, max_box)
+    plan = _DFA_PLANS.get(key)
+    if plan is None:
+        plan = _dfa_plan(rr.size, sizes)
+        _DFA_PLANS[key] = plan
+    starts, lengths, which, sxx, log_n = plan
+    y = np.cumsum(rr - rr.mean())
+    idx = np.arange(y.size, dtype=np.float64)
+    p0 = np.concatenate(([0.0], np.cumsum(y)))
+    p1 = np.concatenate(([0.0], np.cumsum(idx * y)))
+    p2 = np.concatenate(([0.0], np.cumsum(y * y)))
+    ends = starts + lengths
+    sy = p0[ends] - p0[starts]
+    sxy = (p1[ends] - p1[starts]) - (starts + (lengths - 1) / 2.0) * sy
+    ss = (p2[ends] - p2[starts]) - sy * sy / lengths - sxy * sxy / sxx
+    sums = np.bincount(which, weights=np.maximum(ss, 0.0), minlength=sizes.size)
+    counts = np.bincount(which, weights=lengths.astype(np.float64), minlength=sizes.size)
+    f2 = sums / counts
+    if np.any(f2 <= 0):
         return NAN
-    slope = np.polyfit(np.log(sizes), np.log(f), 1)[0]
-    return float(slope)
+    log_f = 0.5 * np.log(f2)
+    lx = log_n - log_n.mean()
+    return float(np.dot(lx, log_f - log_f.mean()) / np.dot(lx, lx))
+
+
+_DFA_PLANS: dict[
+    tuple[int, int, int],
+    tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, FloatArray],
+] = {}
+
+
+def _dfa_plan(
+    n_rr: int, sizes: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, FloatArray]:
+    """Box starts, lengths, size index, Σ(x - x̄)² per box and log sizes for a series of ``n_rr`` values."""
+    starts: list[npt.NDArray[np.int64]] = []
+    which: list[npt.NDArray[np.int64]] = []
+    for k, n in enumerate(sizes.tolist()):
+        m = n_rr // n
+        starts.append(np.arange(m, dtype=np.int64) * n)
+        which.append(np.full(m, k, dtype=np.int64))
+    st = np.concatenate(starts)
+    wh = np.concatenate(which)
+    ln = sizes[wh].astype(np.int64)
+    sxx = ln.astype(np.float64) * (ln.astype(np.float64) ** 2 - 1.0) / 12.0
+    return st, ln, wh, sxx, np.log(sizes.astype(np.float64))
 
 
 def stress_index(rr_ms: RRInput, *, bin_ms: float = 50.0, min_beats: int = 30) -> float:
