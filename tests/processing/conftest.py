@@ -49,3 +49,25 @@ def synthetic_tachogram(
 @pytest.fixture
 def tachogram() -> Callable[..., npt.NDArray[np.float64]]:
     return synthetic_tachogram
+
+
+# -- simulated strap driven straight into a StreamProcessor (no asyncio, no encoding) -----------------
+
+DAY_START = 1_699_920_000.0  # 2023-11-14 00:00 UTC: a midnight, so utc_offset_s=0 gives clock hours
+T0 = DAY_START + 8 * 3600.0  # scenarios start at 08:00
+
+
+def drive(gen: object, duration_s: float, proc: object, *, start_t: float = T0) -> list[object]:
+    """Feed ``gen``'s beats (sensors.simulated.RRGenerator) for ``duration_s`` into ``proc``; flush at the end."""
+    from processing.stream import StreamProcessor
+    from sensors.beats import Beat
+    from sensors.simulated import RRGenerator
+
+    assert isinstance(gen, RRGenerator) and isinstance(proc, StreamProcessor)
+    out: list[object] = []
+    end = gen.t_s + duration_s
+    while gen.t_s < end:
+        t_s, rr, _ = gen.next_rr()
+        out.extend(proc.push(Beat(start_t + t_s, rr, "sim", "u")))
+    out.extend(proc.flush())
+    return out
