@@ -197,7 +197,9 @@ class StrapSession:
         self.prompts.append(prompt)
         self.stats.prompts += 1
         if track_outcome:
-            self.processor.note_prompt(prompt.id, prompt.t)
+            cycle_s = (prompt.inhale_s or 0.0) + (prompt.hold_s or 0.0) + (prompt.exhale_s or 0.0)
+            paced_hz = 1.0 / cycle_s if cycle_s > 0 else None
+            self.processor.note_prompt(prompt.id, prompt.t, paced_breath_hz=paced_hz)
         if self.observer.on_prompt:
             self.observer.on_prompt(prompt, via)
 

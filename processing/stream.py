@@ -25,7 +25,7 @@ from processing.arousal import Arousal, ArousalScorer, ExerciseGate
 from processing.baseline import BaselineTracker
 from processing.episodes import Episode, EpisodeDetector, EpisodeOnset
 from processing.hrv import HrvWindow, breathing_rate, compute_window
-from processing.outcomes import PromptOutcome, measure_outcome
+from processing.outcomes import PromptOutcome, hr_oscillation, measure_outcome
 from sensors.beats import Beat, Gap
 
 
@@ -61,6 +61,8 @@ class StreamConfig:
     elevated_a: float = 0.5
     high_a: float = 1.5
     outcome_after_s: float = 180.0
+    paced_window_s: float = 90.0
+    """Paced-breathing prompts: the HR oscillation is measured over this long after the prompt."""
     recent_hr_s: float = 10.0
     """The exercise rules look at the mean HR of the last ``recent_hr_s`` seconds."""
     motion_active: float = 0.3
@@ -89,7 +91,7 @@ class StreamProcessor:
     _gate: ExerciseGate = field(default_factory=ExerciseGate)
     _episodes: EpisodeDetector | None = None
     _recent: deque[Arousal] = field(default_factory=lambda: deque(maxlen=80))
-    _pending_prompts: list[tuple[str, float]] = field(default_factory=list)
+    _pending_prompts: list[tuple[str, float, float | None]] = field(default_factory=list)
     _motion_last_t: float = -math.inf
     _motion_active_until: float = -math.inf
 
@@ -120,9 +122,13 @@ class StreamProcessor:
             self._t.nbytes + self._rr.nbytes + self.baseline.nbytes + 200 * len(self._recent) + 80 * 240
         )
 
-    def note_prompt(self, prompt_id: str, t: float) -> None:
-        """A prompt was sent at ``t``: its outcome will be emitted ``outcome_after_s`` later."""
-        self._pending_prompts.append((prompt_id, t))
+    def note_prompt(self, prompt_id: str, t: float, *, paced_breath_hz: float | None = None) -> None:
+        """A prompt was sent at ``t``: its outcome will be emitted ``outcome_after_s`` later.
+
+        ``paced_breath_hz`` (1 / breath cycle) marks a paced-breathing prompt: its outcome also tracks
+        the HR oscillation at that frequency over the ``paced_window_s`` after the prompt.
+        """
+        self._pending_prompts.append((prompt_id, t, paced_breath_hz))
 
     def motion(self, t: float, intensity: float) -> None:
         """One second of motion from the strap's accelerometer (0 still .. 1 vigorous); optional input."""
@@ -237,13 +243,28 @@ class StreamProcessor:
         if resting and (warming or (not self.episodes.active and ar.a < c.elevated_a)):
             self.baseline.add(w.mean_hr_bpm, w.ln_rmssd, t)
         if self._pending_prompts:
-            still: list[tuple[str, float]] = []
-            for pid, pt in self._pending_prompts:
-                if t >= pt + c.outcome_after_s:
-                    out.append(
-                        measure_outcome(pid, pt, list(self._recent), resting_ln_rmssd_sd=base.ln_rmssd_sd)
-                    )
-                else:
-                    still.append((pid, pt))
-            self._pending_prompts = still
+            self._pending_prompts = self._outcomes(t, base.ln_rmssd_sd, out)
         return out
+
+    def _outcomes(
+        self, t: float, resting_sd: float, out: list[Output]
+    ) -> list[tuple[str, float, float | None]]:
+        """Emit the outcomes that are due; return the prompts still waiting."""
+        c = self.config
+        still: list[tuple[str, float, float | None]] = []
+        for pid, pt, paced_hz in self._pending_prompts:
+            if t < pt + c.outcome_after_s:
+                still.append((pid, pt, paced_hz))
+                continue
+            osc = None
+            if paced_hz is not None:
+                tv = self._t[self._lo : self._hi]
+                lo = self._lo + int(np.searchsorted(tv, pt))
+                hi = self._lo + int(np.searchsorted(tv, pt + c.paced_window_s))
+                seg = self._rr[lo:hi]
+                seg = seg[(seg >= 300.0) & (seg <= 2000.0)]
+                osc = hr_oscillation(seg, target_hz=paced_hz)
+            out.append(
+                measure_outcome(pid, pt, list(self._recent), resting_ln_rmssd_sd=resting_sd, oscillation=osc)
+            )
+        return still
