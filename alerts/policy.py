@@ -1,22 +1,30 @@
 """Prompt policy: when to prompt, which prompt, how often.
 
-First form: a prompt only at the onset of a sustained episode (arousal held high for the detector's onset
-time), then a per-user cooldown, a cap per hour, quiet hours and snooze; within one episode at most one
-escalation (a different prompt if arousal is still high some minutes after the first); a short recovery
-message when an episode that had a prompt ends. Which prompt: rotate through the catalog's kinds
-(learning from outcomes comes with the MQTT alert path).
+When: a prompt only at the onset of a sustained episode (arousal held high for the episode detector's
+onset time, 60 s), then a per-user cooldown (15 min), a cap per hour (2), quiet hours (22:00-07:00 local)
+and snooze; within one episode at most one escalation (a different prompt if arousal is still high
+``escalate_after_s`` after the first; it skips the cooldown but not the hourly cap); a short recovery
+message when an episode that had a prompt ends.
+
+Which: learned per user by Thompson sampling over the catalog's prompt kinds. Each kind keeps a Beta
+posterior of "helped"; a measured outcome (:class:`processing.outcomes.PromptOutcome`) counts once, an
+explicit answer from the person ("helped" / "didn't") counts ``feedback_weight`` times. Every choice draws
+one sample per kind and takes the largest; with probability ``explore`` a kind is drawn uniformly instead,
+so no kind is starved by an unlucky start. All randomness comes from one ``random.Random(seed)``.
 """
 
 from __future__ import annotations
 
 import random
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 
-from alerts.catalog import CATALOG, RECOVERY_MESSAGES, Prompt, PromptTemplate
+from alerts.catalog import CATALOG, RECOVERY_MESSAGES, Prompt, PromptKind, PromptTemplate
 from processing.arousal import Arousal, ArousalState
 from processing.episodes import Episode, EpisodeOnset
+from processing.outcomes import PromptOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +36,12 @@ class PolicyConfig:
     quiet_end: time = time(7, 0)
     expiry_s: float = 120.0
     recovery_message: bool = True
+    explore: float = 0.1
+    """Probability of a uniformly random kind instead of the Thompson draw."""
+    feedback_weight: float = 2.0
+    """How many measured outcomes one explicit "helped" / "didn't" answer is worth."""
+    prior_helped: float = 1.0
+    prior_not_helped: float = 1.0
 
 
 def in_quiet_hours(t: float, start: time, end: time, tz: tzinfo | None = None) -> bool:
@@ -38,6 +52,52 @@ def in_quiet_hours(t: float, start: time, end: time, tz: tzinfo | None = None) -
     if start < end:
         return start <= local < end
     return local >= start or local < end
+
+
+@dataclass(slots=True)
+class KindStats:
+    """The Beta posterior of one prompt kind: pseudo-counts of helped and not helped."""
+
+    helped: float
+    not_helped: float
+
+    @property
+    def mean(self) -> float:
+        return self.helped / (self.helped + self.not_helped)
+
+
+@dataclass(slots=True)
+class PromptLearner:
+    """Thompson sampling over prompt kinds with uniform exploration (one per user)."""
+
+    kinds: tuple[PromptKind, ...]
+    rng: random.Random
+    explore: float = 0.1
+    prior_helped: float = 1.0
+    prior_not_helped: float = 1.0
+    stats: dict[PromptKind, KindStats] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for k in self.kinds:
+            self.stats.setdefault(k, KindStats(self.prior_helped, self.prior_not_helped))
+
+    def choose(self, exclude: frozenset[PromptKind] = frozenset()) -> PromptKind:
+        candidates = [k for k in self.kinds if k not in exclude] or list(self.kinds)
+        if self.rng.random() < self.explore:
+            return self.rng.choice(candidates)
+        draws = [
+            (self.rng.betavariate(self.stats[k].helped, self.stats[k].not_helped), k) for k in candidates
+        ]
+        return max(draws, key=lambda d: d[0])[1]
+
+    def update(self, kind: PromptKind, helped: bool, weight: float = 1.0) -> None:
+        st = self.stats.get(kind)
+        if st is None:
+            return
+        if helped:
+            st.helped += weight
+        else:
+            st.not_helped += weight
 
 
 @dataclass(slots=True)
@@ -60,11 +120,25 @@ class PromptPolicy:
     _episode: _EpisodeState | None = None
     _counter: int = 0
     _rng: random.Random = field(default_factory=random.Random)
-    _rotation: int = 0
+    _learner: PromptLearner | None = None
+    _kind_of: OrderedDict[str, PromptKind] = field(default_factory=OrderedDict)
+    _answered: set[str] = field(default_factory=set)
     suppressed: int = 0
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+        c = self.config
+        kinds = tuple(dict.fromkeys(t.kind for t in CATALOG))
+        self._learner = PromptLearner(kinds, self._rng, c.explore, c.prior_helped, c.prior_not_helped)
+
+    @property
+    def learner(self) -> PromptLearner:
+        assert self._learner is not None
+        return self._learner
+
+    @property
+    def snooze_until(self) -> float:
+        return self._snooze_until
 
     def snooze(self, t: float, minutes: float) -> None:
         self._snooze_until = max(self._snooze_until, t + 60.0 * minutes)
@@ -80,10 +154,48 @@ class PromptPolicy:
         return sum(1 for s in self._sent if t - s < 3600.0) < c.max_per_hour
 
     def choose(self, exclude: str | None = None) -> PromptTemplate:
-        choices = [p for p in CATALOG if p.id != exclude]
-        pick = choices[self._rotation % len(choices)]
-        self._rotation += 1
-        return pick
+        """A template of the learner's kind (never the template ``exclude`` nor its kind)."""
+        excluded = next((t for t in CATALOG if t.id == exclude), None)
+        kind = self.learner.choose(frozenset({excluded.kind}) if excluded is not None else frozenset())
+        options = [t for t in CATALOG if t.kind is kind and t.id != exclude]
+        return options[self._rng.randrange(len(options))] if len(options) > 1 else options[0]
+
+    def _remember(self, p: Prompt) -> None:
+        self._kind_of[p.id] = p.kind
+        while len(self._kind_of) > 512:
+            old, _ = self._kind_of.popitem(last=False)
+            self._answered.discard(old)
+
+    def on_outcome(self, outcome: PromptOutcome) -> None:
+        """A measured outcome of one of this policy's prompts: learn from it."""
+        kind = self._kind_of.get(outcome.prompt_id)
+        if kind is not None:
+            self.learner.update(kind, outcome.helped, 1.0)
+
+    def learn_from_history(self, rows: Iterable[tuple[str, bool | None, bool | None]]) -> int:
+        """Warm-start the learner from earlier prompts: (kind, measured helped, feedback helped) each."""
+        n = 0
+        for kind_text, helped, feedback in rows:
+            try:
+                kind = PromptKind(kind_text)
+            except ValueError:
+                continue
+            if helped is not None:
+                self.learner.update(kind, bool(helped), 1.0)
+                n += 1
+            if feedback is not None:
+                self.learner.update(kind, bool(feedback), self.config.feedback_weight)
+                n += 1
+        return n
+
+    def on_feedback(self, prompt_id: str, helped: bool) -> bool:
+        """The person's own answer about a prompt; False when the prompt is unknown or was answered."""
+        kind = self._kind_of.get(prompt_id)
+        if kind is None or prompt_id in self._answered:
+            return False
+        self._answered.add(prompt_id)
+        self.learner.update(kind, helped, self.config.feedback_weight)
+        return True
 
     def _make(self, tpl: PromptTemplate, t: float, episode_id: str | None, score: float | None) -> Prompt:
         self._counter += 1
@@ -113,6 +225,7 @@ class PromptPolicy:
             return None
         tpl = self.choose()
         p = self._make(tpl, t, onset.episode_id, onset.score)
+        self._remember(p)
         self._sent.append(t)
         self._episode.first_prompt_t = t
         self._episode.first_template = tpl.id
@@ -133,6 +246,7 @@ class PromptPolicy:
             return None
         tpl = self.choose(exclude=ep.first_template)
         p = self._make(tpl, x.t, ep.episode_id, x.score)
+        self._remember(p)
         self._sent.append(x.t)
         ep.prompt_ids.append(p.id)
         return p

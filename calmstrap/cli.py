@@ -16,7 +16,8 @@ from pathlib import Path
 from alerts.catalog import Prompt
 from alerts.console import ConsoleNotifier
 from alerts.notify import Notifier
-from calmstrap import __version__
+from calmstrap import __version__, cmd_sync
+from calmstrap.alerting import alert_services, build_notifiers
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
 from calmstrap.summary import StatusLine, format_summary
@@ -29,7 +30,7 @@ log = logging.getLogger("calmstrap")
 EXIT_CONFIG = 2
 
 # Further commands live in their own modules, each with ``register(subparsers, add_common_options)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("calmstrap.cmd_sync",)
 DEMO_USER = "demo"
 
 
@@ -90,9 +91,11 @@ def _load(args: argparse.Namespace) -> Config:
     return load_config(args.config)
 
 
-def notifiers_for(cfg: Config, console: ConsoleNotifier) -> list[Notifier]:
-    """The notifiers in order of preference; the console is always last (the fallback)."""
-    return [console]
+def notifiers_for(
+    cfg: Config, console: ConsoleNotifier, *, users: Sequence[str] = (), time_scale: float = 1.0
+) -> list[Notifier]:
+    """The notifiers in order of preference: MQTT when ``mqtt.url`` is set, the console always last."""
+    return build_notifiers(cfg, console, users=users, time_scale=time_scale)
 
 
 class _Stop(Exception):
@@ -168,7 +171,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         session = new_session(
             cfg,
             archive,
-            notifiers_for(cfg, console),
+            notifiers_for(cfg, console, users=(DEMO_USER,), time_scale=args.speed),
             user=DEMO_USER,
             device=strap.device,
             seed=args.seed,
@@ -176,7 +179,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
             restore_baseline=False,
             ignore_quiet_hours=True,
         )
-        stopped = asyncio.run(_session_main([(session, strap)]))
+        stopped = asyncio.run(
+            _session_main(
+                [(session, strap)],
+                cfg,
+                archive,
+                time_scale=args.speed,
+                influx_wait_s=cmd_sync.FINAL_DRAIN_DEMO_S,
+                influx_replace_user=DEMO_USER,
+            )
+        )
         status.clear()
         print(format_summary(session, origin=start, archive_path=archive.path, minutes=args.minutes))
         ok = archive.integrity_ok()
@@ -187,10 +199,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _session_main(pairs: Sequence[tuple[StrapSession, SimulatedStrap]]) -> bool:
-    stopped = await _run_until_stopped(pairs)
-    for s, _ in pairs:
-        await s.finish()
+async def _session_main(
+    pairs: Sequence[tuple[StrapSession, SimulatedStrap]],
+    cfg: Config | None = None,
+    archive: Archive | None = None,
+    *,
+    time_scale: float = 1.0,
+    influx_wait_s: float = 10.0,
+    influx_replace_user: str | None = None,
+) -> bool:
+    # with influx.url set, the archive drains into InfluxDB as data arrives (calmstrap/cmd_sync.py)
+    async with (
+        cmd_sync.background_sync(
+            cfg, archive, final_timeout_s=influx_wait_s, replace_user=influx_replace_user
+        ),
+        alert_services([s for s, _ in pairs], time_scale=time_scale),  # MQTT client lifetime
+    ):
+        stopped = await _run_until_stopped(pairs)
+        for s, _ in pairs:
+            await s.finish()
     return stopped
 
 
@@ -218,14 +245,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         session = new_session(
             cfg,
             archive,
-            notifiers_for(cfg, console),
+            notifiers_for(cfg, console, users=(user,), time_scale=args.speed),
             user=user,
             device=strap.device,
             seed=args.seed,
             observer=observer,
         )
         log.info("running: source sim, archive %s; Ctrl-C stops", archive.path)
-        asyncio.run(_session_main([(session, strap)]))
+        asyncio.run(_session_main([(session, strap)], cfg, archive, time_scale=args.speed))
         status.clear()
         log.info(
             "stopped: %d beats, %d prompts, %d episodes",

@@ -97,6 +97,9 @@ class MqttConfig:
     key_file: str = ""
     homeassistant: bool = True
     discovery_prefix: str = "homeassistant"
+    state_interval_s: float = 5.0
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 30.0
 
 
 @dataclass(frozen=True)

@@ -174,11 +174,16 @@ class StrapSession:
                     await self._send(recovery, track_outcome=False)
             case PromptOutcome():
                 self.archive.set_prompt_outcome(out)
+                self.policy.on_outcome(out)
                 self.outcomes.append(out)
                 if self.observer.on_outcome:
                     self.observer.on_outcome(out)
             case _:
                 raise TypeError(f"unexpected processing output {type(out).__name__}")
+
+    async def deliver(self, prompt: Prompt) -> None:
+        """Send a prompt that does not come from the policy (a guided practice's pacing prompts)."""
+        await self._send(prompt, track_outcome=False)
 
     async def _send(self, prompt: Prompt, *, track_outcome: bool = True) -> None:
         via = "none"

@@ -65,10 +65,14 @@ class HeartRateMeasurement:
 
 def parse_measurement(data: bytes | bytearray | memoryview) -> HeartRateMeasurement:
     """Decode one Heart Rate Measurement notification payload."""
+    # Only buffers are accepted: bytes(n) of an int would silently decode n zero bytes (or try to allocate
+    # a huge block), and bytes(list) would hide a caller's bug.
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise MalformedMeasurement(f"not bytes-like: {type(data).__name__}", b"")
     try:
         buf = bytes(data)
-    except Exception as exc:  # any object that is not bytes-like
-        raise MalformedMeasurement(f"not bytes-like: {type(data).__name__}", b"") from exc
+    except Exception as exc:  # e.g. a released memoryview
+        raise MalformedMeasurement(f"unreadable buffer: {exc}", b"") from exc
     if not buf:
         raise MalformedMeasurement("empty payload", buf)
     flags = buf[0]

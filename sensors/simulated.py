@@ -202,11 +202,18 @@ def notifications(
     pending: list[int] = []
     last_rr = 900.0
     jitter = random.Random(gen.seed ^ 0x5EED)
+    held: tuple[float, float] | None = None  # (end s, rr ms) of a beat that ends after the next send
     while duration_s is None or next_send <= duration_s:
-        while gen.t_s < next_send:
-            _, rr, _ = gen.next_rr()
-            pending.append(ms_to_ticks(rr))
-            last_rr = rr
+        # only beats that have ended by the send time go out, as on a strap; a later one waits
+        while True:
+            if held is None:
+                end_s, rr, _ = gen.next_rr()
+                held = (end_s, rr)
+            if held[0] > next_send:
+                break
+            pending.append(ms_to_ticks(held[1]))
+            last_rr = held[1]
+            held = None
         hr = max(30, min(250, round(60000.0 / last_rr)))
         # a strap holds at most a handful of RRs per notification; keep the newest
         data = encode_measurement(hr, pending[-9:], contact=contact)

@@ -1,0 +1,21 @@
+# calmstrap service image. BLE goes through the host's BlueZ over D-Bus (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY sensors ./sensors
+COPY processing ./processing
+COPY alerts ./alerts
+COPY storage ./storage
+COPY exports ./exports
+COPY calmstrap ./calmstrap
+RUN pip install --no-compile . \
+ && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin calmstrap \
+ && mkdir -p /data && chown calmstrap /data && chmod 0700 /data
+
+USER calmstrap
+VOLUME ["/data"]
+ENV CALMSTRAP_GENERAL__DATA_DIR=/data
+ENTRYPOINT ["calmstrap"]
+CMD ["run"]

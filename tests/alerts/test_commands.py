@@ -1,0 +1,69 @@
+"""Inbound commands: validated, every bad payload a CommandError naming the topic."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts.commands import Feedback, Practice, Snooze, parse_command
+from alerts.errors import CommandError
+from alerts.practice import practice_prompts
+
+TOPIC = "calmstrap/me/command"
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b'{"command": "snooze", "minutes": 30}', Snooze("me", 30.0)),
+        (b'{"schema": "calmstrap.command/1", "command": "snooze", "minutes": 0}', Snooze("me", 0.0)),
+        (b'{"command": "feedback", "prompt_id": "me-1", "helped": false}', Feedback("me", "me-1", False)),
+        (b'{"command": "practice"}', Practice("me", 2.0, 6.0)),
+        (b'{"command": "practice", "minutes": 5, "breaths_per_min": 5.5}', Practice("me", 5.0, 5.5)),
+    ],
+)
+def test_valid_commands_parse(payload: bytes, expected: object) -> None:
+    """Each command parses into its dataclass, the user taken from the topic."""
+    assert parse_command(TOPIC, payload, "calmstrap") == expected
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"{oops",
+        b"\xff",
+        b"42",
+        b'{"minutes": 3}',
+        b'{"command": "dance"}',
+        b'{"command": "snooze"}',
+        b'{"command": "snooze", "minutes": "10"}',
+        b'{"command": "snooze", "minutes": true}',
+        b'{"command": "snooze", "minutes": 1e9}',
+        b'{"command": "feedback", "prompt_id": "", "helped": true}',
+        b'{"command": "feedback", "prompt_id": "x", "helped": "yes"}',
+        b'{"command": "practice", "breaths_per_min": 30}',
+        b'{"schema": "other/9", "command": "snooze", "minutes": 5}',
+        b'{"command": "snooze", "minutes": 5, "pad": "' + b"x" * 5000 + b'"}',
+    ],
+)
+def test_bad_commands_raise_command_error_with_the_topic(payload: bytes) -> None:
+    """Bad JSON, wrong types, out-of-range values, unknown commands: CommandError naming the topic."""
+    with pytest.raises(CommandError) as info:
+        parse_command(TOPIC, payload, "calmstrap")
+    assert info.value.topic == TOPIC and TOPIC in str(info.value)
+
+
+def test_a_command_on_another_topic_is_refused() -> None:
+    """Only <base>/<user>/command is a command topic."""
+    with pytest.raises(CommandError):
+        parse_command("calmstrap/me/state", b'{"command": "snooze", "minutes": 5}', "calmstrap")
+
+
+def test_practice_paces_breaths_and_each_cue_expires_with_its_breath() -> None:
+    """Two minutes at 6/min: 12 cues 10 s apart, 4 s in / 6 s out, each expiring after its breath."""
+    cues = practice_prompts("me", 1000.0, 2.0, 6.0)
+    assert len(cues) == 12
+    assert [c.t - 1000.0 for c in cues] == [10.0 * i for i in range(12)]
+    assert all((c.inhale_s, c.exhale_s) == (4.0, 6.0) for c in cues)
+    assert all(c.expires_t - c.t == 10.0 for c in cues)
+    assert len({c.id for c in cues}) == 12

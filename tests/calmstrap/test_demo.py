@@ -1,0 +1,117 @@
+"""The demo as a new user runs it: prompts, an episode summary, a private archive."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="module")
+def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, Path]]:
+    """Three demo runs at full speed: seed 1 twice (two data dirs) and seed 2."""
+    import sys
+
+    from tests.calmstrap.conftest import cli_env
+
+    out: dict[str, tuple[str, Path]] = {}
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        d = tmp_path_factory.mktemp(f"demo-{name}")
+        p = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "calmstrap",
+                "demo",
+                "--seed",
+                str(seed),
+                "--speed",
+                "100000",
+                "--data-dir",
+                str(d),
+            ],
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=d,
+        )
+        assert p.returncode == 0, p.stderr
+        out[name] = (p.stdout, d)
+    return out
+
+
+def _summary(stdout: str) -> str:
+    text = stdout[stdout.index("Summary") :]
+    return "\n".join(line for line in text.splitlines() if not line.strip().startswith("archive:"))
+
+
+def test_demo_prints_prompts_and_episode_summary(demo_runs: dict[str, tuple[str, Path]]) -> None:
+    """The demo shows at least one prompt and a summary with episodes, amplitude and recovery."""
+    stdout, _ = demo_runs["a"]
+    assert ">> " in stdout
+    assert "Summary" in stdout
+    assert "episodes: 2" in stdout
+    assert "amplitude" in stdout and "recovery" in stdout
+
+
+def test_same_seed_same_summary(demo_runs: dict[str, tuple[str, Path]]) -> None:
+    """Two runs with seed 1 print the same summary."""
+    assert _summary(demo_runs["a"][0]) == _summary(demo_runs["b"][0])
+
+
+def test_other_seed_other_summary(demo_runs: dict[str, tuple[str, Path]]) -> None:
+    """Seed 2 prints a different summary from seed 1."""
+    assert _summary(demo_runs["a"][0]) != _summary(demo_runs["c"][0])
+
+
+def test_archive_after_demo(demo_runs: dict[str, tuple[str, Path]]) -> None:
+    """The archive holds >= 1,000 beats, a complete episode and a prompt, is 0600 and passes the integrity check."""
+    _, d = demo_runs["a"]
+    db = d / "archive.db"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("SELECT COUNT(*) FROM beats").fetchone()[0] >= 1000
+        ep = con.execute("SELECT amplitude, duration_s, recovery_s FROM episodes").fetchall()
+        assert ep and all(a > 0 and dur > 0 and rec > 0 for a, dur, rec in ep)
+        assert con.execute("SELECT COUNT(*) FROM prompts").fetchone()[0] >= 1
+    finally:
+        con.close()
+
+
+def test_demo_replaces_previous_demo_data(run_cli: RunCli, tmp_path: Path) -> None:
+    """A second demo in the same data dir replaces the demo user's rows instead of piling up."""
+    for _ in range(2):
+        p = run_cli("demo", "--minutes", "6", "--speed", "100000", "--data-dir", str(tmp_path / "d"))
+        assert p.returncode == 0, p.stderr
+    con = sqlite3.connect(tmp_path / "d" / "archive.db")
+    n = con.execute("SELECT COUNT(*) FROM beats").fetchone()[0]
+    con.close()
+    assert 300 < n < 700  # one run's worth of 6 minutes at ~65 bpm
+
+
+def test_bad_env_value_names_key_and_writes_nothing(run_cli: RunCli, tmp_path: Path) -> None:
+    """CALMSTRAP_POLICY__COOLDOWN_MIN=abc fails naming the key and what it expects; no archive is created."""
+    d = tmp_path / "data"
+    p = run_cli("demo", "--data-dir", str(d), env={"CALMSTRAP_POLICY__COOLDOWN_MIN": "abc"})
+    assert p.returncode == 2
+    assert "policy.cooldown_min" in p.stderr
+    assert "CALMSTRAP_POLICY__COOLDOWN_MIN" in p.stderr
+    assert "number" in p.stderr
+    assert not d.exists()
+
+
+@pytest.mark.parametrize("command", ["demo", "run"])
+def test_every_command_has_help_data_dir_and_config(run_cli: RunCli, command: str) -> None:
+    """Each command documents --data-dir and --config in its --help."""
+    p = run_cli(command, "--help")
+    assert p.returncode == 0
+    assert "--data-dir" in p.stdout and "--config" in p.stdout

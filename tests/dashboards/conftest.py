@@ -1,0 +1,131 @@
+"""A real InfluxDB holding what the pipeline wrote: one accelerated `calmstrap demo` run, shared by the module.
+
+Two tables the demo does not fill yet are filled here the way production will:
+
+* ``weekly_progress``: by ``storage.progress.refresh_weekly_progress`` when that module is in this build,
+  otherwise by :func:`fill_weekly_progress` below (the week's median episode amplitude and t50 from the
+  archive's episodes, the resting ln RMSSD band from its latest baseline row);
+* ``device_status``: by the archive's own ``add_device_status`` (what the BLE collector calls) with a
+  battery reading and a disconnect/reconnect, when the run wrote no strap status.
+
+Then the same :class:`storage.influx.InfluxWriter` the service uses drains the archive into InfluxDB.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from storage.archive import Archive
+from storage.influx import InfluxWriter, V1Sink
+from tests.support.influxdb import InfluxServer, running_influxdb
+
+REPO = Path(__file__).resolve().parents[2]
+DB = "calmstrap"
+USER = "demo"
+
+
+@dataclass(frozen=True)
+class PipelineData:
+    server: InfluxServer
+    data_dir: Path
+    user: str
+    weekly_source: str
+
+
+def fill_weekly_progress(a: Archive, user: str) -> None:
+    """The current week's progress row from the archive's episodes and latest baseline."""
+    now = datetime.now().astimezone()
+    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    iso = now.isocalendar()
+    eps = a.query("SELECT amplitude, t50_s, recovery_s FROM episodes WHERE user = ?", (user,))
+    base = a.query(
+        "SELECT ln_rmssd, ln_rmssd_sd, hr_bpm FROM baseline WHERE user = ? ORDER BY seq DESC LIMIT 1", (user,)
+    )
+    ln, sd, hr = base[0]
+    a.conn.execute(
+        "INSERT OR REPLACE INTO weekly_progress (user, week, seq, week_start_t, episodes, median_amplitude,"
+        " median_t50_s, median_recovery_s, resting_ln_rmssd, resting_ln_rmssd_lo, resting_ln_rmssd_hi,"
+        " resting_hr_bpm) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            user,
+            f"{iso.year}-W{iso.week:02d}",
+            a._next_seq(),
+            monday.timestamp(),
+            len(eps),
+            statistics.median(e[0] for e in eps),
+            statistics.median(e[1] for e in eps),
+            statistics.median(e[2] for e in eps),
+            ln,
+            ln - sd,
+            ln + sd,
+            hr,
+        ),
+    )
+
+
+def fill_device_status(a: Archive, user: str) -> None:
+    """A strap reporting its battery, dropping out for a while and coming back."""
+    t0, t1 = a.query("SELECT MIN(t), MAX(t) FROM beats WHERE user = ?", (user,))[0]
+    device = a.query("SELECT device FROM beats WHERE user = ? LIMIT 1", (user,))[0][0]
+    span = t1 - t0
+    for frac, battery, connected in [
+        (0.0, 81.0, True),
+        (0.4, 80.0, False),
+        (0.5, 80.0, True),
+        (0.9, 79.0, True),
+    ]:
+        a.add_device_status(user, device, t0 + frac * span, battery, connected)
+
+
+@pytest.fixture(scope="module")
+def pipeline_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineData]:
+    """`calmstrap demo` writing into a fresh InfluxDB, plus weekly progress and strap status."""
+    root = tmp_path_factory.mktemp("dashboards")
+    (root / "influxdb").mkdir()
+    with running_influxdb(root / "influxdb") as server:
+        server.create_database(DB)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CALMSTRAP_")}
+        env.update(
+            PYTHONPATH=str(REPO),
+            CALMSTRAP_INFLUX__URL=server.url,
+            CALMSTRAP_INFLUX__API="v1",
+            CALMSTRAP_INFLUX__DATABASE=DB,
+            CALMSTRAP_INFLUX__FLUSH_INTERVAL_S="0.2",
+        )
+        data_dir = root / "data"
+        out = subprocess.run(
+            [sys.executable, "-m", "calmstrap", "demo", "--data-dir", str(data_dir), "--speed", "600"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=root,
+        )
+        assert out.returncode == 0, out.stderr
+        with Archive.in_dir(data_dir) as a:
+            if importlib.util.find_spec("storage.progress") is not None:
+                importlib.import_module("storage.progress").refresh_weekly_progress(a, USER)
+                source = "storage.progress"
+            else:
+                fill_weekly_progress(a, USER)
+                source = "test fill"
+            if a.count("device_status", USER) == 0:
+                fill_device_status(a, USER)
+            a.commit()
+            sink = V1Sink(server.url, DB)
+            InfluxWriter(a, sink).drain()
+            sink.close()
+        time.sleep(0.1)
+        yield PipelineData(server, data_dir, USER, source)
