@@ -25,8 +25,6 @@ from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
-from scipy.ndimage import median_filter
 
 from processing.hrv import RRInput, as_rr_array
 
@@ -86,24 +84,39 @@ def _quartiles(xs: FloatArray) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def _quartile_deviation(x: FloatArray, *, window_beats: int, stride: int) -> FloatArray:
-    """(Q3 - Q1) / 2 of ``x`` over a centred window of ``window_beats``, evaluated every ``stride`` beats."""
-    n = x.size
+def _quartile_deviations(x: FloatArray, *, window_beats: int, stride: int) -> FloatArray:
+    """(Q3 - Q1) / 2 of each row of ``x`` (rows, n) over a centred window of ``window_beats``.
+
+    Evaluated every ``stride`` beats and held in between; one sort for all rows and windows.
+    """
+    rows, n = x.shape
     if n <= window_beats:
-        xs = np.sort(x)
-        q1, q3 = _quartiles(xs)
-        return np.full(n, (q3 - q1) / 2.0)
+        xs = np.sort(x, axis=1)
+        out = np.empty((rows, n))
+        for r in range(rows):
+            lo, hi = _quartiles(xs[r])
+            out[r] = (hi - lo) / 2.0
+        return out
     m = -(-n // stride)
     centres = np.minimum(np.arange(m) * stride + stride // 2, n - 1)
     starts = np.clip(centres - window_beats // 2, 0, n - window_beats)
-    wins = np.sort(sliding_window_view(x, window_beats)[starts], axis=1)
+    idx = starts[:, None] + np.arange(window_beats)[None, :]
+    wins = np.sort(x[:, idx], axis=2)
     # linear-interpolated quartiles of each sorted window (numpy's default method)
     pos1, pos3 = 0.25 * (window_beats - 1), 0.75 * (window_beats - 1)
     i1, i3 = int(pos1), int(pos3)
     f1, f3 = pos1 - i1, pos3 - i3
-    q1 = wins[:, i1] + f1 * (wins[:, min(i1 + 1, window_beats - 1)] - wins[:, i1])
-    q3 = wins[:, i3] + f3 * (wins[:, min(i3 + 1, window_beats - 1)] - wins[:, i3])
-    return np.asarray(np.repeat((q3 - q1) / 2.0, stride)[:n], dtype=np.float64)
+    q1 = wins[:, :, i1] + f1 * (wins[:, :, min(i1 + 1, window_beats - 1)] - wins[:, :, i1])
+    q3 = wins[:, :, i3] + f3 * (wins[:, :, min(i3 + 1, window_beats - 1)] - wins[:, :, i3])
+    return np.asarray(np.repeat((q3 - q1) / 2.0, stride, axis=1)[:, :n], dtype=np.float64)
+
+
+def _median_filter(x: FloatArray, size: int) -> FloatArray:
+    """Running median of odd ``size``, edges padded with the end values (scipy's mode="nearest")."""
+    h = size // 2
+    padded = np.concatenate((np.full(h, x[0]), x, np.full(h, x[-1])))
+    idx = np.arange(x.size)[:, None] + np.arange(size)[None, :]
+    return np.asarray(np.partition(padded[idx], h, axis=1)[:, h], dtype=np.float64)
 
 
 def classify(
@@ -125,14 +138,16 @@ def classify(
     drrs = np.empty(n)
     drrs[1:] = np.diff(rr)
     drrs[0] = drrs[1:].mean()
-    th1 = alpha * _quartile_deviation(np.abs(drrs), window_beats=window_beats, stride=threshold_stride)
-    medrr = np.asarray(median_filter(rr, size=medfilt_beats, mode="nearest"), dtype=np.float64)
+    medrr = _median_filter(rr, medfilt_beats)
     mrrs = rr - medrr
     mrrs[mrrs < 0] *= 2.0
-    th2 = alpha * _quartile_deviation(np.abs(mrrs), window_beats=window_beats, stride=threshold_stride)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d = np.where(th1 > 0, drrs / th1, 0.0)
-        m = np.where(th2 > 0, mrrs / th2, 0.0)
+    qd = _quartile_deviations(
+        np.abs(np.vstack((drrs, mrrs))), window_beats=window_beats, stride=threshold_stride
+    )
+    th1 = alpha * qd[0]
+    th2 = alpha * qd[1]
+    d = np.divide(drrs, th1, out=np.zeros(n), where=th1 > 0)
+    m = np.divide(mrrs, th2, out=np.zeros(n), where=th2 > 0)
     dp = np.concatenate((d[2:0:-1], d, d[-2:-4:-1]))  # reflect-pad by two
     prev, nxt, nxt2 = dp[1:-3], dp[3:-1], dp[4:]
     s12 = np.where(d > 0, np.maximum(prev, nxt), np.where(d < 0, np.minimum(prev, nxt), 0.0))
@@ -164,38 +179,45 @@ def classify(
     return classes, medrr
 
 
+_ECTOPIC = int(BeatClass.ECTOPIC)
+_LONG = int(BeatClass.LONG)
+_SHORT = int(BeatClass.SHORT)
+_MISSED = int(BeatClass.MISSED)
+_EXTRA = int(BeatClass.EXTRA)
+
+
 def _correct(rr: FloatArray, classes: npt.NDArray[np.int8], medrr: FloatArray) -> FloatArray:
-    """Apply the corrections of the module docstring; visits only flagged beats."""
+    """Apply the corrections of the module docstring (vectorised over the flagged beats)."""
     out = rr.copy()
     n = rr.size
-    split: list[int] = []
-    merge: list[int] = []
-    for j in np.flatnonzero(classes).tolist():
-        c = classes[j]
-        if c == BeatClass.ECTOPIC:
-            # the short/long pair around j: the one whose sum is closest to two local medians
-            pairs = [(k, k + 1) for k in (j - 1, j) if k >= 0 and k + 1 < n]
-            if not pairs:
-                out[j] = medrr[j]
-                continue
-            a, b = min(pairs, key=lambda p: abs(rr[p[0]] + rr[p[1]] - 2.0 * medrr[j]))
-            out[a] = out[b] = 0.5 * (rr[a] + rr[b])
-        elif c in (BeatClass.LONG, BeatClass.SHORT):
-            out[j] = medrr[j]
-        elif c == BeatClass.MISSED:
-            split.append(j)
-        elif c == BeatClass.EXTRA and j + 1 < n:
-            merge.append(j)
-    if merge:
-        mi = np.asarray(merge)
-        out[mi] = out[mi] + out[mi + 1]
-        out = np.delete(out, mi + 1)
-        # indices of later splits shift left by the merges before them
-        split = [s - int(np.count_nonzero(mi < s)) for s in split]
-    if split:
-        si = np.asarray(split)
-        out[si] = out[si] / 2.0
-        out = np.insert(out, si, out[si])
+    ls = np.flatnonzero((classes == _LONG) | (classes == _SHORT))
+    out[ls] = medrr[ls]
+    ect = np.flatnonzero(classes == _ECTOPIC)
+    if ect.size:
+        # the short/long pair around j, (j-1, j) or (j, j+1): the one whose sum is closest to 2 medians
+        prev_ok = ect >= 1
+        next_ok = ect + 1 < n
+        jm = np.maximum(ect - 1, 0)
+        jp = np.minimum(ect + 1, n - 1)
+        err_prev = np.where(prev_ok, np.abs(rr[jm] + rr[ect] - 2.0 * medrr[ect]), np.inf)
+        err_next = np.where(next_ok, np.abs(rr[ect] + rr[jp] - 2.0 * medrr[ect]), np.inf)
+        a = np.where(err_prev <= err_next, jm, ect)
+        b = np.where(err_prev <= err_next, ect, jp)
+        ok = np.isfinite(np.minimum(err_prev, err_next))
+        mean = 0.5 * (rr[a] + rr[b])
+        out[a[ok]] = mean[ok]
+        out[b[ok]] = mean[ok]
+        out[ect[~ok]] = medrr[ect[~ok]]
+    merge = np.flatnonzero(classes == _EXTRA)
+    merge = merge[merge + 1 < n]
+    split = np.flatnonzero(classes == _MISSED)
+    if merge.size:
+        out[merge] = out[merge] + out[merge + 1]
+        out = np.delete(out, merge + 1)
+        split = split - np.searchsorted(merge, split)  # later indices shift left by earlier merges
+    if split.size:
+        out[split] = out[split] / 2.0
+        out = np.insert(out, split, out[split])
     return out
 
 

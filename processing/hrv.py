@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.interpolate import CubicSpline
+from scipy.linalg import solve_banded
 
 from processing.errors import InvalidRR
 
@@ -61,13 +61,17 @@ class HrvWindow:
 
 def as_rr_array(rr_ms: RRInput) -> FloatArray:
     """A 1-D float64 array of finite, positive RR intervals (ms); raises :class:`InvalidRR` otherwise."""
-    try:
-        arr = np.asarray(rr_ms, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRR(f"not a numeric series ({exc})") from exc
-    if arr.ndim != 1:
-        raise InvalidRR(f"expected a 1-D series, got shape {arr.shape}")
-    if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr <= 0)):
+    if isinstance(rr_ms, np.ndarray) and rr_ms.dtype == np.float64 and rr_ms.ndim == 1:
+        arr: FloatArray = np.asarray(rr_ms, dtype=np.float64)
+    else:
+        try:
+            arr = np.asarray(rr_ms, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRR(f"not a numeric series ({exc})") from exc
+        if arr.ndim != 1:
+            raise InvalidRR(f"expected a 1-D series, got shape {arr.shape}")
+    # one sum and one min: a NaN or inf makes the sum non-finite
+    if arr.size and not (math.isfinite(float(arr.sum())) and float(arr.min()) > 0.0):
         raise InvalidRR("RR values must be finite and positive (ms)")
     return arr
 
@@ -120,6 +124,30 @@ class FrequencyDomain:
 _NAN_FD = FrequencyDomain(NAN, NAN, NAN, NAN, NAN)
 
 
+def natural_cubic_spline(x: FloatArray, y: FloatArray, xi: FloatArray) -> FloatArray:
+    """Evaluate the natural cubic spline through (x, y) at ``xi`` (x strictly increasing, xi inside).
+
+    Second derivatives from the tridiagonal system (solved banded), then the usual piecewise cubic
+    (e.g. Press et al., Numerical Recipes, 3rd ed., section 3.3).
+    """
+    n = x.size
+    h = np.diff(x)
+    dy = np.diff(y) / h
+    m = np.zeros(n)
+    if n > 2:
+        ab = np.zeros((3, n - 2))
+        ab[0, 1:] = h[1:-1]
+        ab[1, :] = 2.0 * (h[:-1] + h[1:])
+        ab[2, :-1] = h[1:-1]
+        m[1:-1] = solve_banded((1, 1), ab, 6.0 * np.diff(dy), check_finite=False)
+    k = np.clip(np.searchsorted(x, xi, side="right") - 1, 0, n - 2)
+    hk = h[k]
+    a = (x[k + 1] - xi) / hk
+    b = 1.0 - a
+    out = a * y[k] + b * y[k + 1] + ((a**3 - a) * m[k] + (b**3 - b) * m[k + 1]) * (hk * hk) / 6.0
+    return np.asarray(out, dtype=np.float64)
+
+
 def resample_rr(rr_ms: RRInput, *, fs_hz: float = 4.0) -> FloatArray:
     """The tachogram on an even ``fs_hz`` grid by cubic-spline interpolation of RR at the beat times."""
     rr = as_rr_array(rr_ms)
@@ -127,9 +155,11 @@ def resample_rr(rr_ms: RRInput, *, fs_hz: float = 4.0) -> FloatArray:
         return np.empty(0)
     t = np.cumsum(rr) / 1000.0
     grid = np.arange(t[0], t[-1], 1.0 / fs_hz)
-    return np.asarray(CubicSpline(t, rr, bc_type="not-a-knot")(grid), dtype=np.float64)
+    return natural_cubic_spline(t, rr, grid)
 
 
+_CACHE_MAX = 64
+"""Process-wide caches (Hann windows, DFA box plans) keep at most this many sizes."""
 _HANN_CACHE: dict[int, tuple[FloatArray, float, FloatArray, float]] = {}
 
 
@@ -140,6 +170,8 @@ def _hann(n: int) -> tuple[FloatArray, float, FloatArray, float]:
         w = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
         x = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
         hit = (w, float(np.dot(w, w)), x, float(np.dot(x, x)))
+        if len(_HANN_CACHE) >= _CACHE_MAX:
+            _HANN_CACHE.pop(next(iter(_HANN_CACHE)))
         _HANN_CACHE[n] = hit
     return hit
 
@@ -192,7 +224,7 @@ def frequency_domain(
 ) -> FrequencyDomain:
     """LF and HF power (ms²), LF/HF and the HF peak as breathing rate (Task Force 1996 bands).
 
-    The RR series is resampled at ``fs_hz`` (4 Hz) with a cubic spline at the beat times, then Welch's
+    The RR series is resampled at ``fs_hz`` (4 Hz) with a natural cubic spline at the beat times, then Welch's
     method with Hann ``segment_s`` (64 s) segments, ``overlap`` (50 %) and a linear detrend per segment
     (as Kubios HRV, Tarvainen et al., Comput Methods Programs Biomed 2014;113:210-20). Power is the PSD
     summed over [lo, hi) times the bin width. The breathing rate is the frequency of the largest HF bin
@@ -275,6 +307,8 @@ def dfa_alpha1(rr_ms: RRInput, *, min_box: int = 4, max_box: int = 16, min_beats
     plan = _DFA_PLANS.get(key)
     if plan is None:
         plan = _dfa_plan(rr.size, sizes)
+        if len(_DFA_PLANS) >= _CACHE_MAX:
+            _DFA_PLANS.pop(next(iter(_DFA_PLANS)))
         _DFA_PLANS[key] = plan
     starts, lengths, which, sxx, log_n = plan
     y = np.cumsum(rr - rr.mean())

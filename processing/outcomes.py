@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from processing.arousal import Arousal
-from processing.hrv import RRInput, as_rr_array, welch_psd
+from processing.hrv import RRInput, as_rr_array, natural_cubic_spline, welch_psd
 
 NAN = float("nan")
 
@@ -53,11 +53,9 @@ def hr_oscillation(
     rr = as_rr_array(rr_ms)
     if rr.size < 8 or float(rr.sum()) / 1000.0 < min_duration_s:
         return HrOscillation(NAN, NAN, NAN)
-    from scipy.interpolate import CubicSpline
-
     t = np.cumsum(rr) / 1000.0
     grid = np.arange(t[0], t[-1], 1.0 / fs_hz)
-    hr: npt.NDArray[np.float64] = np.asarray(CubicSpline(t, 60000.0 / rr)(grid), dtype=np.float64)
+    hr: npt.NDArray[np.float64] = natural_cubic_spline(t, 60000.0 / rr, grid)
     freqs, psd = welch_psd(hr, fs_hz=fs_hz, segment_s=hr.size / fs_hz, overlap=0.0)
     if freqs.size < 2:
         return HrOscillation(NAN, NAN, NAN)
