@@ -303,14 +303,7 @@ def dfa_alpha1(rr_ms: RRInput, *, min_box: int = 4, max_box: int = 16, min_beats
     if rr.size < max(min_beats, 2 * max_box):
         return NAN
     sizes = np.arange(min_box, max_box + 1)
-    key = (rr.size, min_box, max_box)
-    plan = _DFA_PLANS.get(key)
-    if plan is None:
-        plan = _dfa_plan(rr.size, sizes)
-        if len(_DFA_PLANS) >= _CACHE_MAX:
-            _DFA_PLANS.pop(next(iter(_DFA_PLANS)))
-        _DFA_PLANS[key] = plan
-    starts, lengths, which, sxx, log_n = plan
+    starts, lengths, which, sxx, log_n = _dfa_plan_for(rr.size, min_box, max_box)
     y = np.cumsum(rr - rr.mean())
     idx = np.arange(y.size, dtype=np.float64)
     p0 = np.concatenate(([0.0], np.cumsum(y)))
@@ -330,9 +323,29 @@ def dfa_alpha1(rr_ms: RRInput, *, min_box: int = 4, max_box: int = 16, min_beats
     return float(np.dot(lx, log_f - log_f.mean()) / np.dot(lx, lx))
 
 
+def _dfa_plan_for(
+    n_rr: int, min_box: int, max_box: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, FloatArray]:
+    """The boxes that fit in ``n_rr`` values, cut from one shared plan (boxes start at 0 for every size)."""
+    key = (min_box, max_box)
+    plan = _DFA_PLANS.get(key)
+    if plan is None or plan[5] < n_rr:
+        size = 512
+        while size < n_rr:
+            size *= 2
+        sizes = np.arange(min_box, max_box + 1)
+        plan = (*_dfa_plan(size, sizes), size)
+        if len(_DFA_PLANS) >= 4:
+            _DFA_PLANS.clear()
+        _DFA_PLANS[key] = plan
+    st, ln, wh, sxx, log_n, _ = plan
+    fit = st + ln <= n_rr
+    return st[fit], ln[fit], wh[fit], sxx[fit], log_n
+
+
 _DFA_PLANS: dict[
-    tuple[int, int, int],
-    tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, FloatArray],
+    tuple[int, int],
+    tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, FloatArray, int],
 ] = {}
 
 
