@@ -119,6 +119,13 @@ def _median_filter(x: FloatArray, size: int) -> FloatArray:
     return np.asarray(np.partition(padded[idx], h, axis=1)[:, h], dtype=np.float64)
 
 
+_ECTOPIC = int(BeatClass.ECTOPIC)
+_LONG = int(BeatClass.LONG)
+_SHORT = int(BeatClass.SHORT)
+_MISSED = int(BeatClass.MISSED)
+_EXTRA = int(BeatClass.EXTRA)
+
+
 def classify(
     rr_ms: FloatArray,
     *,
@@ -148,13 +155,14 @@ def classify(
     th2 = alpha * qd[1]
     d = np.divide(drrs, th1, out=np.zeros(n), where=th1 > 0)
     m = np.divide(mrrs, th2, out=np.zeros(n), where=th2 > 0)
+    big = np.abs(d) > 1.0
+    big[n - 2 :] = False
+    if not big.any():  # the usual case: nothing crosses the first threshold
+        return classes, medrr
     dp = np.concatenate((d[2:0:-1], d, d[-2:-4:-1]))  # reflect-pad by two
     prev, nxt, nxt2 = dp[1:-3], dp[3:-1], dp[4:]
     s12 = np.where(d > 0, np.maximum(prev, nxt), np.where(d < 0, np.minimum(prev, nxt), 0.0))
     s22 = np.where(d >= 0, np.minimum(nxt, nxt2), np.maximum(nxt, nxt2))
-
-    big = np.abs(d) > 1.0
-    big[n - 2 :] = False
     ectopic = big & (((d > 1) & (s12 < -c1 * d - c2)) | ((d < -1) & (s12 > -c1 * d + c2)))
     cand = big & ~ectopic
     follow = np.zeros(n, dtype=np.bool_)
@@ -171,19 +179,12 @@ def classify(
     extra = abnormal & eq5 & eq7
     missed = abnormal & ~extra & eq3 & eq6
     longshort = abnormal & ~extra & ~missed
-    classes[longshort & (rr > medrr)] = BeatClass.LONG
-    classes[longshort & (rr <= medrr)] = BeatClass.SHORT
-    classes[missed] = BeatClass.MISSED
-    classes[extra] = BeatClass.EXTRA
-    classes[ectopic] = BeatClass.ECTOPIC
+    classes[longshort & (rr > medrr)] = _LONG
+    classes[longshort & (rr <= medrr)] = _SHORT
+    classes[missed] = _MISSED
+    classes[extra] = _EXTRA
+    classes[ectopic] = _ECTOPIC
     return classes, medrr
-
-
-_ECTOPIC = int(BeatClass.ECTOPIC)
-_LONG = int(BeatClass.LONG)
-_SHORT = int(BeatClass.SHORT)
-_MISSED = int(BeatClass.MISSED)
-_EXTRA = int(BeatClass.EXTRA)
 
 
 def _correct(rr: FloatArray, classes: npt.NDArray[np.int8], medrr: FloatArray) -> FloatArray:

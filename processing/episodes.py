@@ -75,7 +75,7 @@ class EpisodeDetector:
     end_hold_s: float = 120.0
     merge_gap_s: float = 180.0
     pre_onset_s: float = 60.0
-    _history: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=240))
+    _history: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=144))
     _last_upcross_t: float | None = None
     _high_since: float | None = None
     _open: _Open | None = None

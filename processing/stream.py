@@ -90,7 +90,7 @@ class StreamProcessor:
     _scorer: ArousalScorer = field(default_factory=ArousalScorer)
     _gate: ExerciseGate = field(default_factory=ExerciseGate)
     _episodes: EpisodeDetector | None = None
-    _recent: deque[Arousal] = field(default_factory=lambda: deque(maxlen=80))
+    _recent: deque[Arousal] = field(default_factory=lambda: deque(maxlen=64))
     _pending_prompts: list[tuple[str, float, float | None]] = field(default_factory=list)
     _motion_last_t: float = -math.inf
     _motion_active_until: float = -math.inf
