@@ -61,8 +61,10 @@ def _number(
     v = obj.get(key, default)
     if v is None:
         raise CommandError(topic, f"missing {key!r}")
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, int | float):
         raise CommandError(topic, f"{key!r} must be a number")
+    if (isinstance(v, int) and abs(v) > 10**9) or not math.isfinite(v):
+        raise CommandError(topic, f"{key!r} must be between {lo:g} and {hi:g}")
     if not lo <= float(v) <= hi:
         raise CommandError(topic, f"{key!r} must be between {lo:g} and {hi:g}")
     return float(v)
@@ -77,7 +79,7 @@ def parse_command(topic: str, payload: bytes, base_topic: str) -> Command:
         raise CommandError(topic, f"payload longer than {MAX_PAYLOAD_BYTES} bytes")
     try:
         obj = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad UTF-8, bad JSON, too many digits, too deep
         raise CommandError(topic, f"not valid JSON ({type(exc).__name__})") from None
     if not isinstance(obj, dict):
         raise CommandError(topic, "expected a JSON object")

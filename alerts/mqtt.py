@@ -596,7 +596,7 @@ class MqttNotifier:
         self._last_state[user] = payload
         last_t = self._last_state_t.get(user, -math.inf)
         changed = self._last_state_kind.get(user) is not arousal.state
-        if (changed or arousal.t - last_t >= self.settings.state_interval_s - 1e-6) and self.connected:
+        if (changed or arousal.t - last_t >= 0.9 * self.settings.state_interval_s) and self.connected:
             res = self._publish(_Out(self.topic(user, "state"), payload, 0, retain=True))
             if res is _Sent.SENT:
                 self._last_state_t[user] = arousal.t

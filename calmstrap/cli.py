@@ -30,7 +30,7 @@ log = logging.getLogger("calmstrap")
 EXIT_CONFIG = 2
 
 # Further commands live in their own modules, each with ``register(subparsers, add_common_options)``.
-COMMAND_MODULES: tuple[str, ...] = ("calmstrap.cmd_sync",)
+COMMAND_MODULES: tuple[str, ...] = ("calmstrap.cmd_sync", "calmstrap.cmd_export")
 DEMO_USER = "demo"
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alerts.commands import Feedback, Practice, Snooze, parse_command
 from alerts.errors import CommandError
@@ -44,6 +48,9 @@ def test_valid_commands_parse(payload: bytes, expected: object) -> None:
         b'{"command": "practice", "breaths_per_min": 30}',
         b'{"schema": "other/9", "command": "snooze", "minutes": 5}',
         b'{"command": "snooze", "minutes": 5, "pad": "' + b"x" * 5000 + b'"}',
+        b'{"command": "snooze", "minutes": ' + b"9" * 400 + b"}",
+        b"[" * 2000 + b"]" * 2000,
+        b'{"command": "snooze", "minutes": NaN}',
     ],
 )
 def test_bad_commands_raise_command_error_with_the_topic(payload: bytes) -> None:
@@ -67,3 +74,36 @@ def test_practice_paces_breaths_and_each_cue_expires_with_its_breath() -> None:
     assert all((c.inhale_s, c.exhale_s) == (4.0, 6.0) for c in cues)
     assert all(c.expires_t - c.t == 10.0 for c in cues)
     assert len({c.id for c in cues}) == 12
+
+
+@given(st.binary(max_size=300) | st.text(max_size=200).map(str.encode))
+@settings(max_examples=300, deadline=None)
+def test_any_payload_is_a_command_or_a_command_error(payload: bytes) -> None:
+    """Whatever the bytes, parsing returns a command or raises CommandError, nothing else."""
+    try:
+        out = parse_command(TOPIC, payload, "calmstrap")
+    except CommandError:
+        return
+    assert isinstance(out, Snooze | Feedback | Practice)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["command", "minutes", "prompt_id", "helped", "breaths_per_min", "schema"]),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.text(max_size=5)
+        | st.sampled_from(["snooze", "feedback", "practice"]),
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_any_json_object_is_a_command_or_a_command_error(obj: dict[str, object]) -> None:
+    """Near-valid JSON objects: a command or CommandError, nothing else (NaN and infinities included)."""
+    payload = json.dumps(obj).encode()
+    try:
+        out = parse_command(TOPIC, payload, "calmstrap")
+    except CommandError:
+        return
+    assert isinstance(out, Snooze | Feedback | Practice)

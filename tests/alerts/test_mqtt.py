@@ -11,10 +11,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from alerts.catalog import CATALOG, Prompt
@@ -22,7 +23,7 @@ from alerts.commands import Snooze
 from alerts.errors import MqttAuthError, MqttConnectError
 from alerts.mqtt import MqttNotifier, MqttSettings
 from alerts.notify import StrapStatus
-from alerts.payloads import PROMPT_SCHEMA, STATE_SCHEMA
+from alerts.payloads import EPISODE_SCHEMA, PROMPT_SCHEMA, STATE_SCHEMA, prompt_payload
 from processing.arousal import Arousal, ArousalState
 from tests.support.mosquitto import Mosquitto, Subscriber, free_port, retained
 
@@ -63,37 +64,11 @@ def arousal(t: float, state: ArousalState = ArousalState.HIGH) -> Arousal:
     return Arousal(t, 96.0, 1.8, 1.5, -2.0, state, False, hr_bpm=88.0, rmssd_ms=21.5)
 
 
-_TYPES: dict[str, Callable[[object], bool]] = {
-    "object": lambda v: isinstance(v, dict),
-    "string": lambda v: isinstance(v, str),
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-}
-
-
-def conforms(value: object, schema: dict[str, Any], path: str = "$") -> list[str]:
-    """Errors of ``value`` against the JSON Schema subset the payload schemas use."""
-    errs: list[str] = []
-    if "const" in schema and value != schema["const"]:
-        errs.append(f"{path}: {value!r} != {schema['const']!r}")
-    if "enum" in schema and value not in schema["enum"]:
-        errs.append(f"{path}: {value!r} not in {schema['enum']}")
-    if "type" in schema:
-        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if not any(_TYPES[t](value) for t in types):
-            return [*errs, f"{path}: {value!r} is not {types}"]
-    if isinstance(value, str) and len(value) < schema.get("minLength", 0):
-        errs.append(f"{path}: too short")
-    if isinstance(value, int | float) and "minimum" in schema and value < schema["minimum"]:
-        errs.append(f"{path}: below minimum")
-    if isinstance(value, dict):
-        errs += [f"{path}: missing {k}" for k in schema.get("required", []) if k not in value]
-        for k, sub in schema.get("properties", {}).items():
-            if k in value:
-                errs += conforms(value[k], sub, f"{path}.{k}")
-    return errs
+def conforms(value: object, schema: dict[str, Any]) -> list[str]:
+    """Errors of ``value`` against a JSON Schema (draft 2020-12), by the jsonschema library."""
+    validator = jsonschema.Draft202012Validator(schema)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(value)]
 
 
 def test_prompt_reaches_a_subscriber_as_json_matching_its_schema(broker: Mosquitto) -> None:
@@ -117,8 +92,12 @@ def test_prompt_reaches_a_subscriber_as_json_matching_its_schema(broker: Mosquit
 
 
 def test_schema_check_rejects_a_payload_missing_a_field() -> None:
-    """The schema check used above does fail on a bad payload (it can fail)."""
-    assert conforms({"schema": "calmstrap.prompt/1"}, PROMPT_SCHEMA) != []
+    """The schemas are strict enough to fail: a missing field, a wrong kind, a non-integer duration."""
+    good = prompt_payload(make_prompt(1000.0))
+    assert conforms(good, PROMPT_SCHEMA) == []
+    assert conforms({k: v for k, v in good.items() if k != "body"}, PROMPT_SCHEMA) != []
+    assert conforms({**good, "kind": "lecture"}, PROMPT_SCHEMA) != []
+    assert conforms({**good, "duration_s": 1.5}, PROMPT_SCHEMA) != []
 
 
 def test_state_is_retained_for_a_late_subscriber(broker: Mosquitto) -> None:
@@ -421,3 +400,57 @@ def test_expiry_interval_follows_the_time_scale(broker: Mosquitto) -> None:
         run(main())
         got = sub.wait_for("calmstrap/me/prompt")
     assert got[0].expiry_s is not None and math.isclose(got[0].expiry_s, 11, abs_tol=1)
+
+
+def test_episode_onset_and_end_are_published_with_qos_1(broker: Mosquitto) -> None:
+    """Onset and end events arrive on <base>/<user>/episode as schema-valid JSON."""
+    from processing.episodes import Episode, EpisodeOnset
+
+    t = time.time()
+    onset = EpisodeOnset("me-1", "me", t - 60.0, t, 93.0)
+    end = Episode(
+        "me-1", "me", t - 60.0, t + 30.0, t + 300.0, 99.0, 3.1, 40.0, 2.9, 360.0, 270.0, 80.0, 500.0
+    )
+    with Subscriber(broker, ("calmstrap/me/episode",)) as sub:
+
+        async def main() -> None:
+            async with MqttNotifier(settings(broker), users=["me"]) as n:
+                await n.wait_connected(5)
+                await n.publish_episode("me", onset)
+                await n.publish_episode("me", end)
+                await asyncio.sleep(0.2)
+
+        run(main())
+        got = sub.wait_for("calmstrap/me/episode", 2)
+    docs = [json.loads(m.payload) for m in got]
+    assert [d["event"] for d in docs] == ["onset", "end"]
+    assert all(conforms(d, EPISODE_SCHEMA) == [] for d in docs)
+    assert docs[1]["duration_s"] == 360.0
+
+
+def test_a_broker_that_lost_everything_gets_status_state_and_discovery_again(tmp_path: Path) -> None:
+    """A restarted broker without persistence: retained status, state and discovery are republished."""
+    broker = Mosquitto(tmp_path / "m", persistence=False)
+    broker.start()
+    try:
+
+        async def main() -> None:
+            async with MqttNotifier(settings(broker), users=["me"]) as n:
+                await n.wait_connected(5)
+                await n.publish_state("me", arousal(time.time()), None)
+                await asyncio.to_thread(broker.restart)
+                for _ in range(100):  # until the notifier has noticed the restart and is connected again
+                    if n.stats.connects == 2 and n.connected:
+                        break
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.2)
+                assert await asyncio.to_thread(retained, broker, "calmstrap/me/status") == b"online"
+                state = await asyncio.to_thread(retained, broker, "calmstrap/me/state")
+                assert state is not None and json.loads(state)["state"] == "high"
+                config = await asyncio.to_thread(retained, broker, "homeassistant/device/calmstrap_me/config")
+                assert config is not None
+                assert n.stats.connects == 2
+
+        run(main())
+    finally:
+        broker.stop()
