@@ -27,11 +27,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from processing import artifacts  # noqa: E402
-from processing.hrv import compute_window  # noqa: E402
-from processing.stream import StreamConfig, StreamProcessor  # noqa: E402
-from sensors.beats import Beat  # noqa: E402
-from sensors.simulated import RRGenerator, random_script  # noqa: E402
+from processing import artifacts
+from processing.hrv import compute_window
+from processing.stream import StreamConfig, StreamProcessor
+from sensors.beats import Beat
+from sensors.simulated import RRGenerator, random_script
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "SampleNNISeriesShort.npy"
 
@@ -90,7 +90,9 @@ def bench_update(repeat: int) -> dict[str, float]:
 
 
 def _beats(seed: int, seconds: float) -> list[Beat]:
-    gen = RRGenerator(seed=seed, episodes=random_script(seconds, __import__("random").Random(seed), every_s=900))
+    gen = RRGenerator(
+        seed=seed, episodes=random_script(seconds, __import__("random").Random(seed), every_s=900)
+    )
     out = []
     t0 = 1_700_000_000.0
     while gen.t_s < seconds:
@@ -180,8 +182,12 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--hours", type=float, default=24.0, help="simulated hours for the memory figure")
     args = ap.parse_args()
-    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, cpus={os.cpu_count()}")
-    print(f"python {platform.python_version()}, numpy {np.__version__}, date {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    print(
+        f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, cpus={os.cpu_count()}"
+    )
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, date {time.strftime('%Y-%m-%d %H:%M %Z')}"
+    )
     u = bench_update(args.repeat)
     print(
         f"(a) slow update (300 s, artifacts + all features): ours {u['ours_slow_s'] * 1e3:.2f} ms, "

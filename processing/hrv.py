@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,8 +60,14 @@ class HrvWindow:
         return math.log(self.rmssd_ms) if self.rmssd_ms > 0 else NAN
 
 
+_VALIDATED: ContextVar[FloatArray | None] = ContextVar("validated_rr", default=None)
+"""The array compute_window has just validated: the per-family functions it calls skip re-checking it."""
+
+
 def as_rr_array(rr_ms: RRInput) -> FloatArray:
     """A 1-D float64 array of finite, positive RR intervals (ms); raises :class:`InvalidRR` otherwise."""
+    if rr_ms is _VALIDATED.get():
+        return rr_ms  # type: ignore[return-value]
     if isinstance(rr_ms, np.ndarray) and rr_ms.dtype == np.float64 and rr_ms.ndim == 1:
         arr: FloatArray = np.asarray(rr_ms, dtype=np.float64)
     else:
@@ -190,8 +197,7 @@ def welch_psd(
     if x.size < nper:
         return np.empty(0), np.empty(0)
     nseg = 1 + (x.size - nper) // step
-    idx = np.arange(nper)[None, :] + step * np.arange(nseg)[:, None]
-    seg = x[idx]
+    seg = np.lib.stride_tricks.as_strided(x, shape=(nseg, nper), strides=(step * x.strides[0], x.strides[0]))
     w, wss, xc, xss = _hann(nper)
     mean = seg.mean(axis=1, keepdims=True)
     slope = (seg @ xc)[:, None] / xss
@@ -406,15 +412,19 @@ def compute_window(
     ``full=False`` computes the time domain only (the fast channel's HR and RMSSD).
     """
     rr = as_rr_array(rr_ms)
-    td = time_domain(rr)
-    fd = _NAN_FD
-    pc = Poincare(NAN, NAN)
-    dfa = si = NAN
-    if full:
-        fd = frequency_domain(rr)
-        pc = poincare(rr)
-        dfa = dfa_alpha1(rr) if artifact_pct <= max_artifact_pct_dfa else NAN
-        si = stress_index(rr)
+    token = _VALIDATED.set(rr)
+    try:
+        td = time_domain(rr)
+        fd = _NAN_FD
+        pc = Poincare(NAN, NAN)
+        dfa = si = NAN
+        if full:
+            fd = frequency_domain(rr)
+            pc = poincare(rr)
+            dfa = dfa_alpha1(rr) if artifact_pct <= max_artifact_pct_dfa else NAN
+            si = stress_index(rr)
+    finally:
+        _VALIDATED.reset(token)
     return HrvWindow(
         t=t,
         window_s=float(window_s) if window_s is not None else float(rr.sum() / 1000.0),
