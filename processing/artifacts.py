@@ -99,7 +99,7 @@ def _quartile_deviations(x: FloatArray, *, window_beats: int, stride: int) -> Fl
         return out
     m = -(-n // stride)
     centres = np.minimum(np.arange(m) * stride + stride // 2, n - 1)
-    starts = np.clip(centres - window_beats // 2, 0, n - window_beats)
+    starts = np.minimum(np.maximum(centres - window_beats // 2, 0), n - window_beats)
     idx = starts[:, None] + np.arange(window_beats)[None, :]
     wins = np.sort(x[:, idx], axis=2)
     # linear-interpolated quartiles of each sorted window (numpy's default method)
@@ -144,7 +144,7 @@ def classify(
         return classes, rr.copy()
     drrs = np.empty(n)
     drrs[1:] = np.diff(rr)
-    drrs[0] = drrs[1:].mean()
+    drrs[0] = float(drrs[1:].sum()) / (n - 1)
     medrr = _median_filter(rr, medfilt_beats)
     mrrs = rr - medrr
     mrrs[mrrs < 0] *= 2.0

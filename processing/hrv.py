@@ -106,11 +106,12 @@ def time_domain(rr_ms: RRInput, *, nn_threshold_ms: float = 50.0) -> TimeDomain:
     n = rr.size
     if n == 0:
         return TimeDomain(NAN, NAN, NAN, NAN, NAN)
-    mean_rr = float(rr.mean())
+    mean_rr = float(rr.sum()) / n
     if n < 2:
         return TimeDomain(mean_rr, 60000.0 / mean_rr, NAN, NAN, NAN)
     d = np.diff(rr)
-    sdnn = float(rr.std(ddof=1))
+    c = rr - mean_rr
+    sdnn = math.sqrt(float(np.dot(c, c)) / (n - 1))
     rmssd = float(math.sqrt(float(np.dot(d, d)) / d.size))
     pnn50 = 100.0 * float(np.count_nonzero(np.abs(d) > nn_threshold_ms)) / d.size
     return TimeDomain(mean_rr, 60000.0 / mean_rr, sdnn, rmssd, pnn50)
@@ -147,7 +148,7 @@ def natural_cubic_spline(x: FloatArray, y: FloatArray, xi: FloatArray) -> FloatA
         if info != 0:
             raise InvalidRR("beat times are not strictly increasing")
         m[1:-1] = sol
-    k = np.clip(np.searchsorted(x, xi, side="right") - 1, 0, n - 2)
+    k = np.minimum(np.maximum(np.searchsorted(x, xi, side="right") - 1, 0), n - 2)
     hk = h[k]
     a = (x[k + 1] - xi) / hk
     b = 1.0 - a
@@ -199,11 +200,11 @@ def welch_psd(
     nseg = 1 + (x.size - nper) // step
     seg = np.lib.stride_tricks.as_strided(x, shape=(nseg, nper), strides=(step * x.strides[0], x.strides[0]))
     w, wss, xc, xss = _hann(nper)
-    mean = seg.mean(axis=1, keepdims=True)
+    mean = seg.sum(axis=1, keepdims=True) / nper
     slope = (seg @ xc)[:, None] / xss
     seg = (seg - mean - slope * xc[None, :]) * w[None, :]
     spec = np.abs(np.fft.rfft(seg, axis=1)) ** 2
-    psd = spec.mean(axis=0) / (fs_hz * wss)
+    psd = spec.sum(axis=0) / (nseg * fs_hz * wss)
     if nper % 2 == 0:
         psd[1:-1] *= 2.0
     else:
@@ -265,7 +266,7 @@ def breathing_rate(
     x = resample_rr(rr, fs_hz=fs_hz)
     n = x.size
     w, _wss, xc, xss = _hann(n)
-    y = (x - x.mean() - (x @ xc) / xss * xc) * w
+    y = (x - float(x.sum()) / n - (x @ xc) / xss * xc) * w
     spec = np.abs(np.fft.rfft(y)) ** 2
     freqs = np.fft.rfftfreq(n, 1.0 / fs_hz)
     sel = (freqs >= band_hz[0]) & (freqs < band_hz[1])
@@ -283,6 +284,12 @@ class Poincare:
     sd2_ms: float
 
 
+def _sd(x: FloatArray) -> float:
+    """Sample standard deviation (ddof=1), without numpy's slower std wrapper."""
+    c = x - float(x.sum()) / x.size
+    return math.sqrt(float(np.dot(c, c)) / (x.size - 1))
+
+
 def poincare(rr_ms: RRInput) -> Poincare:
     """Poincaré plot descriptors (Brennan, McDonald & Flint, IEEE TBME 2001;48:1342-7).
 
@@ -293,9 +300,7 @@ def poincare(rr_ms: RRInput) -> Poincare:
     if rr.size < 3:
         return Poincare(NAN, NAN)
     a, b = rr[:-1], rr[1:]
-    return Poincare(
-        float(np.std(a - b, ddof=1)) / math.sqrt(2.0), float(np.std(a + b, ddof=1)) / math.sqrt(2.0)
-    )
+    return Poincare(_sd(a - b) / math.sqrt(2.0), _sd(a + b) / math.sqrt(2.0))
 
 
 def dfa_alpha1(rr_ms: RRInput, *, min_box: int = 4, max_box: int = 16, min_beats: int = 64) -> float:
@@ -310,7 +315,7 @@ def dfa_alpha1(rr_ms: RRInput, *, min_box: int = 4, max_box: int = 16, min_beats
         return NAN
     sizes = np.arange(min_box, max_box + 1)
     starts, lengths, which, sxx, log_n = _dfa_plan_for(rr.size, min_box, max_box)
-    y = np.cumsum(rr - rr.mean())
+    y = np.cumsum(rr - float(rr.sum()) / rr.size)
     idx = np.arange(y.size, dtype=np.float64)
     p0 = np.concatenate(([0.0], np.cumsum(y)))
     p1 = np.concatenate(([0.0], np.cumsum(idx * y)))
