@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from processing import artifacts as A
 from processing import hrv
@@ -109,3 +111,22 @@ def test_clean_sinus_rhythm_has_few_flags(tachogram) -> None:  # type: ignore[no
     rr = tachogram(300.0, [(25.0, 0.1, 0.0), (35.0, 0.25, 0.0)])
     rr = rr + np.random.default_rng(0).normal(0.0, 8.0, rr.size)
     assert A.detect(rr).artifact_pct < 1.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.floats(300.0, 2000.0), st.floats(1.0, 5000.0)),
+        min_size=0,
+        max_size=400,
+    )
+)
+def test_any_positive_series_is_handled(rr: list[float]) -> None:
+    """Any positive series: classes per input beat, a corrected series in range, features without raising."""
+    res = A.detect(rr)
+    assert res.classes.size == len(rr)
+    assert 0.0 <= res.artifact_pct <= 100.0
+    out = res.corrected_rr_ms
+    assert out.size == 0 or (out.min() >= 150.0 and out.max() <= 4000.0)
+    w = hrv.compute_window(out, artifact_pct=res.artifact_pct)
+    assert w.n_beats == out.size
