@@ -18,6 +18,7 @@ from alerts.policy import PolicyConfig as PolicyParams
 from alerts.policy import PromptPolicy
 from calmstrap.config import Config
 from processing.arousal import Arousal
+from processing.baseline import BASELINE_BINS
 from processing.episodes import Episode, EpisodeOnset
 from processing.outcomes import PromptOutcome
 from processing.stream import StreamConfig, StreamProcessor, WindowResult
@@ -135,7 +136,9 @@ class StrapSession:
     async def finish(self) -> None:
         for out in self.processor.flush():
             await self._dispatch(out)
-        self.archive.save_baseline(self.user, time.time(), self.processor.baseline.current)
+        now = time.time()
+        for bin_name, stats in self.processor.baseline.snapshot():
+            self.archive.save_baseline(self.user, now, stats, bin_name)
         self.archive.commit()
 
     async def _dispatch(self, out: object) -> None:
@@ -199,7 +202,9 @@ class StrapSession:
         self.prompts.append(prompt)
         self.stats.prompts += 1
         if track_outcome:
-            self.processor.note_prompt(prompt.id, prompt.t)
+            cycle_s = (prompt.inhale_s or 0.0) + (prompt.hold_s or 0.0) + (prompt.exhale_s or 0.0)
+            paced_hz = 1.0 / cycle_s if cycle_s > 0 else None
+            self.processor.note_prompt(prompt.id, prompt.t, paced_breath_hz=paced_hz)
         if self.observer.on_prompt:
             self.observer.on_prompt(prompt, via)
 
@@ -222,9 +227,10 @@ def new_session(
 ) -> StrapSession:
     processor = StreamProcessor(user=user, device=device, config=stream_config(cfg))
     if restore_baseline:
-        saved = archive.load_baseline(user)
-        if saved is not None:
-            processor.baseline.restore(saved)
+        for bin_name in BASELINE_BINS:
+            saved = archive.load_baseline(user, bin_name)
+            if saved is not None:
+                processor.baseline.restore(saved, bin_name)
     policy = PromptPolicy(
         user=user, config=policy_params(cfg, ignore_quiet_hours=ignore_quiet_hours), seed=seed
     )

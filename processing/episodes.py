@@ -75,7 +75,7 @@ class EpisodeDetector:
     end_hold_s: float = 120.0
     merge_gap_s: float = 180.0
     pre_onset_s: float = 60.0
-    _history: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=720))
+    _history: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=144))
     _last_upcross_t: float | None = None
     _high_since: float | None = None
     _open: _Open | None = None
@@ -110,10 +110,16 @@ class EpisodeDetector:
         ep = self._open
         if ep is not None and ep.end_t is not None:
             # waiting out the merge window
+            # a rise that began within the merge gap may still become an onset: wait for it
+            rising = (
+                self._last_upcross_t is not None
+                and ep.end_t < self._last_upcross_t < ep.end_t + self.merge_gap_s
+                and x.a >= self.end_a
+            )
             if self._high_since is not None and x.t - self._high_since >= self.onset_hold_s:
                 ep.end_t = None
                 ep.below_since = None
-            elif x.t - ep.end_t >= self.merge_gap_s:
+            elif x.t - ep.end_t >= self.merge_gap_s and not rising:
                 out.append(self._finish(ep))
                 self._open = ep = None
         if ep is None and self._high_since is not None and x.t - self._high_since >= self.onset_hold_s:

@@ -2,7 +2,12 @@
 
 Fast channel: every ``fast_step_s`` (5 s) a ``fast_window_s`` (60 s) window gives HR and ln RMSSD, the
 arousal score and the episode detector's input. Slow channel: every ``slow_step_s`` (30 s) a
-``slow_window_s`` (300 s) window gives the full feature set. Memory is bounded by the slow window.
+``slow_window_s`` (300 s) window gives the full feature set. Each window is artifact-corrected on its own
+(range gate + Lipponen & Tarvainen); windows never span a gap (a gap empties the buffer).
+
+Memory is bounded: beats live in two preallocated arrays (``capacity_beats``, enough for 300 s at
+200 bpm), the baseline keeps at most one sample per 5 minutes over 28 days, the detectors keep a few
+minutes of arousal samples.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 
 from processing import artifacts
-from processing.arousal import Arousal, ArousalScorer, BaselineStats
+from processing.arousal import Arousal, ArousalScorer, ExerciseGate
 from processing.baseline import BaselineTracker
 from processing.episodes import Episode, EpisodeDetector, EpisodeOnset
-from processing.hrv import HrvWindow, compute_window
-from processing.outcomes import PromptOutcome, measure_outcome
+from processing.hrv import HrvWindow, breathing_rate, compute_window
+from processing.outcomes import PromptOutcome, hr_oscillation, measure_outcome
 from sensors.beats import Beat, Gap
 
 
@@ -50,10 +56,22 @@ class StreamConfig:
     max_artifact_pct: float = 5.0
     min_beats: int = 20
     baseline_min_windows: int = 48
+    baseline_sample_every_s: float = 300.0
     tau_s: float = 20.0
     elevated_a: float = 0.5
     high_a: float = 1.5
     outcome_after_s: float = 180.0
+    paced_window_s: float = 90.0
+    """Paced-breathing prompts: the HR oscillation is measured over this long after the prompt."""
+    recent_hr_s: float = 10.0
+    """The exercise rules look at the mean HR of the last ``recent_hr_s`` seconds."""
+    motion_active: float = 0.3
+    """Motion intensity (0 still .. 1 vigorous, per second) at or above which a second counts as moving."""
+    motion_stale_s: float = 10.0
+    """Without a motion sample for this long, the RR-only exercise rules apply."""
+    utc_offset_s: float | None = None
+    """Time-of-day bins of the baseline: None = the machine's local time zone."""
+    capacity_beats: int = 1024
 
 
 @dataclass(slots=True)
@@ -62,20 +80,30 @@ class StreamProcessor:
     device: str
     config: StreamConfig = field(default_factory=StreamConfig)
     baseline: BaselineTracker = field(default_factory=BaselineTracker)
-    _beats: deque[tuple[float, float]] = field(default_factory=deque)
+    _t: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    _rr: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    _lo: int = 0
+    _hi: int = 0
+    _last_t: float = math.nan
     _next_fast: float | None = None
     _next_slow: float | None = None
     _scorer: ArousalScorer = field(default_factory=ArousalScorer)
+    _gate: ExerciseGate = field(default_factory=ExerciseGate)
     _episodes: EpisodeDetector | None = None
-    _recent: deque[Arousal] = field(default_factory=lambda: deque(maxlen=200))
-    _pending_prompts: list[tuple[str, float]] = field(default_factory=list)
-    _gap_until: float = -math.inf
+    _recent: deque[Arousal] = field(default_factory=lambda: deque(maxlen=64))
+    _pending_prompts: list[tuple[str, float, float | None]] = field(default_factory=list)
+    _motion_last_t: float = -math.inf
+    _motion_active_until: float = -math.inf
 
     def __post_init__(self) -> None:
         c = self.config
         self._scorer = ArousalScorer(tau_s=c.tau_s, elevated_a=c.elevated_a, high_a=c.high_a)
         self._episodes = EpisodeDetector(user=self.user, onset_a=c.high_a, end_a=c.elevated_a)
         self.baseline.min_windows = c.baseline_min_windows
+        self.baseline.sample_every_s = c.baseline_sample_every_s
+        self.baseline.utc_offset_s = c.utc_offset_s
+        self._t = np.empty(2 * c.capacity_beats)
+        self._rr = np.empty(2 * c.capacity_beats)
 
     @property
     def episodes(self) -> EpisodeDetector:
@@ -85,76 +113,158 @@ class StreamProcessor:
     @property
     def last_t(self) -> float:
         """Time of the newest beat seen (NaN before the first)."""
-        return self._beats[-1][0] if self._beats else math.nan
+        return self._last_t
 
-    def note_prompt(self, prompt_id: str, t: float) -> None:
-        """A prompt was sent at ``t``: its outcome will be emitted ``outcome_after_s`` later."""
-        self._pending_prompts.append((prompt_id, t))
+    @property
+    def nbytes(self) -> int:
+        """Approximate memory of the per-strap state that grows with time (bytes)."""
+        return int(
+            self._t.nbytes + self._rr.nbytes + self.baseline.nbytes + 200 * len(self._recent) + 80 * 240
+        )
+
+    def note_prompt(self, prompt_id: str, t: float, *, paced_breath_hz: float | None = None) -> None:
+        """A prompt was sent at ``t``: its outcome will be emitted ``outcome_after_s`` later.
+
+        ``paced_breath_hz`` (1 / breath cycle) marks a paced-breathing prompt: its outcome also tracks
+        the HR oscillation at that frequency over the ``paced_window_s`` after the prompt.
+        """
+        self._pending_prompts.append((prompt_id, t, paced_breath_hz))
+
+    def motion(self, t: float, intensity: float) -> None:
+        """One second of motion from the strap's accelerometer (0 still .. 1 vigorous); optional input."""
+        self._motion_last_t = t
+        if intensity >= self.config.motion_active:
+            self._motion_active_until = t + self.config.fast_window_s
+
+    def _motion_state(self, t: float) -> bool | None:
+        if t - self._motion_last_t > self.config.motion_stale_s:
+            return None
+        return t < self._motion_active_until
 
     def gap(self, gap: Gap) -> None:
-        """A gap: windows never span it."""
-        self._beats.clear()
-        self._gap_until = gap.end_t
+        """A gap: windows never span it; smoothing and the exercise rules restart after it."""
+        self._lo = self._hi = 0
+        self._next_fast = None
+        self._next_slow = None
+        self._scorer.reset()
+        self._gate.reset()
 
     def push(self, beat: Beat) -> list[Output]:
-        self._beats.append((beat.t, beat.rr_ms))
-        horizon = beat.t - self.config.slow_window_s
-        while self._beats and self._beats[0][0] < horizon:
-            self._beats.popleft()
-        out: list[Output] = []
+        t = beat.t
+        hi = self._hi
+        if hi == self._t.size:
+            self._compact()
+            hi = self._hi
+        self._t[hi] = t
+        self._rr[hi] = beat.rr_ms
+        self._hi = hi + 1
+        self._last_t = t
         if self._next_fast is None:
-            self._next_fast = beat.t + self.config.fast_window_s
-            self._next_slow = beat.t + self.config.slow_window_s
-        if beat.t >= self._next_fast:
-            self._next_fast = beat.t + self.config.fast_step_s
-            out.extend(self._fast(beat.t))
+            self._next_fast = t + self.config.fast_window_s
+            self._next_slow = t + self.config.slow_window_s
+            return []
+        if t < self._next_fast and (self._next_slow is None or t < self._next_slow):
+            return []
+        out: list[Output] = []
+        if t >= self._next_fast:
+            self._next_fast = t + self.config.fast_step_s
+            out.extend(self._fast(t))
         assert self._next_slow is not None
-        if beat.t >= self._next_slow:
-            self._next_slow = beat.t + self.config.slow_step_s
-            w = self._window(beat.t, self.config.slow_window_s)
+        if t >= self._next_slow:
+            self._next_slow = t + self.config.slow_step_s
+            w = self._window(t, self.config.slow_window_s, full=True)
             if w is not None:
-                out.append(WindowResult(self.user, self.device, Channel.SLOW, w))
+                out.append(WindowResult(self.user, self.device, Channel.SLOW, w[0]))
         return out
 
     def flush(self) -> list[Output]:
         return list(self.episodes.flush())
 
-    def _window(self, t: float, length_s: float) -> HrvWindow | None:
-        start = t - length_s
-        rr = np.fromiter((r for (bt, r) in self._beats if bt > start), dtype=np.float64)
+    def _compact(self) -> None:
+        """Move the beats still inside the slow window to the front of the buffers."""
+        cap = self.config.capacity_beats
+        start = int(np.searchsorted(self._t[self._lo : self._hi], self._last_t - self.config.slow_window_s))
+        lo = max(self._lo + start, self._hi - cap)
+        n = self._hi - lo
+        self._t[:n] = self._t[lo : self._hi]
+        self._rr[:n] = self._rr[lo : self._hi]
+        self._lo, self._hi = 0, n
+
+    def _window(
+        self, t: float, length_s: float, *, full: bool
+    ) -> tuple[HrvWindow, npt.NDArray[np.float64]] | None:
+        tv = self._t[self._lo : self._hi]
+        start = self._lo + int(np.searchsorted(tv, t - length_s, side="right"))
+        rr = self._rr[start : self._hi]
         if rr.size < self.config.min_beats:
             return None
         art = artifacts.detect(rr)
         clean = art.corrected_rr_ms
-        return compute_window(
+        if clean.size < 2:
+            return None
+        w = compute_window(
             clean,
             t=t,
             window_s=length_s,
             artifact_pct=art.artifact_pct,
             max_artifact_pct=self.config.max_artifact_pct,
+            full=full,
         )
+        return w, clean
 
     def _fast(self, t: float) -> list[Output]:
-        w = self._window(t, self.config.fast_window_s)
-        if w is None:
+        c = self.config
+        got = self._window(t, c.fast_window_s, full=False)
+        if got is None:
             return []
+        w, clean = got
         out: list[Output] = [WindowResult(self.user, self.device, Channel.FAST, w)]
         if not w.valid or not (w.rmssd_ms > 0):
             return out
-        base: BaselineStats = self.baseline.current
+        base = self.baseline.stats_for(t)
         warming = self.baseline.warming_up
-        ar = self._scorer.update(t, w.mean_hr_bpm, w.rmssd_ms, base, warming_up=warming)
+        k = max(2, round(c.recent_hr_s * 1000.0 / w.mean_rr_ms))
+        recent_hr = 60000.0 / float(clean[-k:].mean())
+        motion = self._motion_state(t)
+        gated = self._gate.update(
+            t,
+            hr_bpm=w.mean_hr_bpm,
+            recent_hr_bpm=recent_hr,
+            baseline_hr_bpm=base.hr_bpm,
+            breathing_per_min=lambda: breathing_rate(clean),
+            motion_active=motion,
+        )
+        ar = self._scorer.update(t, w.mean_hr_bpm, w.rmssd_ms, base, warming_up=warming, gated=gated)
         out.append(ar)
         self._recent.append(ar)
         if not warming:
             out.extend(self.episodes.update(ar))
-        if warming or (not self.episodes.active and ar.a < self.config.elevated_a):
-            self.baseline.add(w.mean_hr_bpm, w.ln_rmssd)
-        still: list[tuple[str, float]] = []
-        for pid, pt in self._pending_prompts:
-            if t >= pt + self.config.outcome_after_s:
-                out.append(measure_outcome(pid, pt, list(self._recent), resting_ln_rmssd_sd=base.ln_rmssd_sd))
-            else:
-                still.append((pid, pt))
-        self._pending_prompts = still
+        resting = not gated and motion is not True
+        if resting and (warming or (not self.episodes.active and ar.a < c.elevated_a)):
+            self.baseline.add(w.mean_hr_bpm, w.ln_rmssd, t)
+        if self._pending_prompts:
+            self._pending_prompts = self._outcomes(t, base.ln_rmssd_sd, out)
         return out
+
+    def _outcomes(
+        self, t: float, resting_sd: float, out: list[Output]
+    ) -> list[tuple[str, float, float | None]]:
+        """Emit the outcomes that are due; return the prompts still waiting."""
+        c = self.config
+        still: list[tuple[str, float, float | None]] = []
+        for pid, pt, paced_hz in self._pending_prompts:
+            if t < pt + c.outcome_after_s:
+                still.append((pid, pt, paced_hz))
+                continue
+            osc = None
+            if paced_hz is not None:
+                tv = self._t[self._lo : self._hi]
+                lo = self._lo + int(np.searchsorted(tv, pt))
+                hi = self._lo + int(np.searchsorted(tv, pt + c.paced_window_s))
+                seg = self._rr[lo:hi]
+                seg = seg[(seg >= 300.0) & (seg <= 2000.0)]
+                osc = hr_oscillation(seg, target_hz=paced_hz)
+            out.append(
+                measure_outcome(pid, pt, list(self._recent), resting_ln_rmssd_sd=resting_sd, oscillation=osc)
+            )
+        return still

@@ -98,7 +98,7 @@ def demo_script(minutes: float) -> tuple[ScriptedEpisode, ...]:
     return (
         ScriptedEpisode(start_s=0.28 * total, plateau_s=min(120.0, 0.10 * total), recover_tau_s=45.0),
         ScriptedEpisode(
-            start_s=0.70 * total, plateau_s=min(60.0, 0.05 * total), recover_tau_s=40.0, intensity=0.8
+            start_s=0.75 * total, plateau_s=min(60.0, 0.05 * total), recover_tau_s=40.0, intensity=0.8
         ),
     )
 

@@ -1,0 +1,195 @@
+"""Weekly progress (issue 4, point 8): the numbers the dashboard and the therapist report show, per ISO week.
+
+The product's promise is measured here: arousal spikes with less amplitude (median peak amplitude), that
+pass more quickly (median t50 and recovery), less often (episodes per hour worn), over a calmer resting
+baseline (ln RMSSD and HR of the calmest windows, as a 7-day rolling mean with a band), and whether
+prompts helped (share of prompts that helped: the user's own answer when given, else the measured one).
+
+Resting baseline: for each local day, the calmest ``calm_share`` (10 %, at least ``min_calm_windows``) of
+that day's scored, ungated windows (lowest arousal score) give the day's resting ln RMSSD and HR
+(medians). A week's value is the mean of the daily values over the 7 days ending on its last worn day;
+the band is that mean ± one SD of those daily values.
+
+Pure: no I/O. ``storage.progress.refresh_weekly_progress`` feeds it from the archive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from processing.baseline import local_offset_s
+
+NAN = float("nan")
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeRecord:
+    onset_t: float
+    amplitude: float
+    t50_s: float
+    recovery_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredWindow:
+    """One scored fast window (an arousal row): only ungated ones with a finite RMSSD count as resting."""
+
+    t: float
+    score: float
+    hr_bpm: float
+    ln_rmssd: float
+
+
+@dataclass(frozen=True, slots=True)
+class PromptRecord:
+    t: float
+    helped: bool | None
+    """The user's own answer when given, else the measured outcome; None when neither is known."""
+
+
+@dataclass(frozen=True, slots=True)
+class WearRecord:
+    """``seconds`` of beats recorded in the span starting at ``t`` (e.g. one hour)."""
+
+    t: float
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class WeekProgress:
+    user: str
+    week: str
+    """ISO week, e.g. ``2026-W48``."""
+    week_start_t: float
+    hours_worn: float
+    episodes: int
+    episodes_per_hour: float
+    median_amplitude: float
+    median_t50_s: float
+    median_recovery_s: float
+    resting_ln_rmssd: float
+    resting_ln_rmssd_lo: float
+    resting_ln_rmssd_hi: float
+    resting_hr_bpm: float
+    prompts_sent: int
+    prompts_helped: int
+    helped_share: float
+
+
+def _local_date(t: float, utc_offset_s: float | None) -> dt.date:
+    off = local_offset_s(t) if utc_offset_s is None else utc_offset_s
+    return dt.datetime.fromtimestamp(t + off, tz=dt.UTC).date()
+
+
+def _week_key(d: dt.date) -> tuple[int, int]:
+    iso = d.isocalendar()
+    return iso.year, iso.week
+
+
+def _median(xs: Sequence[float]) -> float:
+    ys = [x for x in xs if math.isfinite(x)]
+    return float(statistics.median(ys)) if ys else NAN
+
+
+def daily_resting(
+    windows: Iterable[ScoredWindow],
+    *,
+    calm_share: float = 0.1,
+    min_calm_windows: int = 5,
+    utc_offset_s: float | None = None,
+) -> dict[dt.date, tuple[float, float]]:
+    """Per local day: (median ln RMSSD, median HR) of the calmest windows of that day."""
+    by_day: dict[dt.date, list[ScoredWindow]] = defaultdict(list)
+    for w in windows:
+        if math.isfinite(w.ln_rmssd) and math.isfinite(w.hr_bpm) and math.isfinite(w.score):
+            by_day[_local_date(w.t, utc_offset_s)].append(w)
+    out: dict[dt.date, tuple[float, float]] = {}
+    for day, ws in by_day.items():
+        if len(ws) < min_calm_windows:
+            continue
+        k = max(min_calm_windows, math.ceil(calm_share * len(ws)))
+        calm = sorted(ws, key=lambda w: w.score)[:k]
+        out[day] = (_median([w.ln_rmssd for w in calm]), _median([w.hr_bpm for w in calm]))
+    return out
+
+
+def weekly_progress(
+    user: str,
+    *,
+    episodes: Sequence[EpisodeRecord],
+    windows: Sequence[ScoredWindow],
+    prompts: Sequence[PromptRecord],
+    wear: Sequence[WearRecord],
+    utc_offset_s: float | None = None,
+    calm_share: float = 0.1,
+    rolling_days: int = 7,
+) -> list[WeekProgress]:
+    """One :class:`WeekProgress` per ISO week with any data, oldest first."""
+    weeks: set[tuple[int, int]] = set()
+    worn: dict[tuple[int, int], float] = defaultdict(float)
+    for w in wear:
+        k = _week_key(_local_date(w.t, utc_offset_s))
+        worn[k] += w.seconds
+        weeks.add(k)
+    eps: dict[tuple[int, int], list[EpisodeRecord]] = defaultdict(list)
+    for e in episodes:
+        k = _week_key(_local_date(e.onset_t, utc_offset_s))
+        eps[k].append(e)
+        weeks.add(k)
+    prs: dict[tuple[int, int], list[PromptRecord]] = defaultdict(list)
+    for p in prompts:
+        k = _week_key(_local_date(p.t, utc_offset_s))
+        prs[k].append(p)
+        weeks.add(k)
+    daily = daily_resting(windows, calm_share=calm_share, utc_offset_s=utc_offset_s)
+    for d in daily:
+        weeks.add(_week_key(d))
+    out: list[WeekProgress] = []
+    for year, week in sorted(weeks):
+        monday = dt.date.fromisocalendar(year, week, 1)
+        days_in = [d for d in daily if _week_key(d) == (year, week)]
+        if days_in:
+            last = max(days_in)
+            span = [daily[d] for d in daily if last - dt.timedelta(days=rolling_days - 1) <= d <= last]
+            lr = [x[0] for x in span]
+            hr = [x[1] for x in span]
+            lr_mean = statistics.fmean(lr)
+            lr_sd = statistics.stdev(lr) if len(lr) > 1 else 0.0
+            rest = (lr_mean, lr_mean - lr_sd, lr_mean + lr_sd, statistics.fmean(hr))
+        else:
+            rest = (NAN, NAN, NAN, NAN)
+        week_eps = eps.get((year, week), [])
+        week_prs = prs.get((year, week), [])
+        hours = worn.get((year, week), 0.0) / 3600.0
+        answered = [x.helped for x in week_prs if x.helped is not None]
+        helped = sum(1 for x in answered if x)
+        utc_midnight = dt.datetime(monday.year, monday.month, monday.day, tzinfo=dt.UTC).timestamp()
+        off = utc_offset_s if utc_offset_s is not None else local_offset_s(utc_midnight)
+        start_t = utc_midnight - off
+        out.append(
+            WeekProgress(
+                user=user,
+                week=f"{year}-W{week:02d}",
+                week_start_t=start_t,
+                hours_worn=hours,
+                episodes=len(week_eps),
+                episodes_per_hour=len(week_eps) / hours if hours > 0 else NAN,
+                median_amplitude=_median([x.amplitude for x in week_eps]),
+                median_t50_s=_median([x.t50_s for x in week_eps]),
+                median_recovery_s=_median([x.recovery_s for x in week_eps]),
+                resting_ln_rmssd=rest[0],
+                resting_ln_rmssd_lo=rest[1],
+                resting_ln_rmssd_hi=rest[2],
+                resting_hr_bpm=rest[3],
+                prompts_sent=len(week_prs),
+                prompts_helped=helped,
+                helped_share=helped / len(answered) if answered else NAN,
+            )
+        )
+    return out
