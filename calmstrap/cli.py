@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from alerts.catalog import Prompt
+from alerts.catalog import Prompt, PromptKind
 from alerts.console import ConsoleNotifier
 from alerts.notify import Notifier
 from calmstrap import __version__, cmd_sync
@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="seed of the simulated strap (default 1)")
     demo.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second (default 60)")
     demo.add_argument("--minutes", type=float, default=20.0, help="simulated minutes (default 20)")
+    demo.add_argument(
+        "--ignore-prompts",
+        action="store_true",
+        help="the simulated person ignores the prompts (by default they follow them, and it helps)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     run = sub.add_parser(
@@ -159,6 +164,16 @@ async def _run_until_stopped(sessions: Sequence[tuple[StrapSession, BeatSource]]
     return by_signal
 
 
+def follow_prompt(strap: SimulatedStrap, prompt: Prompt) -> None:
+    """The demo's simulated person does what a prompt suggests (a recovery message asks for nothing)."""
+    if prompt.kind is PromptKind.RECOVERY:
+        return
+    breath_per_min = None
+    if prompt.inhale_s and prompt.exhale_s:
+        breath_per_min = 60.0 / (prompt.inhale_s + (prompt.hold_s or 0.0) + prompt.exhale_s)
+    strap.follow(prompt.t, min(float(prompt.duration_s), 300.0), breath_per_min)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     cfg = _load(args)
     _setup_logging(cfg)
@@ -182,7 +197,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with Archive.in_dir(data_dir) as archive:
         archive.delete_user(DEMO_USER)
         archive.commit()
-        observer = PipelineObserver(on_arousal=status.update, on_prompt=lambda p, via: status.clear())
+
+        def on_prompt(prompt: Prompt, via: str) -> None:
+            status.clear()
+            if not args.ignore_prompts:
+                follow_prompt(strap, prompt)
+
+        observer = PipelineObserver(on_arousal=status.update, on_prompt=on_prompt)
         session = new_session(
             cfg,
             archive,

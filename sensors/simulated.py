@@ -117,6 +117,31 @@ def random_script(
     return tuple(out)
 
 
+@dataclass(frozen=True, slots=True)
+class Practice:
+    """The simulated person follows a prompt from ``start_s`` (simulated seconds) for ``duration_s``.
+
+    Episodes that began before it settle with time constant ``settle_tau_s`` from then on (a prompt that
+    helps); with ``breath_per_min`` the breathing is paced at that rate while it lasts, which deepens the
+    respiratory sinus arrhythmia (slow breathing near 6/min is close to the resonance of the baroreflex).
+    """
+
+    start_s: float
+    duration_s: float
+    breath_per_min: float | None = None
+    settle_tau_s: float = 75.0
+
+    def settle_factor(self, t_s: float, episode_start_s: float) -> float:
+        if t_s <= self.start_s or episode_start_s > self.start_s:
+            return 1.0
+        return math.exp(-(t_s - self.start_s) / self.settle_tau_s)
+
+    def pacing(self, t_s: float) -> float | None:
+        if self.breath_per_min is not None and self.start_s <= t_s < self.start_s + self.duration_s:
+            return self.breath_per_min
+        return None
+
+
 @dataclass(slots=True)
 class RRGenerator:
     """Beat-by-beat RR model; ``next_rr`` returns (beat end time s, rr ms, is_artifact)."""
@@ -126,6 +151,7 @@ class RRGenerator:
     episodes: Sequence[ScriptedEpisode] = ()
     exercise: Sequence[SimulatedSegment] = ()
     t_s: float = 0.0
+    practices: list[Practice] = field(default_factory=list)
     _rng: random.Random = field(default_factory=random.Random)
     _walk: float = 0.0
     _breath_phase: float = 0.0
@@ -137,8 +163,18 @@ class RRGenerator:
         self._mayer_phase = self._rng.uniform(0, 2 * math.pi)
         self._breath_phase = self._rng.uniform(0, 2 * math.pi)
 
+    def follow(self, practice: Practice) -> None:
+        """The person starts following a prompt (see :class:`Practice`)."""
+        self.practices.append(practice)
+
     def arousal_level(self, t_s: float) -> float:
-        return min(1.5, sum(e.level(t_s) for e in self.episodes))
+        total = 0.0
+        for e in self.episodes:
+            level = e.level(t_s)
+            for p in self.practices:
+                level *= p.settle_factor(t_s, e.start_s)
+            total += level
+        return min(1.5, total)
 
     def exercise_level(self, t_s: float) -> float:
         return min(1.0, sum(s.level(t_s) for s in self.exercise))
@@ -152,6 +188,10 @@ class RRGenerator:
         hr += sum(s.hr_rise_bpm * s.level(t) for s in self.exercise)
         breath_hz = (m.rest_breath_per_min + e * m.arousal_breath_per_min + x * 14.0) / 60.0
         rsa = m.rsa_ms * (1.0 - m.arousal_rsa_drop * min(e, 1.0)) * (1.0 - 0.8 * x)
+        paced = next((r for p in self.practices if (r := p.pacing(t)) is not None), None)
+        if paced is not None:
+            breath_hz = paced / 60.0
+            rsa *= 1.0 + min(1.0, m.rest_breath_per_min / paced - 1.0)
         # RR shrinks with HR; RSA scales roughly with the RR length
         base = 60000.0 / hr
         scale = base / (60000.0 / m.rest_hr_bpm)
@@ -238,14 +278,25 @@ class SimulatedStrap:
     model: StrapModel = field(default_factory=StrapModel)
     start_epoch: float | None = None
     device: str = "sim-strap"
+    _gen: RRGenerator | None = None
+    _start: float | None = None
 
     def generator(self) -> RRGenerator:
         return RRGenerator(seed=self.seed, model=self.model, episodes=self.episodes, exercise=self.exercise)
 
+    def follow(self, at_epoch: float, duration_s: float, breath_per_min: float | None = None) -> None:
+        """The simulated person follows a prompt given at ``at_epoch`` (after a few seconds to react)."""
+        if self._gen is None or self._start is None:
+            return
+        reaction_s = 5.0
+        self._gen.follow(Practice(at_epoch - self._start + reaction_s, duration_s, breath_per_min))
+
     async def stream(self) -> AsyncIterator[tuple[float, bytes]]:
         start = self.start_epoch if self.start_epoch is not None else time.time()
         wall0 = time.monotonic()
-        for n in notifications(self.generator(), duration_s=self.duration_s):
+        self._gen = gen = self.generator()
+        self._start = start
+        for n in notifications(gen, duration_s=self.duration_s):
             due = wall0 + n.t_s / self.speed
             delay = due - time.monotonic()
             if delay > 0:

@@ -115,3 +115,21 @@ def test_every_command_has_help_data_dir_and_config(run_cli: RunCli, command: st
     p = run_cli(command, "--help")
     assert p.returncode == 0
     assert "--data-dir" in p.stdout and "--config" in p.stdout
+
+
+def test_followed_prompt_helps_and_ignored_prompt_does_not(run_cli: RunCli, tmp_path: Path) -> None:
+    """The demo's person follows prompts (an outcome 'helped'); with --ignore-prompts the first episode lasts longer."""
+    durations = {}
+    for flag in ("", "--ignore-prompts"):
+        d = tmp_path / (flag or "follow")
+        args = ["demo", "--seed", "1", "--speed", "100000", "--data-dir", str(d)]
+        p = run_cli(*args, *([flag] if flag else []))
+        assert p.returncode == 0, p.stderr
+        con = sqlite3.connect(d / "archive.db")
+        durations[flag] = con.execute("SELECT duration_s FROM episodes ORDER BY onset_t LIMIT 1").fetchone()[
+            0
+        ]
+        helped = con.execute("SELECT COUNT(*) FROM prompts WHERE helped = 1").fetchone()[0]
+        con.close()
+        assert (helped >= 1) == (flag == "")
+    assert durations[""] < durations["--ignore-prompts"]

@@ -10,6 +10,7 @@ import pytest
 from sensors.heart_rate import parse_measurement
 from sensors.simulated import (
     Notification,
+    Practice,
     RRGenerator,
     ScriptedEpisode,
     SimulatedStrap,
@@ -130,3 +131,42 @@ def test_no_beat_is_sent_before_it_has_ended() -> None:
         n_beats += len(m.rr_raw)
         # each RR is rounded to the nearest 1/1024 s tick when encoded: allow half a tick per beat so far
         assert ended_s <= n.t_s + n_beats * 0.5 / 1024
+
+
+def _follow_run(seed: int, practice: Practice | None) -> list[Notification]:
+    gen = RRGenerator(seed=seed, episodes=(ScriptedEpisode(start_s=300.0, plateau_s=300.0),))
+    out: list[Notification] = []
+    for n in notifications(gen, duration_s=900.0):
+        if practice is not None and n.t_s >= practice.start_s and practice not in gen.practices:
+            gen.follow(practice)
+        out.append(n)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_following_a_prompt_settles_the_episode(seed: int) -> None:
+    """A person who follows a prompt mid-episode has a lower HR two to four minutes later than one who does not."""
+    practice = Practice(start_s=420.0, duration_s=120.0)
+    hr_ignored = 60000.0 / _rr_ms(_follow_run(seed, None), 540.0, 660.0).mean()
+    hr_followed = 60000.0 / _rr_ms(_follow_run(seed, practice), 540.0, 660.0).mean()
+    assert hr_followed < hr_ignored - 5.0
+
+
+def test_paced_breathing_prompt_slows_the_breathing_oscillation() -> None:
+    """While pacing at 6 breaths/min the RR spectrum peaks at 0.1 Hz (rest: ~0.22 Hz)."""
+    gen = RRGenerator(seed=3, model=StrapModel(mayer_ms=0.0))
+    gen.follow(Practice(start_s=0.0, duration_s=600.0, breath_per_min=6.0))
+    rr = _rr_ms(list(notifications(gen, duration_s=300.0)), 10.0)
+    assert _peak_hz(rr) == pytest.approx(0.1, abs=0.02)
+
+
+def _peak_hz(rr_ms: np.ndarray) -> float:
+    """Frequency of the largest spectral peak of the evenly resampled RR series (4 Hz)."""
+    t = np.cumsum(rr_ms) / 1000.0
+    grid = np.arange(t[0], t[-1], 0.25)
+    x = np.interp(grid, t, rr_ms)
+    x = x - x.mean()
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(x.size, d=0.25)
+    band = (freqs > 0.03) & (freqs < 0.5)
+    return float(freqs[band][np.argmax(spec[band])])
