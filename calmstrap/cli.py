@@ -11,7 +11,6 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from alerts.catalog import Prompt, PromptKind
 from alerts.console import ConsoleNotifier
@@ -22,7 +21,6 @@ from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
 from calmstrap.sources import SourceChoiceError, consume_isolated, plan_sources
 from calmstrap.summary import StatusLine, format_summary
-from processing.arousal import Arousal
 from sensors.errors import SensorError
 from sensors.simulated import SimulatedStrap, demo_script
 from sensors.source import BeatSource
@@ -313,6 +311,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 0
-
-
-__all__ = ["Arousal", "Path", "Prompt", "main"]
