@@ -133,3 +133,23 @@ def test_followed_prompt_helps_and_ignored_prompt_does_not(run_cli: RunCli, tmp_
         con.close()
         assert (helped >= 1) == (flag == "")
     assert durations[""] < durations["--ignore-prompts"]
+
+
+def test_logs_at_info_carry_no_prompt_text_or_heart_data(run_cli: RunCli, tmp_path: Path) -> None:
+    """At INFO the log (stderr) holds no prompt text, no RR and no HRV values; the prompts go to stdout."""
+    from alerts.catalog import CATALOG
+
+    p = run_cli(
+        "demo",
+        "--speed",
+        "100000",
+        "--data-dir",
+        str(tmp_path / "d"),
+        env={"CALMSTRAP_GENERAL__LOG_LEVEL": "INFO"},
+    )
+    assert p.returncode == 0, p.stderr
+    assert any(t.title in p.stdout for t in CATALOG)
+    for t in CATALOG:
+        assert t.body not in p.stderr and t.title not in p.stderr
+    for word in ("rmssd", "rr_ms", "hr_bpm", "bpm", "ln rmssd"):
+        assert word not in p.stderr.lower()
