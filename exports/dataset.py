@@ -175,36 +175,9 @@ def _opt_bool(x: object) -> bool | None:
 
 
 def _episode(rng: ExportRange, r: tuple[Any, ...]) -> Episode:
+    """An ``episodes`` row (id, onset_t .. area_a_s, prompt_ids as JSON) as the Episode the files show."""
     ids = tuple(rng.relabel(p) or "" for p in json.loads(r[12]))
-    (
-        onset_t,
-        peak_t,
-        end_t,
-        peak_score,
-        peak_a,
-        amplitude,
-        amplitude_a,
-        duration_s,
-        recovery_s,
-        t50_s,
-        area,
-    ) = r[1:12]
-    return Episode(
-        rng.relabel(r[0]) or "",
-        rng.name,
-        onset_t,
-        peak_t,
-        end_t,
-        peak_score,
-        peak_a,
-        amplitude,
-        amplitude_a,
-        duration_s,
-        recovery_s,
-        t50_s,
-        area,
-        ids,
-    )
+    return Episode(*(rng.relabel(r[0]) or "", rng.name, *r[1:12], ids))
 
 
 def _prompt_args(rng: ExportRange, r: tuple[Any, ...]) -> tuple[Any, ...]:
