@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import sys
 import time
@@ -18,12 +16,12 @@ from exports.dataset import ExportRange
 from exports.errors import ExportError
 from exports.run import Format, export
 from storage.archive import ARCHIVE_NAME, Archive
+from storage.progress import refresh_weekly_progress
 
 EXIT_EXPORT = 1
 EXIT_USAGE = 2
 PROGRESS_MIN_DAYS = 7.0
 """Ranges longer than this show a progress bar on stderr."""
-PROGRESS_MODULE = "storage.progress"
 FORMAT_CHOICES = (*(str(f) for f in Format), "all")
 
 
@@ -100,19 +98,6 @@ class ProgressBar:
         self.stream.flush()
 
 
-def refresh_progress(archive: Archive, user: str) -> bool:
-    """Bring the weekly_progress table up to date when this build has storage.progress; False when not.
-
-    storage.progress (issue 4) is merged separately; until it is, the export uses the table as stored.
-    """
-    if importlib.util.find_spec(PROGRESS_MODULE) is None:
-        return False
-    module = importlib.import_module(PROGRESS_MODULE)
-    module.refresh_weekly_progress(archive, user)
-    archive.commit()
-    return True
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     try:
@@ -135,12 +120,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     old_umask = os.umask(0o077)
     try:
         with Archive(archive_path) as archive:
-            if not refresh_progress(archive, args.user):
-                print(
-                    "calmstrap export: note: weekly progress is not recomputed by this build "
-                    "(storage.progress missing); the report uses the weekly_progress table as stored",
-                    file=sys.stderr,
-                )
+            refresh_weekly_progress(archive, args.user)
             result = export(archive, rng, formats, Path(args.out).expanduser(), bar)
     except ExportError as exc:
         if bar:

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from exports.errors import EmptyRange, UnknownUser
+from processing.episodes import Episode
 from storage.archive import WINDOW_FEATURES, Archive
 
 Progress = Callable[[str, float], None]
@@ -89,23 +90,6 @@ class GapRow:
 
 
 @dataclass(frozen=True, slots=True)
-class EpisodeRow:
-    id: str
-    onset_t: float
-    peak_t: float
-    end_t: float
-    peak_score: float
-    peak_a: float
-    amplitude: float
-    amplitude_a: float
-    duration_s: float
-    recovery_s: float
-    t50_s: float
-    area_a_s: float
-    prompt_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class PromptRow:
     id: str
     t: float
@@ -163,7 +147,8 @@ class ExportData:
     windows: npt.NDArray[np.void]
     """``WINDOW_DTYPE``, in time order; ``dev`` indexes :attr:`devices`."""
     arousal: npt.NDArray[np.void]
-    episodes: tuple[EpisodeRow, ...]
+    episodes: tuple[Episode, ...]
+    """``user`` is the name written into the files (the label when given), ids relabelled alike."""
     prompts: tuple[PromptRow, ...]
     weeks: tuple[WeekRow, ...]
 
@@ -189,9 +174,10 @@ def _opt_bool(x: object) -> bool | None:
     return None if x is None else bool(x)
 
 
-def _episode_args(rng: ExportRange, r: tuple[Any, ...]) -> tuple[Any, ...]:
+def _episode(rng: ExportRange, r: tuple[Any, ...]) -> Episode:
+    """An ``episodes`` row (id, onset_t .. area_a_s, prompt_ids as JSON) as the Episode the files show."""
     ids = tuple(rng.relabel(p) or "" for p in json.loads(r[12]))
-    return (rng.relabel(r[0]) or "", *r[1:12], ids)
+    return Episode(*(rng.relabel(r[0]) or "", rng.name, *r[1:12], ids))
 
 
 def _prompt_args(rng: ExportRange, r: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -200,8 +186,8 @@ def _prompt_args(rng: ExportRange, r: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -> ExportData:
     """Read one user's range; raises :class:`UnknownUser` or :class:`EmptyRange` before anything is written."""
-    q = archive.conn.execute
-    if q("SELECT 1 FROM beats WHERE user = ? LIMIT 1", (rng.user,)).fetchone() is None:
+    q = archive.iter_query
+    if next(q("SELECT 1 FROM beats WHERE user = ? LIMIT 1", (rng.user,)), None) is None:
         raise UnknownUser(rng.user, tuple(archive.users()))
     span = (rng.user, rng.start_t, rng.end_t)
     devices = tuple(
@@ -252,7 +238,7 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
         dtype=AROUSAL_DTYPE,
     )
     episodes = tuple(
-        EpisodeRow(*_episode_args(rng, r))
+        _episode(rng, r)
         for r in q(
             "SELECT id, onset_t, peak_t, end_t, peak_score, peak_a, amplitude, amplitude_a, duration_s,"
             " recovery_s, t50_s, area_a_s, prompt_ids FROM episodes"

@@ -21,6 +21,7 @@ from alerts.catalog import Prompt
 from processing.arousal import Arousal, BaselineStats
 from processing.episodes import Episode
 from processing.outcomes import PromptOutcome
+from processing.progress import WeekProgress
 from processing.stream import WindowResult
 from sensors.beats import Beat, Gap
 from storage.errors import SchemaTooNew
@@ -425,6 +426,49 @@ class Archive:
             ),
         )
 
+    def replace_weekly_progress(self, user: str, weeks: Iterable[WeekProgress]) -> int:
+        """Store ``user``'s weekly progress (``processing.progress.weekly_progress``); returns rows written.
+
+        Each week's row replaces the stored row of the same ISO week and gets a new ``seq`` (so the InfluxDB
+        writer sends it again); weeks not given are left as stored. NaN (a number a week has no data for)
+        is stored as NULL. Writes pending before the call are committed first; then all rows commit together
+        or none do. Raises :class:`ValueError`, writing nothing, when a row belongs to another user.
+        """
+        rows = list(weeks)
+        others = sorted({w.user for w in rows} - {user})
+        if others:
+            raise ValueError(f"weekly progress of {others} given for user {user!r}")
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO weekly_progress (user, week, seq, week_start_t, hours_worn, episodes,"
+                " episodes_per_hour, median_amplitude, median_t50_s, median_recovery_s, resting_ln_rmssd,"
+                " resting_ln_rmssd_lo, resting_ln_rmssd_hi, resting_hr_bpm, prompts_sent, prompts_helped,"
+                " helped_share) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        user,
+                        w.week,
+                        self._next_seq(),
+                        w.week_start_t,
+                        _num(w.hours_worn),
+                        w.episodes,
+                        _num(w.episodes_per_hour),
+                        _num(w.median_amplitude),
+                        _num(w.median_t50_s),
+                        _num(w.median_recovery_s),
+                        _num(w.resting_ln_rmssd),
+                        _num(w.resting_ln_rmssd_lo),
+                        _num(w.resting_ln_rmssd_hi),
+                        _num(w.resting_hr_bpm),
+                        w.prompts_sent,
+                        w.prompts_helped,
+                        _num(w.helped_share),
+                    )
+                    for w in rows
+                ],
+            )
+        return len(rows)
+
     def delete_user(self, user: str) -> None:
         """Remove every row of one user (the demo replaces its previous run)."""
         self._begin()
@@ -460,6 +504,10 @@ class Archive:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Read-only helper for exports and tests."""
         return list(self.conn.execute(sql, params))
+
+    def iter_query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """Like :meth:`query` but row by row, for reads too large to hold as a list (exports)."""
+        return iter(self.conn.execute(sql, params))
 
     def integrity_ok(self) -> bool:
         return bool(self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")

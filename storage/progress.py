@@ -18,10 +18,6 @@ from processing.progress import (
 from storage.archive import Archive
 
 
-def _num(x: float) -> float | None:
-    return x if math.isfinite(x) else None
-
-
 def _helped(feedback: int | None, measured: int | None) -> bool | None:
     """The user's own answer wins over the measured outcome."""
     if feedback is not None:
@@ -67,36 +63,10 @@ def load_progress_inputs(
 def refresh_weekly_progress(
     archive: Archive, user: str, *, utc_offset_s: float | None = None
 ) -> list[WeekProgress]:
-    """Recompute every week of ``user`` from the archive and upsert the ``weekly_progress`` rows."""
+    """Recompute every week of ``user`` from the archive and store them (:meth:`Archive.replace_weekly_progress`)."""
     episodes, windows, prompts, wear = load_progress_inputs(archive, user)
     weeks = weekly_progress(
         user, episodes=episodes, windows=windows, prompts=prompts, wear=wear, utc_offset_s=utc_offset_s
     )
-    with archive.transaction():
-        for w in weeks:
-            archive.conn.execute(
-                "INSERT OR REPLACE INTO weekly_progress (user, week, seq, week_start_t, hours_worn, episodes,"
-                " episodes_per_hour, median_amplitude, median_t50_s, median_recovery_s, resting_ln_rmssd,"
-                " resting_ln_rmssd_lo, resting_ln_rmssd_hi, resting_hr_bpm, prompts_sent, prompts_helped,"
-                " helped_share) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    w.user,
-                    w.week,
-                    archive._next_seq(),
-                    w.week_start_t,
-                    w.hours_worn,
-                    w.episodes,
-                    _num(w.episodes_per_hour),
-                    _num(w.median_amplitude),
-                    _num(w.median_t50_s),
-                    _num(w.median_recovery_s),
-                    _num(w.resting_ln_rmssd),
-                    _num(w.resting_ln_rmssd_lo),
-                    _num(w.resting_ln_rmssd_hi),
-                    _num(w.resting_hr_bpm),
-                    w.prompts_sent,
-                    w.prompts_helped,
-                    _num(w.helped_share),
-                ),
-            )
+    archive.replace_weekly_progress(user, weeks)
     return weeks

@@ -2,9 +2,7 @@
 
 Two tables the demo does not fill yet are filled here the way production will:
 
-* ``weekly_progress``: by ``storage.progress.refresh_weekly_progress`` when that module is in this build,
-  otherwise by :func:`fill_weekly_progress` below (the week's median episode amplitude and t50 from the
-  archive's episodes, the resting ln RMSSD band from its latest baseline row);
+* ``weekly_progress``: by ``storage.progress.refresh_weekly_progress`` (what the export runs);
 * ``device_status``: by the archive's own ``add_device_status`` (what the BLE collector calls) with a
   battery reading and a disconnect/reconnect, when the run wrote no strap status.
 
@@ -13,22 +11,19 @@ Then the same :class:`storage.influx.InfluxWriter` the service uses drains the a
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
-import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from storage.archive import Archive
 from storage.influx import InfluxWriter, V1Sink
+from storage.progress import refresh_weekly_progress
 from tests.support.influxdb import InfluxServer, running_influxdb
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,38 +36,6 @@ class PipelineData:
     server: InfluxServer
     data_dir: Path
     user: str
-    weekly_source: str
-
-
-def fill_weekly_progress(a: Archive, user: str) -> None:
-    """The current week's progress row from the archive's episodes and latest baseline."""
-    now = datetime.now().astimezone()
-    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-    iso = now.isocalendar()
-    eps = a.query("SELECT amplitude, t50_s, recovery_s FROM episodes WHERE user = ?", (user,))
-    base = a.query(
-        "SELECT ln_rmssd, ln_rmssd_sd, hr_bpm FROM baseline WHERE user = ? ORDER BY seq DESC LIMIT 1", (user,)
-    )
-    ln, sd, hr = base[0]
-    a.conn.execute(
-        "INSERT OR REPLACE INTO weekly_progress (user, week, seq, week_start_t, episodes, median_amplitude,"
-        " median_t50_s, median_recovery_s, resting_ln_rmssd, resting_ln_rmssd_lo, resting_ln_rmssd_hi,"
-        " resting_hr_bpm) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            user,
-            f"{iso.year}-W{iso.week:02d}",
-            a._next_seq(),
-            monday.timestamp(),
-            len(eps),
-            statistics.median(e[0] for e in eps),
-            statistics.median(e[1] for e in eps),
-            statistics.median(e[2] for e in eps),
-            ln,
-            ln - sd,
-            ln + sd,
-            hr,
-        ),
-    )
 
 
 def fill_device_status(a: Archive, user: str) -> None:
@@ -115,12 +78,7 @@ def pipeline_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline
         )
         assert out.returncode == 0, out.stderr
         with Archive.in_dir(data_dir) as a:
-            if importlib.util.find_spec("storage.progress") is not None:
-                importlib.import_module("storage.progress").refresh_weekly_progress(a, USER)
-                source = "storage.progress"
-            else:
-                fill_weekly_progress(a, USER)
-                source = "test fill"
+            refresh_weekly_progress(a, USER)
             if a.count("device_status", USER) == 0:
                 fill_device_status(a, USER)
             a.commit()
@@ -128,4 +86,4 @@ def pipeline_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline
             InfluxWriter(a, sink).drain()
             sink.close()
         time.sleep(0.1)
-        yield PipelineData(server, data_dir, USER, source)
+        yield PipelineData(server, data_dir, USER)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
 
+from processing.progress import WeekProgress
 from sensors.beats import Beat
 from storage.archive import SCHEMA_VERSION, Archive
 from storage.errors import SchemaTooNew
@@ -64,3 +66,30 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(SchemaTooNew, match=str(SCHEMA_VERSION + 1)):
         Archive.in_dir(tmp_path)
+
+
+def _week(user: str, week: str, amplitude: float) -> WeekProgress:
+    return WeekProgress(
+        user, week, 1_700_438_400.0, 2.0, 1, 0.5, amplitude, 70.0, 240.0, 3.9, 3.7, 4.1, 62.0, 1, 1, 1.0
+    )
+
+
+def test_replace_weekly_progress_upserts_by_week_with_new_seq(tmp_path: Path) -> None:
+    """A week stored again replaces its row with a newer seq; NaN is stored as NULL."""
+    with Archive.in_dir(tmp_path) as ar:
+        assert ar.replace_weekly_progress("u", [_week("u", "2023-W47", 40.0)]) == 1
+        (seq1,) = ar.query("SELECT seq FROM weekly_progress")[0]
+        ar.replace_weekly_progress("u", [_week("u", "2023-W47", math.nan)])
+        rows = ar.query("SELECT week, seq, median_amplitude, resting_hr_bpm FROM weekly_progress")
+    assert len(rows) == 1
+    assert rows[0][1] > seq1
+    assert rows[0][2] is None
+    assert rows[0][3] == 62.0
+
+
+def test_replace_weekly_progress_refuses_another_users_rows(tmp_path: Path) -> None:
+    """Rows of another user raise ValueError and nothing is written."""
+    with Archive.in_dir(tmp_path) as ar:
+        with pytest.raises(ValueError, match="other"):
+            ar.replace_weekly_progress("u", [_week("u", "2023-W47", 40.0), _week("other", "2023-W47", 1.0)])
+        assert ar.count("weekly_progress") == 0
