@@ -94,6 +94,7 @@ class StreamProcessor:
     _pending_prompts: list[tuple[str, float, float | None]] = field(default_factory=list)
     _motion_last_t: float = -math.inf
     _motion_active_until: float = -math.inf
+    _flagged_t: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
 
     def __post_init__(self) -> None:
         c = self.config
@@ -129,6 +130,17 @@ class StreamProcessor:
         the HR oscillation at that frequency over the ``paced_window_s`` after the prompt.
         """
         self._pending_prompts.append((prompt_id, t, paced_breath_hz))
+
+    def take_artifact_times(self) -> list[float]:
+        """Times of the beats a window classified as artifacts since the last call (then forgotten).
+
+        Every window runs the range gate and Lipponen & Tarvainen on its own beats; a beat classified as
+        anything but normal by any window that contained it is reported (a beat can be reported more than
+        once: the windows overlap). At most the newest 4096 are kept between calls.
+        """
+        out = list(self._flagged_t)
+        self._flagged_t.clear()
+        return out
 
     def motion(self, t: float, intensity: float) -> None:
         """One second of motion from the strap's accelerometer (0 still .. 1 vigorous); optional input."""
@@ -199,6 +211,9 @@ class StreamProcessor:
         if rr.size < self.config.min_beats:
             return None
         art = artifacts.detect(rr)
+        bad = np.flatnonzero(art.classes)
+        if bad.size:
+            self._flagged_t.extend(self._t[start + bad].tolist())
         clean = art.corrected_rr_ms
         if clean.size < 2:
             return None
