@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from calmstrap.config import Config, load_config
-from calmstrap.pipeline import stream_config
+from calmstrap.pipeline import MAX_RR_MS, MIN_RR_MS, stream_config
 from processing.arousal import Arousal
 from processing.episodes import Episode, EpisodeOnset
 from processing.outcomes import PromptOutcome
@@ -151,7 +151,7 @@ def import_recording(
 
     pending_gaps = sorted(gaps, key=lambda g: g.start_t)
     with archive.transaction():
-        archive.add_beats(beats)
+        archive.add_beats(beats, [not (MIN_RR_MS <= b.rr_ms <= MAX_RR_MS) for b in beats])
         for g in gaps:
             archive.add_gap(g)
         gi = 0
@@ -160,6 +160,9 @@ def import_recording(
                 processor.gap(pending_gaps[gi])
                 gi += 1
             store(processor.push(b))
+            flagged = processor.take_artifact_times()
+            if flagged:
+                archive.flag_beats(user, device, flagged)
             if progress is not None and i % 256 == 0:
                 progress.update(i)
         store(processor.flush())

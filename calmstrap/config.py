@@ -125,6 +125,8 @@ class StrapConfig:
     user: str = "me"
     address: str = ""
     name: str = ""
+    motion: bool = False
+    """Also stream the accelerometer (Polar straps' PMD service) so that motion, not HR, gates exercise."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,16 @@ from storage.archive import Archive
 
 log = logging.getLogger("calmstrap.pipeline")
 
+MIN_RR_MS = 300.0
+MAX_RR_MS = 2000.0
+"""Range gate: an RR outside this is physiologically impossible; it is archived flagged, never changed."""
+MOTION_FULL_SCALE_MG = 1000.0 / 3.0
+"""Motion intensity in mg (mean | |a| - 1 g | per second) maps to processing's 0..1 scale by this full scale
+(clipped): the processor's "moving" threshold 0.3 is then 100 mg, the usual cut point for moderate activity
+in acceleration-magnitude (ENMO-like) metrics."""
+BASELINE_SAVE_EVERY_S = 600.0
+"""Stream time between periodic baseline saves (a crash loses at most this much of the baseline's updates)."""
+
 
 def stream_config(cfg: Config) -> StreamConfig:
     p = cfg.processing
@@ -95,6 +105,9 @@ class StrapSession:
     prompts: list[Prompt] = field(default_factory=list)
     episodes: list[Episode] = field(default_factory=list)
     outcomes: list[PromptOutcome] = field(default_factory=list)
+    baseline_save_every_s: float = BASELINE_SAVE_EVERY_S
+    _next_baseline_save_t: float | None = field(default=None, init=False)
+    _saved_baseline: dict[str, object] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.clock = BeatClock(device=self.device, user=self.user)
@@ -118,12 +131,38 @@ class StrapSession:
             self.on_gap(gap)
         if not beats:
             return
-        self.archive.add_beats(beats)
+        self.archive.add_beats(beats, [not (MIN_RR_MS <= b.rr_ms <= MAX_RR_MS) for b in beats])
         self.stats.beats += len(beats)
         for b in beats:
             for out in self.processor.push(b):
                 await self._dispatch(out)
+        flagged = self.processor.take_artifact_times()
+        if flagged:
+            self.archive.flag_beats(self.user, self.device, flagged)
+        t = beats[-1].t
+        if self._next_baseline_save_t is None:
+            self._next_baseline_save_t = t + self.baseline_save_every_s
+        elif t >= self._next_baseline_save_t:
+            self._next_baseline_save_t = t + self.baseline_save_every_s
+            self.save_baseline(t, only_changed=True)
         self.archive.commit()
+
+    def on_motion(self, t: float, intensity_mg: float) -> None:
+        """One second of motion from the strap: archived as reported (mg), and given to processing (0..1)."""
+        self.archive.add_motion(self.user, self.device, t, intensity_mg)
+        self.processor.motion(t, min(1.0, max(0.0, intensity_mg / MOTION_FULL_SCALE_MG)))
+
+    def save_baseline(self, t: float, *, only_changed: bool = False) -> int:
+        """Save the personal baseline of every time-of-day bin (``only_changed``: bins changed since the last
+        save); returns how many rows were written."""
+        n = 0
+        for bin_name, stats in self.processor.baseline.snapshot():
+            if only_changed and self._saved_baseline.get(bin_name) == stats:
+                continue
+            self.archive.save_baseline(self.user, t, stats, bin_name)
+            self._saved_baseline[bin_name] = stats
+            n += 1
+        return n
 
     def on_gap(self, gap: Gap) -> None:
         self.archive.add_gap(gap)
@@ -136,9 +175,7 @@ class StrapSession:
     async def finish(self) -> None:
         for out in self.processor.flush():
             await self._dispatch(out)
-        now = time.time()
-        for bin_name, stats in self.processor.baseline.snapshot():
-            self.archive.save_baseline(self.user, now, stats, bin_name)
+        self.save_baseline(time.time())
         self.archive.commit()
 
     async def _dispatch(self, out: object) -> None:

@@ -72,7 +72,7 @@ def ble_plan(cfg: Config, found: Sequence[FoundStrap] | None = None) -> tuple[li
         PlannedSource(
             user=s.user,
             device=s.address or s.name,
-            source=BleCollector(StrapTarget(address=s.address, name=s.name)),
+            source=BleCollector(StrapTarget(address=s.address, name=s.name), motion=s.motion),
         )
         for s in straps
     ]
@@ -94,17 +94,30 @@ def _stream(source: BeatSource) -> AsyncIterator[SourceItem]:
 
 
 async def consume_source(session: StrapSession, source: BeatSource) -> None:
-    """Feed one source into its session: notifications to ``handle``, disconnects as gaps, status rows."""
+    """Feed one source into its session: notifications to ``handle``, disconnects as gaps, status rows.
+
+    A source that reports no link events of its own (the simulated strap, file replay) gets a
+    ``device_status`` row "connected" at its first notification and "disconnected" at its last.
+    """
     stream = _stream(source)
+    link_events = False
+    first_t: float | None = None
+    last_t: float | None = None
     try:
         async for item in stream:
             if isinstance(item, tuple):
+                if first_t is None and not link_events:
+                    session.archive.add_device_status(session.user, session.device, item[0], None, True)
+                    first_t = item[0]
+                last_t = item[0]
                 await session.handle(item[0], item[1])
             elif isinstance(item, Disconnected):
+                link_events = True
                 session.mark_disconnect(item.t)
                 session.archive.add_device_status(session.user, session.device, item.t, None, False)
                 session.archive.commit()
             elif isinstance(item, Connected):
+                link_events = True
                 session.archive.add_device_status(session.user, session.device, item.t, None, True)
                 session.archive.commit()
             elif isinstance(item, BatteryLevel):
@@ -120,8 +133,11 @@ async def consume_source(session: StrapSession, source: BeatSource) -> None:
                     item.battery_pct,
                 )
             elif isinstance(item, MotionIntensity):
-                pass  # stored by the motion stage when processing uses it
+                session.on_motion(item.t, item.intensity_mg)
     finally:
+        if first_t is not None and last_t is not None and not link_events:
+            session.archive.add_device_status(session.user, session.device, last_t, None, False)
+            session.archive.commit()
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             with contextlib.suppress(Exception):

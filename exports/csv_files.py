@@ -124,6 +124,17 @@ PROMPTS = CsvFile(
             "helped", "0/1", "1 when ln RMSSD rose by half a resting SD and heart rate fell by 2 bpm or more"
         ),
         Column("feedback_helped", "0/1", "the person's own answer, when they gave one"),
+        Column(
+            "osc_freq_hz",
+            "Hz",
+            "paced-breathing prompts: frequency of the heart-rate oscillation while breathing along",
+        ),
+        Column("osc_amplitude_bpm", "beats/min", "paced-breathing prompts: its peak-to-trough amplitude"),
+        Column(
+            "osc_power_share",
+            "0-1",
+            "paced-breathing prompts: its share of all heart-rate variation (coherence-like)",
+        ),
     ),
 )
 
@@ -313,6 +324,9 @@ def write(data: ExportData, stage: Staging, progress: Progress | None = None) ->
                     _num(p.d_score),
                     _num(p.helped),
                     _num(p.feedback_helped),
+                    _num(p.osc_freq_hz),
+                    _num(p.osc_amplitude_bpm),
+                    _num(p.osc_power_share),
                 ]
             )
     with stage.open_text(file_name(name, WEEKLY)) as out:

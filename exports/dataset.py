@@ -109,6 +109,9 @@ class PromptRow:
     d_score: float | None
     helped: bool | None
     feedback_helped: bool | None
+    osc_freq_hz: float | None = None
+    osc_amplitude_bpm: float | None = None
+    osc_power_share: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +184,15 @@ def _episode(rng: ExportRange, r: tuple[Any, ...]) -> Episode:
 
 
 def _prompt_args(rng: ExportRange, r: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (rng.relabel(r[0]) or "", *r[1:6], rng.relabel(r[6]), *r[7:16], _opt_bool(r[16]), _opt_bool(r[17]))
+    return (
+        rng.relabel(r[0]) or "",
+        *r[1:6],
+        rng.relabel(r[6]),
+        *r[7:16],
+        _opt_bool(r[16]),
+        _opt_bool(r[17]),
+        *r[18:21],
+    )
 
 
 def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -> ExportData:
@@ -251,7 +262,8 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
         for r in q(
             "SELECT id, t, kind, template_id, title, duration_s, reason_episode_id, reason_score, inhale_s,"
             " hold_s, exhale_s, delivered_via, outcome_t, d_ln_rmssd, d_hr_bpm, d_score, helped,"
-            " feedback_helped FROM prompts WHERE user = ? AND t >= ? AND t < ? ORDER BY t, id",
+            " feedback_helped, osc_freq_hz, osc_amplitude_bpm, osc_power_share"
+            " FROM prompts WHERE user = ? AND t >= ? AND t < ? ORDER BY t, id",
             span,
         )
     )

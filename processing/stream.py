@@ -94,6 +94,8 @@ class StreamProcessor:
     _pending_prompts: list[tuple[str, float, float | None]] = field(default_factory=list)
     _motion_last_t: float = -math.inf
     _motion_active_until: float = -math.inf
+    _flagged_t: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
+    _classified_t: float = -math.inf
 
     def __post_init__(self) -> None:
         c = self.config
@@ -129,6 +131,18 @@ class StreamProcessor:
         the HR oscillation at that frequency over the ``paced_window_s`` after the prompt.
         """
         self._pending_prompts.append((prompt_id, t, paced_breath_hz))
+
+    def take_artifact_times(self) -> list[float]:
+        """Times of the beats classified as artifacts since the last call (then forgotten).
+
+        Each fast window runs the range gate and Lipponen & Tarvainen on its beats anyway; its verdict on
+        the beats not yet classified up to its middle is kept, so every beat is classified once, with half a
+        window (30 s) of context on either side, about half a window after it arrived (the last half window
+        before a gap or the end of the stream is not classified). At most the newest 4096 are kept.
+        """
+        out = list(self._flagged_t)
+        self._flagged_t.clear()
+        return out
 
     def motion(self, t: float, intensity: float) -> None:
         """One second of motion from the strap's accelerometer (0 still .. 1 vigorous); optional input."""
@@ -199,6 +213,8 @@ class StreamProcessor:
         if rr.size < self.config.min_beats:
             return None
         art = artifacts.detect(rr)
+        if not full:
+            self._note_artifacts(start, art.classes, t - 0.5 * length_s)
         clean = art.corrected_rr_ms
         if clean.size < 2:
             return None
@@ -211,6 +227,17 @@ class StreamProcessor:
             full=full,
         )
         return w, clean
+
+    def _note_artifacts(self, start: int, classes: npt.NDArray[np.int8], mid_t: float) -> None:
+        """Keep the times of the artifacts among the not yet classified beats up to the window's middle."""
+        tv = self._t[start : self._hi]
+        a = int(np.searchsorted(tv, self._classified_t, side="right"))
+        b = int(np.searchsorted(tv, mid_t, side="right"))
+        if b > a:
+            bad = a + np.flatnonzero(classes[a:b])
+            if bad.size:
+                self._flagged_t.extend(tv[bad].tolist())
+        self._classified_t = max(self._classified_t, mid_t)
 
     def _fast(self, t: float) -> list[Output]:
         c = self.config

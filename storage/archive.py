@@ -119,6 +119,12 @@ MIGRATIONS: tuple[str, ...] = (
         sink TEXT NOT NULL, tbl TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (sink, tbl)
     );
     """,
+    # version 2: the HR oscillation of a paced-breathing prompt's outcome (processing.outcomes.HrOscillation)
+    """
+    ALTER TABLE prompts ADD COLUMN osc_freq_hz REAL;
+    ALTER TABLE prompts ADD COLUMN osc_amplitude_bpm REAL;
+    ALTER TABLE prompts ADD COLUMN osc_power_share REAL
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -369,15 +375,19 @@ class Archive:
 
     def set_prompt_outcome(self, o: PromptOutcome) -> None:
         self._begin()
+        osc = o.oscillation
         self.conn.execute(
-            "UPDATE prompts SET outcome_t = ?, d_ln_rmssd = ?, d_hr_bpm = ?, d_score = ?, helped = ?, seq = ?"
-            " WHERE id = ?",
+            "UPDATE prompts SET outcome_t = ?, d_ln_rmssd = ?, d_hr_bpm = ?, d_score = ?, helped = ?,"
+            " osc_freq_hz = ?, osc_amplitude_bpm = ?, osc_power_share = ?, seq = ? WHERE id = ?",
             (
                 o.t,
                 _num(o.d_ln_rmssd),
                 _num(o.d_hr_bpm),
                 _num(o.d_score),
                 int(o.helped),
+                None if osc is None else _num(osc.freq_hz),
+                None if osc is None else _num(osc.amplitude_bpm),
+                None if osc is None else _num(osc.power_share),
                 self._next_seq(),
                 o.prompt_id,
             ),
@@ -468,6 +478,31 @@ class Archive:
                 ],
             )
         return len(rows)
+
+    def add_motion(self, user: str, device: str, t: float, intensity: float) -> None:
+        """One second of motion intensity from the strap (as the source reports it, e.g. mg)."""
+        self._begin()
+        self.conn.execute(
+            "INSERT INTO motion (seq, user, device, t, intensity) VALUES (?,?,?,?,?)",
+            (self._next_seq(), user, device, t, float(intensity)),
+        )
+
+    def flag_beats(self, user: str, device: str, times: Iterable[float]) -> int:
+        """Mark already archived beats (by their exact ``t``) as artifacts; returns how many changed.
+
+        A beat already flagged keeps its ``seq``; a newly flagged one gets a new ``seq`` (downstream re-sync).
+        """
+        self._begin()
+        changed = 0
+        for t in times:
+            cur = self.conn.execute(
+                "UPDATE beats SET artifact = 1, seq = ? WHERE user = ? AND device = ? AND t = ? AND artifact = 0",
+                (self._seq + 1, user, device, float(t)),
+            )
+            if cur.rowcount > 0:
+                self._next_seq()
+                changed += cur.rowcount
+        return changed
 
     def delete_user(self, user: str) -> None:
         """Remove every row of one user (the demo replaces its previous run)."""

@@ -209,6 +209,7 @@ MEASUREMENTS: tuple[Measurement, ...] = (
             Field("d_hr_bpm", "d_hr_bpm"),
             Field("helped", "helped", FieldType.INT),
             Field("feedback_helped", "feedback_helped", FieldType.INT),
+            *_f("osc_freq_hz", "osc_amplitude_bpm", "osc_power_share"),
         ),
     ),
     Measurement(

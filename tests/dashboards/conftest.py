@@ -3,8 +3,9 @@
 Two tables the demo does not fill yet are filled here the way production will:
 
 * ``weekly_progress``: by ``storage.progress.refresh_weekly_progress`` (what the export runs);
-* ``device_status``: by the archive's own ``add_device_status`` (what the BLE collector calls) with a
-  battery reading and a disconnect/reconnect, when the run wrote no strap status.
+* ``device_status`` battery readings: the demo's simulated strap has no battery, so readings are added by
+  the archive's own ``add_device_status`` (what the BLE collector calls). The connected/disconnected rows
+  come from the demo itself (the pipeline records them for sources without link events).
 
 Then the same :class:`storage.influx.InfluxWriter` the service uses drains the archive into InfluxDB.
 """
@@ -38,18 +39,13 @@ class PipelineData:
     user: str
 
 
-def fill_device_status(a: Archive, user: str) -> None:
-    """A strap reporting its battery, dropping out for a while and coming back."""
+def fill_battery(a: Archive, user: str) -> None:
+    """A strap reporting its battery a few times (as the BLE collector does; the simulated strap has none)."""
     t0, t1 = a.query("SELECT MIN(t), MAX(t) FROM beats WHERE user = ?", (user,))[0]
     device = a.query("SELECT device FROM beats WHERE user = ? LIMIT 1", (user,))[0][0]
     span = t1 - t0
-    for frac, battery, connected in [
-        (0.0, 81.0, True),
-        (0.4, 80.0, False),
-        (0.5, 80.0, True),
-        (0.9, 79.0, True),
-    ]:
-        a.add_device_status(user, device, t0 + frac * span, battery, connected)
+    for frac, battery in [(0.0, 81.0), (0.5, 80.0), (0.9, 79.0)]:
+        a.add_device_status(user, device, t0 + frac * span, battery, None)
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +75,9 @@ def pipeline_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline
         assert out.returncode == 0, out.stderr
         with Archive.in_dir(data_dir) as a:
             refresh_weekly_progress(a, USER)
-            if a.count("device_status", USER) == 0:
-                fill_device_status(a, USER)
+            connected = a.query("SELECT connected FROM device_status WHERE user = ? ORDER BY seq", (USER,))
+            assert [c for (c,) in connected] == [1, 0], "the demo records its strap's connected/disconnected"
+            fill_battery(a, USER)
             a.commit()
             sink = V1Sink(server.url, DB)
             InfluxWriter(a, sink).drain()

@@ -1,0 +1,77 @@
+"""Archive rows the pipeline adds: motion, artifact flags, prompt oscillation; the version-2 migration."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from processing.outcomes import HrOscillation, PromptOutcome
+from sensors.beats import Beat
+from storage.archive import MIGRATIONS, SCHEMA_VERSION, Archive
+
+T0 = 1_700_000_000.0
+
+
+def _v1_archive(path: Path) -> None:
+    con = sqlite3.connect(path)
+    con.executescript(MIGRATIONS[0])
+    con.execute("PRAGMA user_version = 1")
+    con.execute(
+        "INSERT INTO prompts (id, seq, user, t, kind, template_id, title, body, duration_s, expires_t,"
+        " outcome_t, d_ln_rmssd, helped) VALUES ('p1', 7, 'u', ?, 'breathing', 'b1', 'Breathe', 'In, out',"
+        " 60, ?, ?, 0.3, 1)",
+        (T0, T0 + 600, T0 + 180),
+    )
+    con.commit()
+    con.close()
+
+
+def _outcome(osc: HrOscillation | None) -> PromptOutcome:
+    return PromptOutcome("p1", T0 + 180, 0.2, -3.0, -10.0, True, 20, 24, osc)
+
+
+def test_version_1_archive_migrates_and_keeps_its_prompts(tmp_path: Path) -> None:
+    """A version-1 archive opens at the current version with its prompt rows intact and no oscillation yet."""
+    _v1_archive(tmp_path / "archive.db")
+    with Archive.in_dir(tmp_path) as ar:
+        assert ar.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        rows = ar.query(
+            "SELECT id, title, d_ln_rmssd, helped, seq, osc_freq_hz, osc_amplitude_bpm FROM prompts"
+        )
+    assert rows == [("p1", "Breathe", 0.3, 1, 7, None, None)]
+
+
+def test_prompt_outcome_stores_the_hr_oscillation(tmp_path: Path) -> None:
+    """A paced-breathing outcome's HR oscillation lands in the prompt's osc_* columns."""
+    _v1_archive(tmp_path / "archive.db")
+    with Archive.in_dir(tmp_path) as ar:
+        ar.set_prompt_outcome(_outcome(HrOscillation(0.1, 12.5, 0.8)))
+        ar.commit()
+        row = ar.query("SELECT osc_freq_hz, osc_amplitude_bpm, osc_power_share, d_hr_bpm FROM prompts")[0]
+    assert row == (0.1, 12.5, 0.8, -3.0)
+
+
+def test_add_motion_stores_one_row_per_second(tmp_path: Path) -> None:
+    """add_motion writes user, device, time and intensity with a fresh seq."""
+    with Archive.in_dir(tmp_path) as ar:
+        ar.add_motion("u", "d", T0, 42.5)
+        ar.add_motion("u", "d", T0 + 1, 310.0)
+        ar.commit()
+        rows = ar.query("SELECT user, device, t, intensity, seq FROM motion ORDER BY t")
+    assert [r[:4] for r in rows] == [("u", "d", T0, 42.5), ("u", "d", T0 + 1, 310.0)]
+    assert rows[0][4] < rows[1][4]
+
+
+def test_flag_beats_marks_once_and_bumps_seq(tmp_path: Path) -> None:
+    """flag_beats sets artifact on the named beats, gives them a new seq once, and leaves others alone."""
+    beats = [Beat(t=T0 + i * 0.9, rr_ms=900.0, device="d", user="u") for i in range(5)]
+    with Archive.in_dir(tmp_path) as ar:
+        ar.add_beats(beats)
+        before = dict(ar.query("SELECT t, seq FROM beats"))
+        assert ar.flag_beats("u", "d", [beats[1].t, beats[3].t]) == 2
+        assert ar.flag_beats("u", "d", [beats[1].t]) == 0
+        ar.commit()
+        after = {t: (seq, art) for t, seq, art in ar.query("SELECT t, seq, artifact FROM beats")}
+    assert [after[b.t][1] for b in beats] == [0, 1, 0, 1, 0]
+    assert after[beats[1].t][0] > max(before.values())
+    assert after[beats[0].t][0] == before[beats[0].t]
