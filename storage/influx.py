@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
-from storage.archive import Archive
+from storage.archive import WINDOW_FEATURES, Archive
 from storage.errors import StorageError
 
 log = logging.getLogger("calmstrap.influx")
@@ -139,22 +139,7 @@ MEASUREMENTS: tuple[Measurement, ...] = (
             Field("valid", "valid", FieldType.INT),
             Field("window_s", "window_s"),
             Field("n_beats", "CAST(n_beats AS INTEGER)", FieldType.INT),
-            *_f(
-                "artifact_pct",
-                "mean_rr_ms",
-                "mean_hr_bpm",
-                "sdnn_ms",
-                "rmssd_ms",
-                "pnn50_pct",
-                "lf_ms2",
-                "hf_ms2",
-                "lf_hf",
-                "sd1_ms",
-                "sd2_ms",
-                "dfa_a1",
-                "stress_index",
-                "resp_rate_bpm",
-            ),
+            *_f(*(c for c in WINDOW_FEATURES if c != "n_beats")),  # the archive's features, as they are
             Field("ln_rmssd", "calmstrap_ln(rmssd_ms)"),
         ),
     ),
