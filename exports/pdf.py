@@ -26,6 +26,7 @@ from matplotlib.ticker import FuncFormatter
 
 from exports.dataset import ExportData, Progress, WeekRow, iso_utc
 from exports.files import Staging, safe_name
+from processing.progress import iso_week_label
 
 A4 = (8.27, 11.69)
 TABLE_ROWS_PER_PAGE = 18
@@ -383,11 +384,6 @@ def baseline_page(pdf: PdfPages, data: ExportData) -> None:
     _save(pdf, fig)
 
 
-def _iso_week(t: float) -> str:
-    y, w, _ = datetime.fromtimestamp(t, UTC).isocalendar()
-    return f"{y}-W{w:02d}"
-
-
 def amplitude_page(pdf: PdfPages, data: ExportData) -> None:
     fig = _page(PAGE_TITLES[4], data)
     weeks = data.weeks
@@ -395,8 +391,8 @@ def amplitude_page(pdf: PdfPages, data: ExportData) -> None:
     pos = {w: i for i, w in enumerate(labels)}
     x = np.arange(len(weeks))
     ax1 = fig.add_subplot(2, 1, 1)
-    ex = [pos[k] for e in data.episodes if (k := _iso_week(e.onset_t)) in pos]
-    ey = [e.amplitude for e in data.episodes if _iso_week(e.onset_t) in pos]
+    ex = [pos[k] for e in data.episodes if (k := iso_week_label(e.onset_t)) in pos]
+    ey = [e.amplitude for e in data.episodes if iso_week_label(e.onset_t) in pos]
     jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(ex))
     ax1.scatter(np.asarray(ex, dtype=float) + jitter, ey, s=10, color="#f2b134", label="one episode")
     ax1.plot(x, _series(weeks, "median_amplitude"), "o-", color="#35608a", label="weekly median")

@@ -92,6 +92,12 @@ def _week_key(d: dt.date) -> tuple[int, int]:
     return iso.year, iso.week
 
 
+def iso_week_label(t: float, utc_offset_s: float | None = None) -> str:
+    """The ISO week (``2026-W48``) of the local day of ``t``, as the weekly progress rows are keyed."""
+    year, week = _week_key(_local_date(t, utc_offset_s))
+    return f"{year}-W{week:02d}"
+
+
 def _median(xs: Sequence[float]) -> float:
     ys = [x for x in xs if math.isfinite(x)]
     return float(statistics.median(ys)) if ys else NAN

@@ -71,3 +71,14 @@ def test_rolling_mean_and_band_span_seven_days() -> None:
     sd = (sum((x - mean) ** 2 for x in daily) / 6) ** 0.5
     assert w.resting_ln_rmssd == pytest.approx(mean)
     assert (w.resting_ln_rmssd_lo, w.resting_ln_rmssd_hi) == pytest.approx((mean - sd, mean + sd))
+
+
+def test_iso_week_label_uses_the_local_day() -> None:
+    """Sunday 23:00 UTC is next week's Monday two hours east of UTC: the label follows the local day."""
+    import datetime as dt
+
+    from processing.progress import iso_week_label
+
+    sunday_23_utc = dt.datetime(2026, 11, 29, 23, 0, tzinfo=dt.UTC).timestamp()
+    assert iso_week_label(sunday_23_utc, utc_offset_s=0.0) == "2026-W48"
+    assert iso_week_label(sunday_23_utc, utc_offset_s=7200.0) == "2026-W49"
