@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sensors.heart_rate import encode_measurement, ms_to_ticks
+from sensors.source import BatteryLevel
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +279,9 @@ class SimulatedStrap:
     model: StrapModel = field(default_factory=StrapModel)
     start_epoch: float | None = None
     device: str = "sim-strap"
+    battery_start_pct: float = 87.0
+    battery_drain_pct_per_h: float = 0.25
+    battery_every_s: float = 600.0
     _gen: RRGenerator | None = None
     _start: float | None = None
 
@@ -291,11 +295,17 @@ class SimulatedStrap:
         reaction_s = 5.0
         self._gen.follow(Practice(at_epoch - self._start + reaction_s, duration_s, breath_per_min))
 
-    async def stream(self) -> AsyncIterator[tuple[float, bytes]]:
+    def battery_pct(self, t_s: float) -> int:
+        """The simulated coin cell: ``battery_start_pct`` draining ``battery_drain_pct_per_h``."""
+        return max(0, round(self.battery_start_pct - self.battery_drain_pct_per_h * t_s / 3600.0))
+
+    async def stream(self) -> AsyncIterator[tuple[float, bytes] | BatteryLevel]:
+        """Notifications on the simulated clock, and a Battery Level reading every ``battery_every_s``."""
         start = self.start_epoch if self.start_epoch is not None else time.time()
         wall0 = time.monotonic()
         self._gen = gen = self.generator()
         self._start = start
+        next_battery_s = 0.0
         for n in notifications(gen, duration_s=self.duration_s):
             due = wall0 + n.t_s / self.speed
             delay = due - time.monotonic()
@@ -304,3 +314,6 @@ class SimulatedStrap:
             else:
                 await asyncio.sleep(0)
             yield start + n.t_s, n.data
+            if n.t_s >= next_battery_s:
+                yield BatteryLevel(start + n.t_s, self.battery_pct(n.t_s))
+                next_battery_s += self.battery_every_s

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from sensors.simulated import (
     demo_script,
     notifications,
 )
+from sensors.source import BatteryLevel
 
 SESSION_S = 1200.0  # the demo's default 20 simulated minutes
 
@@ -112,7 +114,7 @@ def test_stream_yields_the_generator_bytes_on_the_simulated_clock() -> None:
     strap = SimulatedStrap(seed=9, speed=1e9, duration_s=30.0, start_epoch=1_000.0)
 
     async def collect() -> list[tuple[float, bytes]]:
-        return [item async for item in strap.stream()]
+        return [item async for item in strap.stream() if isinstance(item, tuple)]
 
     got = asyncio.run(collect())
     expected = list(notifications(strap.generator(), duration_s=30.0))
@@ -170,3 +172,16 @@ def _peak_hz(rr_ms: np.ndarray) -> float:
     freqs = np.fft.rfftfreq(x.size, d=0.25)
     band = (freqs > 0.03) & (freqs < 0.5)
     return float(freqs[band][np.argmax(spec[band])])
+
+
+def test_stream_reports_a_draining_battery() -> None:
+    """The simulated strap reports its battery at the start and every 10 simulated minutes, slowly draining."""
+    strap = SimulatedStrap(seed=1, speed=1e9, duration_s=7200.0, start_epoch=0.0)
+
+    async def collect() -> list[BatteryLevel]:
+        return [item async for item in strap.stream() if isinstance(item, BatteryLevel)]
+
+    levels = asyncio.run(collect())
+    assert len(levels) == 13  # at the first notification, then at 600 s, 1200 s, ..., 7200 s
+    assert levels[0].battery_pct == 87 and levels[-1].battery_pct <= 87
+    assert all(a.battery_pct >= b.battery_pct for a, b in itertools.pairwise(levels))
