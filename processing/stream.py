@@ -94,7 +94,7 @@ class StreamProcessor:
     _pending_prompts: list[tuple[str, float, float | None]] = field(default_factory=list)
     _motion_last_t: float = -math.inf
     _motion_active_until: float = -math.inf
-    _flagged_t: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
+    _flagged_t: deque[float] = field(default_factory=lambda: deque(maxlen=512))
     _classified_t: float = -math.inf
 
     def __post_init__(self) -> None:
@@ -138,7 +138,8 @@ class StreamProcessor:
         Each fast window runs the range gate and Lipponen & Tarvainen on its beats anyway; its verdict on
         the beats not yet classified up to its middle is kept, so every beat is classified once, with half a
         window (30 s) of context on either side, about half a window after it arrived (the last half window
-        before a gap or the end of the stream is not classified). At most the newest 4096 are kept.
+        before a gap or the end of the stream is not classified). At most the newest 512 are kept: call it
+        after every notification, as the pipeline does.
         """
         out = list(self._flagged_t)
         self._flagged_t.clear()
