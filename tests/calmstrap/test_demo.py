@@ -109,7 +109,7 @@ def test_bad_env_value_names_key_and_writes_nothing(run_cli: RunCli, tmp_path: P
     assert not d.exists()
 
 
-@pytest.mark.parametrize("command", ["demo", "run"])
+@pytest.mark.parametrize("command", ["demo", "run", "scan", "import", "export", "sync"])
 def test_every_command_has_help_data_dir_and_config(run_cli: RunCli, command: str) -> None:
     """Each command documents --data-dir and --config in its --help."""
     p = run_cli(command, "--help")
