@@ -74,8 +74,9 @@ def format_summary(session: StrapSession, *, origin: float | None, archive_path:
         )
     if session.episodes:
         amp = statistics.median(e.amplitude for e in session.episodes)
+        amp_a = statistics.median(e.amplitude_a for e in session.episodes)
         rec = statistics.median(e.recovery_s for e in session.episodes)
-        lines.append(f"    median amplitude +{amp:.0f} points, median recovery {_dur(rec)}")
+        lines.append(f"    median amplitude +{amp:.0f} points (+{amp_a:.1f} SD), median recovery {_dur(rec)}")
     outcomes = {o.prompt_id: o for o in session.outcomes}
     lines.append(f"  prompts sent: {len(session.prompts)}")
     for p in session.prompts:

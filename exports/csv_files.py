@@ -147,7 +147,11 @@ WEEKLY = CsvFile(
         Column("hours_worn", "h", "hours of heartbeat data"),
         Column("episodes", "count", "arousal episodes that started in the week"),
         Column("episodes_per_hour", "1/h", "episodes per hour worn"),
-        Column("median_amplitude", "score points", "median episode amplitude (lower: smaller spikes)"),
+        Column(
+            "median_amplitude",
+            "baseline SD",
+            "median episode amplitude in personal-baseline SDs (lower: smaller spikes)",
+        ),
         Column("median_t50_s", "s", "median time from peak to half-way down (lower: passes more quickly)"),
         Column("median_recovery_s", "s", "median time from peak back to calm"),
         Column("resting_ln_rmssd", "ln(ms)", "resting ln RMSSD (higher: calmer baseline)"),

@@ -223,7 +223,7 @@ def summary_page(pdf: PdfPages, data: ExportData) -> None:
             ("", f"Hours worn: {s.weekly_hours_worn:.1f}"),
             ("", f"Episodes: {s.weekly_episodes}"),
             ("", f"Prompts sent: {s.weekly_prompts_sent}; helped: {s.weekly_prompts_helped}"),
-            ("", "Median episode amplitude (score points): " + _first_last(weeks, "median_amplitude", ".1f")),
+            ("", "Median episode amplitude (baseline SDs): " + _first_last(weeks, "median_amplitude", ".1f")),
             ("", "Median time to half-way down (s): " + _first_last(weeks, "median_t50_s", ".0f")),
             ("", "Resting ln RMSSD: " + _first_last(weeks, "resting_ln_rmssd", ".2f")),
             ("", "Resting heart rate (bpm): " + _first_last(weeks, "resting_hr_bpm", ".1f")),
@@ -392,11 +392,11 @@ def amplitude_page(pdf: PdfPages, data: ExportData) -> None:
     x = np.arange(len(weeks))
     ax1 = fig.add_subplot(2, 1, 1)
     ex = [pos[k] for e in data.episodes if (k := iso_week_label(e.onset_t)) in pos]
-    ey = [e.amplitude for e in data.episodes if iso_week_label(e.onset_t) in pos]
+    ey = [e.amplitude_a for e in data.episodes if iso_week_label(e.onset_t) in pos]
     jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(ex))
     ax1.scatter(np.asarray(ex, dtype=float) + jitter, ey, s=10, color="#f2b134", label="one episode")
     ax1.plot(x, _series(weeks, "median_amplitude"), "o-", color="#35608a", label="weekly median")
-    ax1.set_ylabel("score points")
+    ax1.set_ylabel("baseline SDs")
     ax1.set_title("Episode amplitude (lower: smaller spikes)", fontsize=10, loc="left")
     ax1.legend(fontsize=8)
     ax2 = fig.add_subplot(2, 1, 2)
@@ -477,8 +477,10 @@ EXPLANATIONS: tuple[tuple[str, str], ...] = (
     ),
     (
         "Amplitude",
-        "How far arousal rose in an episode: the peak score minus the level in the minute before it "
-        "started. Smaller amplitudes over the weeks mean smaller spikes.",
+        "How far arousal rose in an episode, from the level in the minute before it started to its peak, "
+        "measured in the person's own baseline standard deviations (SDs) of heart rate and HRV. The 0-100 "
+        "score flattens out near 100, so the SD figure is the one that shows a spike getting smaller. "
+        "Smaller amplitudes over the weeks mean smaller spikes.",
     ),
     (
         "t50 (time to half-way down)",

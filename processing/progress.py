@@ -32,6 +32,7 @@ DAY_S = 86400.0
 class EpisodeRecord:
     onset_t: float
     amplitude: float
+    """How far the episode rose; the archive loader passes ``amplitude_a`` (personal-baseline SDs)."""
     t50_s: float
     recovery_s: float
 

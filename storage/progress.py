@@ -30,9 +30,11 @@ def load_progress_inputs(
 ) -> tuple[list[EpisodeRecord], list[ScoredWindow], list[PromptRecord], list[WearRecord]]:
     """The rows weekly progress needs, as processing's input records."""
     episodes = [
+        # amplitude in personal-baseline SDs (amplitude_a): the score 100·Φ(A) saturates near 100, so score
+        # points would hide a spike getting smaller; SDs keep "less amplitude" visible week by week
         EpisodeRecord(onset_t=r[0], amplitude=r[1], t50_s=r[2], recovery_s=r[3])
         for r in archive.query(
-            "SELECT onset_t, amplitude, t50_s, recovery_s FROM episodes WHERE user = ? ORDER BY onset_t",
+            "SELECT onset_t, amplitude_a, t50_s, recovery_s FROM episodes WHERE user = ? ORDER BY onset_t",
             (user,),
         )
     ]

@@ -58,7 +58,7 @@ def test_refresh_writes_one_row_per_week(tmp_path: Path) -> None:
         )
     assert rows[0][0] == "2023-W47"
     assert rows[0][1] == pytest.approx(2.0)
-    assert rows[0][2] == 1 and rows[0][3] == pytest.approx(40.0)
+    assert rows[0][2] == 1 and rows[0][3] == pytest.approx(2.0)  # amplitude_a: baseline SDs, not score points
     assert rows[0][4] == pytest.approx(62.0)  # median HR of the 5 calmest windows (scores 20..24)
 
 
