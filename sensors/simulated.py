@@ -315,5 +315,7 @@ class SimulatedStrap:
                 await asyncio.sleep(0)
             yield start + n.t_s, n.data
             if n.t_s >= next_battery_s:
-                yield BatteryLevel(start + n.t_s, self.battery_pct(n.t_s))
+                # read half a second after the notification, as a collector's GATT read would come after it
+                # (never at the same instant as the link's "connected" row: InfluxDB would merge the two)
+                yield BatteryLevel(start + n.t_s + 0.5, self.battery_pct(n.t_s))
                 next_battery_s += self.battery_every_s
