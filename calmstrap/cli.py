@@ -83,9 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run)
     run.add_argument(
         "--source",
-        default="sim",
-        help="where beats come from: sim (default); ble (the [[straps]] of the config, or the single "
-        "strap a scan finds); replay:FILE (an RR file streamed as if live)",
+        default="ble",
+        help="where beats come from: ble (default: the [[straps]] of the config, or the single strap a "
+        "scan finds); sim (the simulated strap); replay:FILE (an RR file streamed as if live)",
     )
     run.add_argument("--seed", type=int, default=0, help="seed of the simulated strap (source sim)")
     run.add_argument(

@@ -236,7 +236,18 @@ def test_run_writes_as_it_goes_and_drains_on_ctrl_c(tmp_path: Path, influxdb: In
     """`calmstrap run` writes to InfluxDB while running; after SIGINT the counts match the archive's."""
     data = tmp_path / "data"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "calmstrap", "run", "--data-dir", str(data), "--speed", "300"],
+        [
+            sys.executable,
+            "-m",
+            "calmstrap",
+            "run",
+            "--source",
+            "sim",
+            "--data-dir",
+            str(data),
+            "--speed",
+            "300",
+        ],
         env=env_for(influxdb),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
