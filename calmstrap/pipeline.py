@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from alerts.catalog import Prompt
@@ -244,10 +244,6 @@ class StrapSession:
             self.processor.note_prompt(prompt.id, prompt.t, paced_breath_hz=paced_hz)
         if self.observer.on_prompt:
             self.observer.on_prompt(prompt, via)
-
-    async def consume(self, source: AsyncIterator[tuple[float, bytes]]) -> None:
-        async for arrival_t, data in source:
-            await self.handle(arrival_t, data)
 
 
 def new_session(

@@ -9,7 +9,6 @@ the user id), so no file of the export names the user.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -288,7 +287,3 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
         prompts=prompts,
         weeks=weeks,
     )
-
-
-def finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)

@@ -86,10 +86,6 @@ class EpisodeDetector:
     def active(self) -> bool:
         return self._open is not None and self._open.end_t is None
 
-    @property
-    def open_episode_id(self) -> str | None:
-        return self._open.id if self._open is not None else None
-
     def _pre_onset(self, onset_t: float) -> tuple[float, float]:
         vals = [(s, a) for (t, s, a) in self._history if onset_t - self.pre_onset_s <= t < onset_t]
         if not vals:

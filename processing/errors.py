@@ -7,16 +7,6 @@ class ProcessingError(ValueError):
     """Base of every error raised by the processing package."""
 
 
-class WindowTooShort(ProcessingError):
-    """A window with too few beats for the asked feature."""
-
-    def __init__(self, n_beats: int, needed: int, feature: str) -> None:
-        self.n_beats = n_beats
-        self.needed = needed
-        self.feature = feature
-        super().__init__(f"{feature} needs at least {needed} beats, window has {n_beats}")
-
-
 class InvalidRR(ProcessingError):
     """RR input that is not a finite, positive series in milliseconds."""
 

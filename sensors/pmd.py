@@ -22,7 +22,6 @@ Data frame layout (as implemented and unit-tested in Polar's BLE SDK, see tests/
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -171,12 +170,3 @@ class MotionMeter:
             self._n += 1
         self.emitted.extend(out)
         return out
-
-
-def intensities(frames: Iterable[tuple[AccFrame, float]], rate_hz: float = 25.0) -> list[MotionIntensity]:
-    """Motion intensity per completed second for (frame, arrival time) pairs."""
-    meter = MotionMeter(rate_hz=rate_hz)
-    out: list[MotionIntensity] = []
-    for f, t in frames:
-        out += meter.push(f, t)
-    return out

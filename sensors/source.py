@@ -104,9 +104,5 @@ class ScaledClock:
     def now(self) -> float:
         return self.epoch0 + (time.monotonic() - self._m0) * self.scale
 
-    def real_s(self, seconds: float) -> float:
-        """How many real seconds ``seconds`` of this clock take."""
-        return seconds / self.scale
-
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.scale)

@@ -279,11 +279,6 @@ def escape_key(s: str) -> str:
     return s.translate(_KEY_ESCAPES)
 
 
-def escape_str_field(s: str) -> str:
-    """A string field value, quoted."""
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 def _sql_field(f: Field, not_null: bool) -> str:
     """SQL text for ``,key=value`` — NULL when the value is NULL, so the field drops out of the point.
 
@@ -675,18 +670,6 @@ class InfluxWriter:
         self.rows_written += batch.rows
 
     # synchronous draining (calmstrap sync, benchmarks)
-    def drain_round(self) -> int:
-        """One batch per table that has rows above its watermark; returns rows written (raises on failure)."""
-        written = 0
-        for m in self.measurements:
-            batch = self.next_batch(m.table)
-            if batch is None:
-                continue
-            self.sink.write(batch.body)
-            self.acknowledged(batch)
-            written += batch.rows
-        return written
-
     def drain(self, on_batch: Callable[[Batch], None] | None = None) -> int:
         """Everything above the watermarks, table by table in ``seq`` order; returns rows written."""
         return sum(self._pump(m.table, None, None, on_batch) for m in self.measurements)
@@ -731,7 +714,7 @@ class InfluxWriter:
 
     # asynchronous draining (calmstrap run / demo)
     async def drain_round_async(self) -> int:
-        """:meth:`drain_round` with the HTTP post in a worker thread (archive access stays on the loop)."""
+        """One batch per table above its watermark; the HTTP post runs in a worker thread, archive access on the loop."""
         written = 0
         for m in self.measurements:
             batch = self.next_batch(m.table)
