@@ -1,0 +1,251 @@
+"""Plain, versioned state snapshots: a dataclass tree to bytes and back, never pickle.
+
+:func:`dump` walks an object's dataclass fields (``init=False`` and private ones included) and writes a
+JSON document with a format version; :func:`load` rebuilds the objects. Supported values: ``None``,
+``bool``, ``int``, finite and non-finite ``float``, ``str``, enums, dataclasses (frozen or not, slots or
+not), numpy arrays (dtype, shape and raw bytes), ``list``, ``tuple``, ``dict`` (any supported keys),
+``OrderedDict``, ``set``, ``frozenset``, ``deque`` (with its ``maxlen``), ``random.Random`` (its state),
+``datetime.time`` and fixed-offset or IANA time zones. Anything else raises :class:`SnapshotError` naming
+the path to the value, so a new field that cannot be saved is found by the round-trip tests, not in
+production.
+
+Objects reached twice (a ``random.Random`` shared by a policy and its learner) are written once and come
+back shared. Rebuilding never calls ``__init__`` or ``__post_init__``: fields are set as stored. A field
+the class has gained since the snapshot was written takes its default (a snapshot from an older version
+still loads); a stored field the class no longer has is ignored. Only classes from the allowed packages
+(``processing``, ``sensors``, ``alerts``, ``calmstrap``, ``cluster``) are rebuilt, and only dataclasses and
+enums among them: a snapshot cannot name arbitrary code.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import enum
+import importlib
+import json
+import math
+import random
+import zlib
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+FORMAT = "calmstrap.snapshot"
+VERSION = 1
+MAGIC = b"CSNP"
+DEFAULT_PACKAGES: tuple[str, ...] = ("processing", "sensors", "alerts", "calmstrap", "cluster")
+
+Json = Any
+
+
+class SnapshotError(ValueError):
+    """A value cannot be saved, or bytes are not a snapshot this version can read."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"snapshot {path or '<root>'}: {reason}")
+
+
+def _type_name(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+class _Encoder:
+    def __init__(self) -> None:
+        self._ids: dict[int, int] = {}
+        self._keep: list[object] = []  # keeps encoded objects alive so their id() is not reused
+
+    def _shared(self, x: object) -> tuple[int, bool]:
+        key = id(x)
+        if key in self._ids:
+            return self._ids[key], True
+        n = len(self._ids)
+        self._ids[key] = n
+        self._keep.append(x)
+        return n, False
+
+    def enc(self, x: object, path: str) -> Json:
+        if isinstance(x, enum.Enum):  # before str: a StrEnum is a str
+            return {"$e": _type_name(type(x)), "v": self.enc(x.value, path)}
+        if x is None or isinstance(x, bool | str):
+            return x
+        if isinstance(x, int | np.integer):
+            return int(x)
+        if isinstance(x, float | np.floating):
+            f = float(x)
+            return f if math.isfinite(f) else {"$f": repr(f)}
+        if isinstance(x, np.ndarray):
+            if x.dtype.hasobject:
+                raise SnapshotError(path, "numpy arrays of objects are not supported")
+            arr = np.ascontiguousarray(x)
+            return {
+                "$nd": arr.dtype.str,
+                "shape": list(arr.shape),
+                "b": base64.b64encode(arr.tobytes()).decode("ascii"),
+            }
+        if isinstance(x, dt.time):
+            if x.tzinfo is not None:
+                raise SnapshotError(path, "times with a time zone are not supported")
+            return {"$time": x.isoformat()}
+        if isinstance(x, ZoneInfo):
+            return {"$zone": x.key}
+        if isinstance(x, dt.timezone):
+            off = x.utcoffset(None)
+            return {"$utcoff": off.total_seconds()}
+        if isinstance(x, random.Random):
+            n, seen = self._shared(x)
+            if seen:
+                return {"$ref": n}
+            return {"$rng": self.enc(x.getstate(), path), "$id": n}
+        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+            n, seen = self._shared(x)
+            if seen:
+                return {"$ref": n}
+            fields = {f.name: self.enc(getattr(x, f.name), f"{path}.{f.name}") for f in dataclasses.fields(x)}
+            return {"$dc": _type_name(type(x)), "$id": n, "f": fields}
+        if isinstance(x, deque):
+            return {"$dq": [self.enc(v, f"{path}[{i}]") for i, v in enumerate(x)], "maxlen": x.maxlen}
+        if isinstance(x, OrderedDict):
+            return {"$od": [[self.enc(k, path), self.enc(v, f"{path}[{k!r}]")] for k, v in x.items()]}
+        if isinstance(x, dict):
+            return {"$d": [[self.enc(k, path), self.enc(v, f"{path}[{k!r}]")] for k, v in x.items()]}
+        if isinstance(x, list):
+            return [self.enc(v, f"{path}[{i}]") for i, v in enumerate(x)]
+        if isinstance(x, tuple):
+            return {"$t": [self.enc(v, f"{path}[{i}]") for i, v in enumerate(x)]}
+        if isinstance(x, frozenset):
+            return {"$fs": [self.enc(v, path) for v in sorted(x, key=repr)]}
+        if isinstance(x, set):
+            return {"$s": [self.enc(v, path) for v in sorted(x, key=repr)]}
+        raise SnapshotError(path, f"a {type(x).__name__} cannot be saved")
+
+
+class _Decoder:
+    def __init__(self, packages: Sequence[str]) -> None:
+        self._packages = tuple(packages)
+        self._objs: dict[int, object] = {}
+
+    def _cls(self, name: str, path: str) -> type:
+        module, _, qual = name.partition(":")
+        if not any(module == p or module.startswith(p + ".") for p in self._packages):
+            raise SnapshotError(path, f"class {name} is outside the allowed packages")
+        try:
+            obj: Any = importlib.import_module(module)
+            for part in qual.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError):
+            raise SnapshotError(path, f"class {name} no longer exists") from None
+        if not isinstance(obj, type):
+            raise SnapshotError(path, f"{name} is not a class")
+        return obj
+
+    def dec(self, j: Json, path: str) -> Any:
+        if j is None or isinstance(j, bool | int | float | str):
+            return j
+        if isinstance(j, list):
+            return [self.dec(v, f"{path}[{i}]") for i, v in enumerate(j)]
+        if not isinstance(j, dict):
+            raise SnapshotError(path, f"unexpected {type(j).__name__}")
+        if "$ref" in j:
+            try:
+                return self._objs[int(j["$ref"])]
+            except KeyError:
+                raise SnapshotError(path, "reference to an object not yet read") from None
+        if "$e" in j:
+            cls = self._cls(j["$e"], path)
+            if not issubclass(cls, enum.Enum):
+                raise SnapshotError(path, f"{j['$e']} is not an enum")
+            return cls(self.dec(j["v"], path))
+        if "$f" in j:
+            return float(j["$f"])
+        if "$nd" in j:
+            raw = base64.b64decode(j["b"])
+            return np.frombuffer(raw, dtype=np.dtype(j["$nd"])).reshape(j["shape"]).copy()
+        if "$time" in j:
+            return dt.time.fromisoformat(j["$time"])
+        if "$zone" in j:
+            return ZoneInfo(j["$zone"])
+        if "$utcoff" in j:
+            return dt.timezone(dt.timedelta(seconds=float(j["$utcoff"])))
+        if "$rng" in j:
+            rng = random.Random()
+            self._objs[int(j["$id"])] = rng
+            rng.setstate(_tuples(self.dec(j["$rng"], path)))
+            return rng
+        if "$dc" in j:
+            return self._dataclass(j, path)
+        if "$dq" in j:
+            return deque((self.dec(v, path) for v in j["$dq"]), maxlen=j["maxlen"])
+        if "$od" in j:
+            return OrderedDict((self.dec(k, path), self.dec(v, path)) for k, v in j["$od"])
+        if "$d" in j:
+            return {self.dec(k, path): self.dec(v, path) for k, v in j["$d"]}
+        if "$t" in j:
+            return tuple(self.dec(v, f"{path}[{i}]") for i, v in enumerate(j["$t"]))
+        if "$fs" in j:
+            return frozenset(self.dec(v, path) for v in j["$fs"])
+        if "$s" in j:
+            return {self.dec(v, path) for v in j["$s"]}
+        raise SnapshotError(path, f"unknown tag among {sorted(j)[:3]}")
+
+    def _dataclass(self, j: dict[str, Json], path: str) -> object:
+        cls = self._cls(j["$dc"], path)
+        if not dataclasses.is_dataclass(cls):
+            raise SnapshotError(path, f"{j['$dc']} is not a dataclass")
+        obj = object.__new__(cls)
+        self._objs[int(j["$id"])] = obj
+        stored: dict[str, Json] = j["f"]
+        for f in dataclasses.fields(cls):
+            fpath = f"{path}.{f.name}"
+            if f.name in stored:
+                value = self.dec(stored[f.name], fpath)
+            elif f.default is not dataclasses.MISSING:
+                value = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                value = f.default_factory()
+            else:
+                raise SnapshotError(fpath, "missing from the snapshot and without a default")
+            object.__setattr__(obj, f.name, value)
+        return obj
+
+
+def _tuples(x: Any) -> Any:
+    """``random.Random.setstate`` wants tuples where JSON gave lists."""
+    if isinstance(x, list | tuple):
+        return tuple(_tuples(v) for v in x)
+    return x
+
+
+def dump(obj: object, *, kind: str) -> bytes:
+    """The snapshot of ``obj`` (a dataclass tree) as bytes; ``kind`` names what it is (checked on load)."""
+    doc = {"format": FORMAT, "version": VERSION, "kind": kind, "state": _Encoder().enc(obj, "")}
+    text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    return MAGIC + zlib.compress(text.encode("utf-8"), 1)
+
+
+def load(data: bytes, *, kind: str, packages: Sequence[str] = DEFAULT_PACKAGES) -> Any:
+    """Rebuild what :func:`dump` saved; raises :class:`SnapshotError` for anything else."""
+    if not data.startswith(MAGIC):
+        raise SnapshotError("", "not a calmstrap snapshot (bad magic bytes)")
+    try:
+        doc = json.loads(zlib.decompress(data[len(MAGIC) :]).decode("utf-8"))
+    except (zlib.error, UnicodeDecodeError, ValueError) as exc:
+        raise SnapshotError("", f"unreadable ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise SnapshotError("", "not a calmstrap snapshot")
+    if doc.get("version") != VERSION:
+        raise SnapshotError("", f"format version {doc.get('version')!r}; this build reads {VERSION}")
+    if doc.get("kind") != kind:
+        raise SnapshotError("", f"a {doc.get('kind')!r} snapshot, expected {kind!r}")
+    return _Decoder(packages).dec(doc["state"], "")
+
+
+def round_trip(obj: object, *, kind: str = "test") -> Any:
+    """``load(dump(obj))`` (tests and checks)."""
+    return load(dump(obj, kind=kind), kind=kind)
