@@ -96,7 +96,8 @@ async def alert_services(sessions: Sequence[StrapSession], *, time_scale: float 
     clients = list(seen.values())
     by_user = {s.user: s for s in sessions}
     for s in sessions:
-        restore_learning(s)
+        if s.resumed_t is None:  # a resumed session's learner already holds its history
+            restore_learning(s)
     async with contextlib.AsyncExitStack() as stack:
         for c in clients:
             await stack.enter_async_context(c)

@@ -18,7 +18,7 @@ from alerts.notify import Notifier
 from calmstrap import __version__, cmd_sync
 from calmstrap.alerting import alert_services, build_notifiers
 from calmstrap.config import Config, ConfigError, load_config
-from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
+from calmstrap.pipeline import CommitGroup, PipelineObserver, StrapSession, new_session
 from calmstrap.sources import SourceChoiceError, consume_isolated, plan_sources
 from calmstrap.summary import StatusLine, format_summary
 from sensors.errors import SensorError
@@ -249,9 +249,18 @@ async def _session_main(
         ),
         alert_services([s for s, _ in pairs], time_scale=time_scale),  # MQTT client lifetime
     ):
-        stopped = await _run_until_stopped(pairs)
-        for s, _ in pairs:
-            await s.finish()
+        groups = {id(s.commits): s.commits for s, _ in pairs if s.commits is not None}
+        committers = [asyncio.create_task(g.run(), name="archive-commits") for g in groups.values()]
+        try:
+            stopped = await _run_until_stopped(pairs)
+            for s, _ in pairs:
+                await s.finish()
+        finally:
+            for c in committers:
+                c.cancel()
+            for c in committers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await c
     return stopped
 
 
@@ -274,6 +283,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         pairs: list[tuple[StrapSession, BeatSource]] = []
         # one notifier chain (one MQTT connection) shared by every strap's session
         notifiers = notifiers_for(cfg, console, users=tuple(p.user for p in plans), time_scale=args.speed)
+        commits = CommitGroup(archive)  # grouped commits across every strap (pipeline.COMMIT_EVERY_S)
         for plan in plans:
             session = new_session(
                 cfg,
@@ -283,7 +293,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 device=plan.device,
                 seed=args.seed,
                 observer=observer,
+                commits=commits,
+                resume=True,
             )
+            if session.resumed_t is not None:
+                log.info("%s (%s): resumed its saved state", plan.device, plan.user)
             pairs.append((session, plan.source))
         log.info("running: %s; archive %s; Ctrl-C stops", note, archive.path)
         asyncio.run(_session_main(pairs, cfg, archive, time_scale=args.speed))

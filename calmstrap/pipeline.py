@@ -6,8 +6,10 @@ to the archive first. One :class:`StrapSession` per strap; sessions run as named
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,10 +19,12 @@ from alerts.notify import Notifier, StrapStatus
 from alerts.policy import PolicyConfig as PolicyParams
 from alerts.policy import PromptPolicy
 from calmstrap.config import Config
+from calmstrap.session_state import dump_session, restore_session
 from processing.arousal import Arousal
 from processing.baseline import BASELINE_BINS
 from processing.episodes import Episode, EpisodeOnset
 from processing.outcomes import PromptOutcome
+from processing.snapshot import SnapshotError
 from processing.stream import StreamConfig, StreamProcessor, WindowResult
 from sensors.beats import BeatClock, Gap
 from sensors.heart_rate import MalformedMeasurement, parse_measurement
@@ -37,6 +41,10 @@ MOTION_FULL_SCALE_MG = 1000.0 / 3.0
 in acceleration-magnitude (ENMO-like) metrics."""
 BASELINE_SAVE_EVERY_S = 600.0
 """Stream time between periodic baseline saves (a crash loses at most this much of the baseline's updates)."""
+COMMIT_EVERY_S = 0.1
+"""Wall time between grouped archive commits across all straps (a kill -9 loses at most this much)."""
+CHECKPOINT_EVERY_S = 600.0
+"""Stream time between periodic session-state checkpoints (also saved after every prompt and at exit)."""
 
 
 def stream_config(cfg: Config) -> StreamConfig:
@@ -78,6 +86,39 @@ class SessionStats:
     episodes: int = 0
 
 
+@dataclass(slots=True)
+class CommitGroup:
+    """Archive commits grouped across every strap that shares one archive: at most one per ``every_s``.
+
+    Sessions call :meth:`tick` after each notification; :meth:`run` (a background task) commits what is
+    pending when notifications pause, so nothing waits longer than about ``every_s`` to be durable.
+    """
+
+    archive: Archive
+    every_s: float = COMMIT_EVERY_S
+    commits: int = 0
+    _last: float = field(default_factory=time.monotonic)
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.every_s:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        self.archive.commit()
+        self._last = time.monotonic() if now is None else now
+        self.commits += 1
+
+    async def run(self) -> None:
+        """Commit every ``every_s`` until cancelled (and once more when cancelled)."""
+        try:
+            while True:
+                await asyncio.sleep(self.every_s)
+                self.tick()
+        finally:
+            self.flush()
+
+
 @dataclass
 class PipelineObserver:
     """Optional callbacks for a user interface (the CLI's status line and summary)."""
@@ -106,8 +147,14 @@ class StrapSession:
     episodes: list[Episode] = field(default_factory=list)
     outcomes: list[PromptOutcome] = field(default_factory=list)
     baseline_save_every_s: float = BASELINE_SAVE_EVERY_S
+    commits: CommitGroup | None = None
+    """Grouped commits shared by the sessions of one archive; None: commit after every notification."""
+    checkpoint_every_s: float = CHECKPOINT_EVERY_S
+    resumed_t: float | None = None
+    """Stream time of the checkpoint this session resumed from (None: a fresh session)."""
     _next_baseline_save_t: float | None = field(default=None, init=False)
     _saved_baseline: dict[str, object] = field(default_factory=dict, init=False)
+    _next_checkpoint_t: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.clock = BeatClock(device=self.device, user=self.user)
@@ -145,7 +192,23 @@ class StrapSession:
         elif t >= self._next_baseline_save_t:
             self._next_baseline_save_t = t + self.baseline_save_every_s
             self.save_baseline(t, only_changed=True)
-        self.archive.commit()
+        if self._next_checkpoint_t is None:
+            self._next_checkpoint_t = t + self.checkpoint_every_s
+        elif t >= self._next_checkpoint_t:
+            self.checkpoint(t)
+        if self.commits is None:
+            self.archive.commit()
+        else:
+            self.commits.tick()
+
+    def checkpoint(self, t: float | None = None) -> None:
+        """Save the session's state (calmstrap.session_state) in the archive's current transaction."""
+        if t is None:
+            t = self.processor.last_t
+        if not math.isfinite(t):
+            return
+        self._next_checkpoint_t = t + self.checkpoint_every_s
+        self.archive.save_checkpoint(self.user, self.device, t, dump_session(self, t))
 
     def on_motion(self, t: float, intensity_mg: float) -> None:
         """One second of motion from the strap: archived as reported (mg), and given to processing (0..1)."""
@@ -176,6 +239,7 @@ class StrapSession:
         for out in self.processor.flush():
             await self._dispatch(out)
         self.save_baseline(time.time())
+        self.checkpoint()
         self.archive.commit()
 
     async def _dispatch(self, out: object) -> None:
@@ -225,6 +289,11 @@ class StrapSession:
     async def _send(self, prompt: Prompt, *, track_outcome: bool = True) -> None:
         via = "none"
         self.archive.add_prompt(prompt, via)
+        if track_outcome:
+            cycle_s = (prompt.inhale_s or 0.0) + (prompt.hold_s or 0.0) + (prompt.exhale_s or 0.0)
+            paced_hz = 1.0 / cycle_s if cycle_s > 0 else None
+            self.processor.note_prompt(prompt.id, prompt.t, paced_breath_hz=paced_hz)
+        self.checkpoint(prompt.t)  # a restart knows this prompt was sent (cooldown; never sent twice)
         self.archive.commit()
         for n in self.notifiers:
             try:
@@ -238,10 +307,6 @@ class StrapSession:
         self.archive.set_prompt_delivery(prompt.id, via)
         self.prompts.append(prompt)
         self.stats.prompts += 1
-        if track_outcome:
-            cycle_s = (prompt.inhale_s or 0.0) + (prompt.hold_s or 0.0) + (prompt.exhale_s or 0.0)
-            paced_hz = 1.0 / cycle_s if cycle_s > 0 else None
-            self.processor.note_prompt(prompt.id, prompt.t, paced_breath_hz=paced_hz)
         if self.observer.on_prompt:
             self.observer.on_prompt(prompt, via)
 
@@ -257,7 +322,10 @@ def new_session(
     observer: PipelineObserver | None = None,
     restore_baseline: bool = True,
     ignore_quiet_hours: bool = False,
+    commits: CommitGroup | None = None,
+    resume: bool = False,
 ) -> StrapSession:
+    """A session for one strap; ``resume``: continue from the archive's checkpoint of (user, device)."""
     processor = StreamProcessor(user=user, device=device, config=stream_config(cfg))
     if restore_baseline:
         for bin_name in BASELINE_BINS:
@@ -267,7 +335,7 @@ def new_session(
     policy = PromptPolicy(
         user=user, config=policy_params(cfg, ignore_quiet_hours=ignore_quiet_hours), seed=seed
     )
-    return StrapSession(
+    session = StrapSession(
         user=user,
         device=device,
         archive=archive,
@@ -275,4 +343,17 @@ def new_session(
         processor=processor,
         policy=policy,
         observer=observer or PipelineObserver(),
+        commits=commits,
     )
+    if resume:
+        checkpoint = archive.load_checkpoint(user, device)
+        if checkpoint is not None and checkpoint[0] > time.time() + 60.0:
+            log.info(
+                "%s (%s): saved state is ahead of the clock (accelerated run); not resumed", device, user
+            )
+        elif checkpoint is not None:
+            try:
+                session.resumed_t = restore_session(session, checkpoint[1])
+            except (SnapshotError, ValueError) as exc:
+                log.warning("%s (%s): saved state not resumed (%s); starting fresh", device, user, exc)
+    return session

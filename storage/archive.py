@@ -125,6 +125,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE prompts ADD COLUMN osc_amplitude_bpm REAL;
     ALTER TABLE prompts ADD COLUMN osc_power_share REAL
     """,
+    # version 3: each strap session's state snapshot (processing.snapshot), so a restart resumes it
+    """
+    CREATE TABLE checkpoint (
+        user TEXT NOT NULL, device TEXT NOT NULL, t REAL NOT NULL, state BLOB NOT NULL,
+        PRIMARY KEY (user, device)
+    )
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -504,10 +511,25 @@ class Archive:
                 changed += cur.rowcount
         return changed
 
+    def save_checkpoint(self, user: str, device: str, t: float, state: bytes) -> None:
+        """Keep one strap session's state snapshot (replacing the previous one) in the current transaction."""
+        self._begin()
+        self.conn.execute(
+            "INSERT OR REPLACE INTO checkpoint (user, device, t, state) VALUES (?,?,?,?)",
+            (user, device, t, state),
+        )
+
+    def load_checkpoint(self, user: str, device: str) -> tuple[float, bytes] | None:
+        """The last saved state snapshot of a strap session: (stream time it covers, bytes), or None."""
+        row = self.conn.execute(
+            "SELECT t, state FROM checkpoint WHERE user = ? AND device = ?", (user, device)
+        ).fetchone()
+        return None if row is None else (float(row[0]), bytes(row[1]))
+
     def delete_user(self, user: str) -> None:
         """Remove every row of one user (the demo replaces its previous run)."""
         self._begin()
-        for table in SEQ_TABLES:
+        for table in (*SEQ_TABLES, "checkpoint"):
             self.conn.execute(f"DELETE FROM {table} WHERE user = ?", (user,))
 
     # -- reads -----------------------------------------------------------------------------------------
