@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "calmstrap.cmd_import",
     "calmstrap.cmd_sync",
     "calmstrap.cmd_export",
+    "calmstrap.cmd_cluster",
 )
 DEMO_USER = "demo"
 
@@ -90,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="seed of the simulated strap (source sim)")
     run.add_argument(
         "--speed", type=float, default=1.0, help="recorded seconds per second (sources sim and replay)"
+    )
+    run.add_argument(
+        "--start",
+        type=float,
+        default=None,
+        metavar="EPOCH",
+        help="sources sim and replay: start time (default now)",
     )
     run.set_defaults(func=cmd_run)
     for module in COMMAND_MODULES:
@@ -272,7 +280,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     data_dir = cfg.data_dir(args.data_dir)
     try:
-        plans, note = asyncio.run(plan_sources(args.source, cfg, seed=args.seed, speed=args.speed))
+        plans, note = asyncio.run(
+            plan_sources(args.source, cfg, seed=args.seed, speed=args.speed, start=args.start)
+        )
     except (SourceChoiceError, SensorError) as exc:
         print(f"calmstrap run: {exc}", file=sys.stderr)
         return EXIT_CONFIG

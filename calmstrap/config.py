@@ -121,6 +121,31 @@ class InfluxConfig:
 
 
 @dataclass(frozen=True)
+class NatsConfig:
+    """The clinic deployment (``calmstrap collect / worker / archive``); unused by ``run`` and ``demo``."""
+
+    servers: str = ""
+    """Comma-separated ``nats://host:port`` or ``tls://host:port`` URLs of the cluster's nodes."""
+    user: str = ""
+    password: str = field(default="", repr=False)
+    password_file: str = ""
+    creds_file: str = ""
+    """A NATS credentials file (JWT + nkey seed), instead of user and password."""
+    inbox_prefix: str = ""
+    """Edge collectors: the inbox prefix their credentials may subscribe to (empty: ``_INBOX``)."""
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    partitions: int = 16
+    """Must equal the ``partition(N, 1)`` mapping of the servers' account."""
+    replicas: int = 3
+    checkpoint_every_s: float = 2.0
+    lease_ttl_s: float = 10.0
+    outbox_dir: str = ""
+    """Collectors: where the outbox lives (empty: the data dir)."""
+
+
+@dataclass(frozen=True)
 class StrapConfig:
     user: str = "me"
     address: str = ""
@@ -137,6 +162,7 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     influx: InfluxConfig = field(default_factory=InfluxConfig)
     straps: tuple[StrapConfig, ...] = ()
+    nats: NatsConfig = field(default_factory=NatsConfig)
 
     def data_dir(self, override: str | None = None) -> Path:
         if override:
@@ -242,6 +268,7 @@ _SECTIONS: Mapping[str, type[Any]] = {
     "policy": PolicyConfig,
     "mqtt": MqttConfig,
     "influx": InfluxConfig,
+    "nats": NatsConfig,
 }
 
 
@@ -318,7 +345,23 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         influx = dataclasses.replace(
             influx, password=_read_secret_file("influx.password_file", influx.password_file)
         )
+    nats: NatsConfig = sections["nats"]
+    for url in filter(None, (u.strip() for u in nats.servers.split(","))):
+        if not re.match(r"^(nats|tls)://[^/\s]+:\d+/?$", url):
+            raise ConfigError(
+                "nats.servers",
+                nats.servers,
+                "comma-separated nats://host:port or tls://host:port URLs",
+                _src(values, "nats", "servers"),
+            )
+    if not 1 <= nats.partitions <= 4096:
+        raise ConfigError(
+            "nats.partitions", nats.partitions, "a whole number 1-4096", _src(values, "nats", "partitions")
+        )
+    if not nats.password and nats.password_file:
+        nats = dataclasses.replace(nats, password=_read_secret_file("nats.password_file", nats.password_file))
     return Config(
+        nats=nats,
         general=sections["general"],
         processing=sections["processing"],
         policy=sections["policy"],

@@ -41,9 +41,9 @@ class SessionState:
     saved_baseline: dict[str, BaselineStats]
 
 
-def dump_session(session: StrapSession, t: float) -> bytes:
-    """The session's state at stream time ``t`` as snapshot bytes."""
-    state = SessionState(
+def state_of(session: StrapSession, t: float) -> SessionState:
+    """The session's state at stream time ``t`` (its live objects: dump it before the session goes on)."""
+    return SessionState(
         user=session.user,
         device=session.device,
         t=t,
@@ -54,7 +54,11 @@ def dump_session(session: StrapSession, t: float) -> bytes:
         next_baseline_save_t=session._next_baseline_save_t,
         saved_baseline=session._saved_baseline,  # type: ignore[arg-type]
     )
-    return snapshot.dump(state, kind=KIND)
+
+
+def dump_session(session: StrapSession, t: float) -> bytes:
+    """The session's state at stream time ``t`` as snapshot bytes."""
+    return snapshot.dump(state_of(session, t), kind=KIND)
 
 
 def load_session(data: bytes) -> SessionState:
@@ -72,7 +76,11 @@ def restore_session(session: StrapSession, data: bytes) -> float:
     and a processor saved under other processing settings is not resumed (the session's fresh one, with
     the baseline from the archive, stays).
     """
-    state = load_session(data)
+    return apply_state(session, load_session(data))
+
+
+def apply_state(session: StrapSession, state: SessionState) -> float:
+    """Put a loaded state into ``session`` (see :func:`restore_session`); returns the stream time it covers."""
     if (state.user, state.device) != (session.user, session.device):
         raise SessionStateError(
             f"state of {state.user}/{state.device} cannot resume session {session.user}/{session.device}"

@@ -79,13 +79,13 @@ def ble_plan(cfg: Config, found: Sequence[FoundStrap] | None = None) -> tuple[li
     return plan, note
 
 
-def replay_plan(cfg: Config, path: str, speed: float) -> PlannedSource:
-    """An RR file streamed as if live (raises ReplayFormatError on a bad line)."""
+def replay_plan(cfg: Config, path: str, speed: float, start: float | None = None) -> PlannedSource:
+    """An RR file streamed as if live (raises ReplayFormatError on a bad line); ``start``: its first epoch s."""
     rec = read_rr_file(path)
     return PlannedSource(
         user=cfg.general.user,
         device=f"replay:{Path(path).name}",
-        source=ReplaySource(rec, speed=speed),
+        source=ReplaySource(rec, speed=speed, start_t=start),
     )
 
 
@@ -153,7 +153,7 @@ async def consume_isolated(session: StrapSession, source: BeatSource) -> None:
         log.debug("strap failure", exc_info=True)
 
 
-def sim_plan(cfg: Config, seed: int, speed: float) -> PlannedSource:
+def sim_plan(cfg: Config, seed: int, speed: float, start: float | None = None) -> PlannedSource:
     import random
 
     from sensors.simulated import SimulatedStrap, random_script
@@ -164,14 +164,19 @@ def sim_plan(cfg: Config, seed: int, speed: float) -> PlannedSource:
         duration_s=None,
         episodes=random_script(7 * 86400.0, random.Random(seed)),
         device="sim-strap",
+        start_epoch=start,
     )
     return PlannedSource(user=cfg.general.user, device=strap.device, source=strap)
 
 
-async def plan_sources(spec: str, cfg: Config, *, seed: int, speed: float) -> tuple[list[PlannedSource], str]:
-    """The sources ``--source SPEC`` names; raises SourceChoiceError (or ReplayFormatError) when unusable."""
+async def plan_sources(
+    spec: str, cfg: Config, *, seed: int, speed: float, start: float | None = None
+) -> tuple[list[PlannedSource], str]:
+    """The sources ``--source SPEC`` names; raises SourceChoiceError (or ReplayFormatError) when unusable.
+
+    ``start``: the epoch second a simulation or replay starts at (default: now)."""
     if spec == "sim":
-        return [sim_plan(cfg, seed, speed)], "source sim"
+        return [sim_plan(cfg, seed, speed, start)], "source sim"
     if spec == "ble":
         found = None
         if not cfg.straps:
@@ -189,5 +194,5 @@ async def plan_sources(spec: str, cfg: Config, *, seed: int, speed: float) -> tu
         return plan, note or f"source ble: {len(plan)} strap(s) from the configuration"
     if spec.startswith("replay:") and len(spec) > len("replay:"):
         path = spec[len("replay:") :]
-        return [replay_plan(cfg, path, speed)], f"source replay of {path} at {speed:g}x"
+        return [replay_plan(cfg, path, speed, start)], f"source replay of {path} at {speed:g}x"
     raise SourceChoiceError(f"unknown --source {spec!r}; expected sim, ble or replay:FILE")

@@ -125,12 +125,14 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE prompts ADD COLUMN osc_amplitude_bpm REAL;
     ALTER TABLE prompts ADD COLUMN osc_power_share REAL
     """,
-    # version 3: each strap session's state snapshot (processing.snapshot), so a restart resumes it
+    # version 3: each strap session's state snapshot (processing.snapshot), so a restart resumes it; how far
+    # ``calmstrap archive`` has applied each results stream
     """
     CREATE TABLE checkpoint (
         user TEXT NOT NULL, device TEXT NOT NULL, t REAL NOT NULL, state BLOB NOT NULL,
         PRIMARY KEY (user, device)
-    )
+    );
+    CREATE TABLE stream_applied (stream TEXT PRIMARY KEY, seq INTEGER NOT NULL)
     """,
 )
 
@@ -525,6 +527,16 @@ class Archive:
             "SELECT t, state FROM checkpoint WHERE user = ? AND device = ?", (user, device)
         ).fetchone()
         return None if row is None else (float(row[0]), bytes(row[1]))
+
+    def applied_seq(self, stream: str) -> int:
+        """The last message sequence of ``stream`` applied to this archive (``calmstrap archive``; 0: none)."""
+        row = self.conn.execute("SELECT seq FROM stream_applied WHERE stream = ?", (stream,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def set_applied_seq(self, stream: str, seq: int) -> None:
+        """Record, in the current transaction, that ``stream`` is applied up to ``seq`` (exactly once)."""
+        self._begin()
+        self.conn.execute("INSERT OR REPLACE INTO stream_applied (stream, seq) VALUES (?, ?)", (stream, seq))
 
     def delete_user(self, user: str) -> None:
         """Remove every row of one user (the demo replaces its previous run)."""

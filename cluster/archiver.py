@@ -1,0 +1,129 @@
+"""``calmstrap archive``: the results stream into the SQLite archive, exactly once, and each prompt delivered once.
+
+One durable pull consumer (``archiver``) reads ``calmstrap.out.>`` in stream order. The archive records, in
+the same transaction as the rows, the last stream sequence it applied, so a restart skips what is
+already in and nothing is applied twice. A prompt is delivered as the pipeline of ``run`` does it: its
+row is committed first, then it is sent (if still within its expiry), then the channel it went out on is
+recorded; a crash in between never sends it twice. InfluxDB, exports and the dashboard read this archive
+as they read a home archive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from alerts.catalog import Prompt
+from cluster import subjects as sj
+from cluster.errors import BadMessage
+from cluster.ops import ArchiveOp
+from storage.archive import Archive
+
+log = logging.getLogger("calmstrap.cluster.archiver")
+
+Deliver = Callable[[Prompt], Awaitable[str]]
+
+
+@dataclass(slots=True)
+class ArchiverStats:
+    applied: int = 0
+    skipped: int = 0
+    bad: int = 0
+    delivered: int = 0
+    expired: int = 0
+    batches: int = 0
+    delivered_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Archiver:
+    js: JetStreamContext
+    archive: Archive
+    deliver: Deliver | None = None
+    batch: int = 512
+    clock: Callable[[], float] = time.time
+    stats: ArchiverStats = field(default_factory=ArchiverStats)
+
+    async def run(self, stop: Callable[[], bool]) -> None:
+        await self.js.add_consumer(
+            sj.RESULTS_STREAM,
+            ConsumerConfig(
+                durable_name=sj.ARCHIVER_CONSUMER,
+                filter_subject=f"{sj.RESULTS_PREFIX}.>",
+                deliver_policy=DeliverPolicy.ALL,
+                ack_policy=AckPolicy.ALL,
+                ack_wait=120.0,
+                max_ack_pending=-1,
+                max_deliver=-1,
+            ),
+        )
+        sub = await self.js.pull_subscribe_bind(sj.ARCHIVER_CONSUMER, stream=sj.RESULTS_STREAM)
+        applied = self.archive.applied_seq(sj.RESULTS_STREAM)
+        log.info("archiver: results applied up to stream sequence %d", applied)
+        try:
+            while not stop():
+                try:
+                    msgs = await sub.fetch(self.batch, timeout=0.5)
+                except TimeoutError:
+                    continue
+                except Exception as exc:  # a node away: the client reconnects; try again
+                    log.warning("archiver: fetch failed (%s); retrying", exc)
+                    await _pause()
+                    continue
+                applied = await self._apply(msgs, applied)
+                with contextlib.suppress(Exception):
+                    await msgs[-1].ack()
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _apply(self, msgs: list, applied: int) -> int:  # type: ignore[type-arg]
+        prompts: list[Prompt] = []
+        last = applied
+        for msg in msgs:
+            seq = int(msg.metadata.sequence.stream)
+            if seq <= last:
+                self.stats.skipped += 1
+                continue
+            last = seq
+            try:
+                op = ArchiveOp.decode(msg.subject, msg.data)
+                op.apply(self.archive)
+            except (BadMessage, TypeError, ValueError) as exc:
+                self.stats.bad += 1
+                log.warning("archiver: skipped result %d on %s (%s)", seq, msg.subject, exc)
+                continue
+            self.stats.applied += 1
+            if op.name == "add_prompt" and isinstance(op.args[0], Prompt):
+                prompts.append(op.args[0])
+        self.archive.set_applied_seq(sj.RESULTS_STREAM, last)
+        self.archive.commit()  # rows (and prompts, as "none") durable before anything is sent
+        self.stats.batches += 1
+        for p in prompts:
+            await self._deliver(p)
+        return last
+
+    async def _deliver(self, p: Prompt) -> None:
+        if self.deliver is None:
+            return
+        if self.clock() > p.expires_t:
+            self.stats.expired += 1
+            self.archive.set_prompt_delivery(p.id, "expired")
+        else:
+            via = await self.deliver(p)
+            self.stats.delivered += 1
+            self.stats.delivered_ids.append(p.id)
+            self.archive.set_prompt_delivery(p.id, via)
+        self.archive.commit()
+
+
+async def _pause() -> None:
+    import asyncio
+
+    await asyncio.sleep(0.5)

@@ -1,0 +1,380 @@
+"""``calmstrap worker``: partitions taken through leases, consumed in order, checkpointed, acknowledged.
+
+* Leases: key ``p.<n>`` in the bucket ``calmstrap_leases`` (its TTL is the lease time), created with
+  compare-and-set (``create``), renewed with ``update(last=revision)`` and dropped at once when a renewal
+  fails. Each worker also keeps ``w.<id>`` alive there; a worker takes free partitions up to its fair share
+  (partitions / live workers, rounded up) and hands back the ones above it.
+* Consuming: one durable pull consumer per partition (``p<n>``, filter ``calmstrap.p.<n>.*``). A new owner
+  reads the partition checkpoint (``p.<n>`` in ``calmstrap_state``: the stream sequence every message up to
+  which is covered by saved user states), recreates the consumer from the next sequence and replays.
+* State: ``u.<user>`` in ``calmstrap_state`` holds the user's state and the stream sequence it covers; a
+  replayed message at or below it is skipped. Every state write is a compare-and-set on the revision the
+  owner last saw, so a worker that lost its lease cannot overwrite its successor's state.
+* Outputs go to ``calmstrap.out.<user>.<kind>`` with deterministic ids and are acknowledged by the server
+  before the checkpoint that covers their inputs is written; inputs are acknowledged only after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import struct
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError, NotFoundError
+from nats.js.kv import KeyValue
+
+from cluster import subjects as sj
+from cluster.errors import BadMessage, ClusterError, LeaseLost
+
+log = logging.getLogger("calmstrap.cluster.worker")
+
+CHECKPOINT_MAGIC = b"CK"
+CHECKPOINT_VERSION = 1
+_HEAD = struct.Struct(">2sBQ")
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One collector event as a worker reads it from the notification stream."""
+
+    stream_seq: int
+    user: str
+    device: str
+    epoch: str
+    dev_seq: int
+    kind: sj.EventKind
+    arrival_t: float
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One output for the results stream; ``msg_id`` is a function of the input, so replays de-duplicate."""
+
+    subject: str
+    msg_id: str
+    payload: bytes
+
+
+class PartitionHost(Protocol):
+    """The per-user session code a worker runs (calmstrap wires the same sessions as ``run``)."""
+
+    def restore(self, user: str, state: bytes | None) -> None: ...
+
+    async def handle(self, ev: Inbound) -> list[Outbound]: ...
+
+    def dump(self, user: str) -> bytes: ...
+
+    def forget(self, user: str) -> None: ...
+
+
+def parse_inbound(msg: Msg) -> Inbound:
+    """Read a collector message; raises :class:`BadMessage` for anything calmstrap did not write."""
+    h = msg.headers or {}
+    try:
+        meta = msg.metadata
+        return Inbound(
+            stream_seq=int(meta.sequence.stream),
+            user=sj.user_of(msg.subject),
+            device=h[sj.HDR_DEVICE],
+            epoch=h[sj.HDR_EPOCH],
+            dev_seq=int(h[sj.HDR_SEQ]),
+            kind=sj.EventKind(h[sj.HDR_EVENT]),
+            arrival_t=float(h[sj.HDR_ARRIVAL]),
+            data=bytes(msg.data),
+        )
+    except (KeyError, ValueError, ClusterError) as exc:
+        raise BadMessage(msg.subject, f"missing or bad header ({exc})") from None
+
+
+def encode_checkpoint(stream_seq: int, state: bytes) -> bytes:
+    return _HEAD.pack(CHECKPOINT_MAGIC, CHECKPOINT_VERSION, stream_seq) + state
+
+
+def decode_checkpoint(data: bytes) -> tuple[int, bytes]:
+    if len(data) < _HEAD.size:
+        raise ClusterError("checkpoint too short")
+    magic, version, seq = _HEAD.unpack_from(data)
+    if magic != CHECKPOINT_MAGIC or version != CHECKPOINT_VERSION:
+        raise ClusterError(f"checkpoint format {magic!r} v{version} unknown")
+    return int(seq), data[_HEAD.size :]
+
+
+@dataclass(slots=True)
+class _Key:
+    """A key-value key this owner writes with compare-and-set; ``rev`` 0 = not there yet."""
+
+    name: str
+    rev: int = 0
+
+
+async def cas_put(kv: KeyValue, key: _Key, value: bytes, partition: int) -> None:
+    try:
+        key.rev = await (
+            kv.create(key.name, value) if key.rev == 0 else kv.update(key.name, value, last=key.rev)
+        )
+    except KeyWrongLastSequenceError:
+        raise LeaseLost(partition, key.name) from None
+
+
+async def cas_get(kv: KeyValue, name: str) -> tuple[_Key, bytes | None]:
+    try:
+        entry = await kv.get(name)
+    except KeyNotFoundError:
+        return _Key(name), None
+    return _Key(name, int(entry.revision or 0)), entry.value
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    processed: int = 0
+    skipped_replayed: int = 0
+    bad: int = 0
+    outputs: int = 0
+    checkpoints: int = 0
+
+
+@dataclass(slots=True)
+class PartitionRunner:
+    """Consumes one partition while its lease is held."""
+
+    js: JetStreamContext
+    state_kv: KeyValue
+    partition: int
+    host: PartitionHost
+    checkpoint_every_s: float
+    stats: WorkerStats
+    fetch_batch: int = 256
+    _users: dict[str, _Key] = field(default_factory=dict)
+    _user_seq: dict[str, int] = field(default_factory=dict)
+    _dirty: set[str] = field(default_factory=set)
+    _pkey: _Key | None = None
+    _covered: int = 0
+    _last_seq: int = 0
+    _last_msg: Msg | None = None
+    stopping: bool = False
+
+    async def run(self) -> None:
+        pkey, raw = await cas_get(self.state_kv, f"p.{self.partition}")
+        self._pkey = pkey
+        self._covered = decode_checkpoint(raw)[0] if raw else 0
+        self._last_seq = self._covered
+        durable = sj.partition_consumer(self.partition)
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(sj.NOTIFY_STREAM, durable)
+        start = self._covered + 1
+        await self.js.add_consumer(
+            sj.NOTIFY_STREAM,
+            ConsumerConfig(
+                durable_name=durable,
+                filter_subject=sj.partition_filter(self.partition),
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE if self._covered else DeliverPolicy.ALL,
+                opt_start_seq=start if self._covered else None,
+                ack_policy=AckPolicy.ALL,
+                ack_wait=300.0,
+                max_ack_pending=-1,
+                max_deliver=-1,
+            ),
+        )
+        sub = await self.js.pull_subscribe_bind(durable, stream=sj.NOTIFY_STREAM)
+        log.info("partition %d: consuming from stream sequence %d", self.partition, start)
+        next_checkpoint = time.monotonic() + self.checkpoint_every_s
+        try:
+            while not self.stopping:
+                try:
+                    msgs = await sub.fetch(self.fetch_batch, timeout=0.5)
+                except TimeoutError:
+                    msgs = []
+                if msgs:
+                    await self._process(msgs)
+                if time.monotonic() >= next_checkpoint:
+                    await self.checkpoint()
+                    next_checkpoint = time.monotonic() + self.checkpoint_every_s
+            await self.checkpoint()
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _process(self, msgs: Sequence[Msg]) -> None:
+        out: list[Outbound] = []
+        for msg in msgs:
+            seq = int(msg.metadata.sequence.stream)
+            if seq <= self._last_seq:
+                continue  # redelivered
+            self._last_seq = seq
+            self._last_msg = msg
+            try:
+                ev = parse_inbound(msg)
+            except BadMessage as exc:
+                self.stats.bad += 1
+                log.warning("partition %d: skipped a message (%s)", self.partition, exc.reason)
+                continue
+            if ev.user not in self._users:
+                key, raw = await cas_get(self.state_kv, f"u.{ev.user}")
+                covered, state = decode_checkpoint(raw) if raw else (0, None)
+                self._users[ev.user] = key
+                self._user_seq[ev.user] = covered
+                self.host.restore(ev.user, state)
+            if seq <= self._user_seq[ev.user]:
+                self.stats.skipped_replayed += 1
+                continue
+            out.extend(await self.host.handle(ev))
+            self._user_seq[ev.user] = seq
+            self._dirty.add(ev.user)
+            self.stats.processed += 1
+        await publish_all(self.js, out)
+        self.stats.outputs += len(out)
+
+    async def checkpoint(self) -> None:
+        """Save every changed user's state, then the partition's covered sequence, then ack the inputs."""
+        if self._last_seq == self._covered:
+            return
+        for user in sorted(self._dirty):
+            await cas_put(
+                self.state_kv,
+                self._users[user],
+                encode_checkpoint(self._user_seq[user], self.host.dump(user)),
+                self.partition,
+            )
+        self._dirty.clear()
+        assert self._pkey is not None
+        await cas_put(self.state_kv, self._pkey, encode_checkpoint(self._last_seq, b""), self.partition)
+        self._covered = self._last_seq
+        self.stats.checkpoints += 1
+        if self._last_msg is not None:
+            with contextlib.suppress(Exception):  # an ack lost is only a redelivery, skipped by sequence
+                await self._last_msg.ack()
+            self._last_msg = None
+
+
+async def publish_all(js: JetStreamContext, out: Sequence[Outbound], *, timeout_s: float = 5.0) -> None:
+    """Publish and wait for every ack; failures are retried (same ids) with a growing random delay."""
+    pending = list(out)
+    delay = 0.2
+    while pending:
+        results = await asyncio.gather(
+            *(
+                js.publish(o.subject, o.payload, timeout=timeout_s, headers={sj.HDR_MSG_ID: o.msg_id})
+                for o in pending
+            ),
+            return_exceptions=True,
+        )
+        pending = [o for o, r in zip(pending, results, strict=True) if isinstance(r, BaseException)]
+        if pending:
+            log.warning("results stream: %d outputs not acknowledged; retrying", len(pending))
+            await asyncio.sleep(random.uniform(0.1, delay))
+            delay = min(delay * 2, 5.0)
+
+
+@dataclass(slots=True)
+class _Held:
+    key: _Key
+    runner: PartitionRunner
+    task: asyncio.Task[None]
+
+
+@dataclass(slots=True)
+class Worker:
+    js: JetStreamContext
+    leases: KeyValue
+    state_kv: KeyValue
+    host_factory: Callable[[int], PartitionHost]
+    partitions: int
+    checkpoint_every_s: float = 2.0
+    lease_ttl_s: float = 10.0
+    worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    stats: WorkerStats = field(default_factory=WorkerStats)
+    held: dict[int, _Held] = field(default_factory=dict)
+
+    @property
+    def renew_every_s(self) -> float:
+        return self.lease_ttl_s / 3.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Hold leases and run partitions until ``stop`` is set; then checkpoint and hand back every lease."""
+        log.info("worker %s: up, %d partitions", self.worker_id, self.partitions)
+        try:
+            while not stop.is_set():
+                await self.tick()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.renew_every_s)
+        finally:
+            for p in list(self.held):
+                await self._release(p, graceful=True)
+            with contextlib.suppress(Exception):
+                await self.leases.delete(f"w.{self.worker_id}")
+
+    async def tick(self) -> None:
+        wid = self.worker_id.encode()
+        with contextlib.suppress(Exception):
+            await self.leases.put(f"w.{self.worker_id}", wid)
+        for p, h in list(self.held.items()):
+            if h.task.done():
+                exc = None if h.task.cancelled() else h.task.exception()
+                log.warning("partition %d stopped (%s); handing it back", p, exc)
+                await self._release(p, graceful=False)
+                continue
+            try:
+                await cas_put(self.leases, h.key, wid, p)
+            except (LeaseLost, Exception) as exc:
+                log.warning("partition %d: lease renewal failed (%s); dropped at once", p, exc)
+                h.task.cancel()
+                self.held.pop(p, None)
+        target = math.ceil(self.partitions / max(1, await self._live_workers()))
+        if len(self.held) < target:
+            free = [p for p in range(self.partitions) if p not in self.held]
+            random.shuffle(free)
+            for p in free:
+                if len(self.held) >= target:
+                    break
+                key = _Key(f"p.{p}")
+                try:
+                    await cas_put(self.leases, key, wid, p)
+                except (LeaseLost, Exception):
+                    continue
+                self._start(p, key)
+        while len(self.held) > target:
+            await self._release(max(self.held), graceful=True)
+
+    async def _live_workers(self) -> int:
+        try:
+            keys = await self.leases.keys()
+        except NoKeysError:
+            return 1
+        except Exception:
+            return max(1, len(self.held) and 1)
+        return max(1, sum(1 for k in keys if k.startswith("w.")))
+
+    def _start(self, p: int, key: _Key) -> None:
+        runner = PartitionRunner(
+            self.js, self.state_kv, p, self.host_factory(p), self.checkpoint_every_s, self.stats
+        )
+        task = asyncio.create_task(runner.run(), name=f"partition:{p}")
+        self.held[p] = _Held(key, runner, task)
+        log.info("worker %s: took partition %d", self.worker_id, p)
+
+    async def _release(self, p: int, *, graceful: bool) -> None:
+        h = self.held.pop(p, None)
+        if h is None:
+            return
+        if graceful and not h.task.done():
+            h.runner.stopping = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(h.task), timeout=10.0)
+        h.task.cancel()
+        with contextlib.suppress(BaseException):
+            await h.task
+        with contextlib.suppress(Exception):
+            await self.leases.delete(h.key.name, last=h.key.rev)
+        log.info("worker %s: handed back partition %d", self.worker_id, p)
