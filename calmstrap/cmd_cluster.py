@@ -96,37 +96,44 @@ async def _collect_source(
 
 
 async def collect_main(cfg: Config, args: argparse.Namespace) -> int:
+    """Sources write the outbox from the first second, whether or not the cluster is reachable; the
+    publisher connects (retrying forever) and drains it. Ends when every source ended and all is acked."""
     plans, note = await plan_sources(args.source, cfg, seed=args.seed, speed=args.speed, start=args.start)
     outbox_dir = cfg.nats.outbox_dir or str(cfg.data_dir(args.data_dir))
     stop = _stop_event()
+    settings = nats_settings(cfg, "calmstrap-collect")
     with Outbox.in_dir(outbox_dir) as outbox:
         log.info("collecting: %s; %d events waiting in the outbox", note, outbox.count())
-        async with connected(nats_settings(cfg, "calmstrap-collect")) as nc:
-            publisher = Publisher(nc.jetstream(), outbox)
-            wake, done = asyncio.Event(), asyncio.Event()
+        wake, done = asyncio.Event(), asyncio.Event()
+        stats: list[Publisher] = []
 
-            async def sources() -> None:
-                async with asyncio.TaskGroup() as tg:
-                    for p in plans:
-                        tg.create_task(
-                            _collect_source(outbox, p.user, p.device, p.source, wake),
-                            name=f"strap:{p.user}:{p.device}",
-                        )
-                done.set()
-
+        async def sources() -> None:
             async with asyncio.TaskGroup() as tg:
-                src = tg.create_task(sources(), name="sources")
-                pub = tg.create_task(publisher.run(wake, done), name="publisher")
-                stopper = tg.create_task(stop.wait(), name="stop")
-                _finished, _ = await asyncio.wait({pub, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                for t in (src, pub, stopper):
-                    t.cancel()
-            log.info(
-                "collector: %d acknowledged (%d duplicates), %d still in the outbox",
-                publisher.stats.acked,
-                publisher.stats.duplicates,
-                outbox.count(),
-            )
+                for p in plans:
+                    tg.create_task(
+                        _collect_source(outbox, p.user, p.device, p.source, wake),
+                        name=f"strap:{p.user}:{p.device}",
+                    )
+            done.set()
+
+        async def publish() -> None:
+            async with connected(settings) as nc:
+                publisher = Publisher(nc.jetstream(), outbox)
+                stats.append(publisher)
+                await publisher.run(wake, done)
+
+        async with asyncio.TaskGroup() as tg:
+            src = tg.create_task(sources(), name="sources")
+            pub = tg.create_task(publish(), name="publisher")
+            stopper = tg.create_task(stop.wait(), name="stop")
+            await asyncio.wait({pub, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for t in (src, pub, stopper):
+                t.cancel()
+        acked = stats[0].stats.acked if stats else 0
+        dups = stats[0].stats.duplicates if stats else 0
+        log.info(
+            "collector: %d acknowledged (%d duplicates), %d still in the outbox", acked, dups, outbox.count()
+        )
     return 0
 
 

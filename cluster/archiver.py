@@ -10,8 +10,10 @@ as they read a home archive.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -51,6 +53,35 @@ class Archiver:
     stats: ArchiverStats = field(default_factory=ArchiverStats)
 
     async def run(self, stop: Callable[[], bool]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                sub = await self._subscribe()
+                break
+            except Exception as exc:  # a slow or partial cluster: try again
+                log.warning("archiver: set-up failed (%s); retrying", exc)
+                await asyncio.sleep(random.uniform(0.1, delay))
+                delay = min(delay * 2, 5.0)
+        applied = self.archive.applied_seq(sj.RESULTS_STREAM)
+        log.info("archiver: results applied up to stream sequence %d", applied)
+        try:
+            while not stop():
+                try:
+                    msgs = await sub.fetch(self.batch, timeout=0.5)
+                except TimeoutError:
+                    continue
+                except Exception as exc:  # a node away: the client reconnects; try again
+                    log.warning("archiver: fetch failed (%s); retrying", exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                applied = await self._apply(msgs, applied)
+                with contextlib.suppress(Exception):
+                    await msgs[-1].ack()
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
         await self.js.add_consumer(
             sj.RESULTS_STREAM,
             ConsumerConfig(
@@ -63,25 +94,7 @@ class Archiver:
                 max_deliver=-1,
             ),
         )
-        sub = await self.js.pull_subscribe_bind(sj.ARCHIVER_CONSUMER, stream=sj.RESULTS_STREAM)
-        applied = self.archive.applied_seq(sj.RESULTS_STREAM)
-        log.info("archiver: results applied up to stream sequence %d", applied)
-        try:
-            while not stop():
-                try:
-                    msgs = await sub.fetch(self.batch, timeout=0.5)
-                except TimeoutError:
-                    continue
-                except Exception as exc:  # a node away: the client reconnects; try again
-                    log.warning("archiver: fetch failed (%s); retrying", exc)
-                    await _pause()
-                    continue
-                applied = await self._apply(msgs, applied)
-                with contextlib.suppress(Exception):
-                    await msgs[-1].ack()
-        finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+        return await self.js.pull_subscribe_bind(sj.ARCHIVER_CONSUMER, stream=sj.RESULTS_STREAM)
 
     async def _apply(self, msgs: list, applied: int) -> int:  # type: ignore[type-arg]
         prompts: list[Prompt] = []
@@ -115,15 +128,11 @@ class Archiver:
         if self.clock() > p.expires_t:
             self.stats.expired += 1
             self.archive.set_prompt_delivery(p.id, "expired")
+            log.info("prompt %s expired before it could be delivered", p.id)
         else:
             via = await self.deliver(p)
             self.stats.delivered += 1
             self.stats.delivered_ids.append(p.id)
             self.archive.set_prompt_delivery(p.id, via)
+            log.info("prompt %s delivered via %s", p.id, via)
         self.archive.commit()
-
-
-async def _pause() -> None:
-    import asyncio
-
-    await asyncio.sleep(0.5)

@@ -28,10 +28,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError, NotFoundError
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError, NotFoundError
 from nats.js.kv import KeyValue
 
 from cluster import subjects as sj
@@ -119,13 +120,37 @@ class _Key:
     rev: int = 0
 
 
-async def cas_put(kv: KeyValue, key: _Key, value: bytes, partition: int) -> None:
-    try:
-        key.rev = await (
-            kv.create(key.name, value) if key.rev == 0 else kv.update(key.name, value, last=key.rev)
-        )
-    except KeyWrongLastSequenceError:
-        raise LeaseLost(partition, key.name) from None
+async def cas_put(kv: KeyValue, key: _Key, value: bytes, partition: int, *, attempts: int = 4) -> None:
+    """Write ``key`` if it is still at the revision this owner last saw; raises :class:`LeaseLost` if not.
+
+    A timeout is ambiguous (the write may have landed): the key is read back, and the write counts as
+    done when it holds this value at a newer revision, or is tried again when it is unchanged."""
+    for attempt in range(attempts):
+        try:
+            key.rev = await (
+                kv.create(key.name, value) if key.rev == 0 else kv.update(key.name, value, last=key.rev)
+            )
+            return
+        except KeyWrongLastSequenceError:
+            raise LeaseLost(partition, key.name) from None
+        except (TimeoutError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError, APIError) as exc:
+            if attempt == attempts - 1:
+                raise
+            log.debug("partition %d: %s write unsure (%s); reading it back", partition, key.name, exc)
+            await asyncio.sleep(random.uniform(0.05, 0.3 * (attempt + 1)))
+            try:
+                entry = await kv.get(key.name)
+            except KeyNotFoundError:
+                continue
+            except Exception:
+                continue
+            rev = int(entry.revision or 0)
+            if entry.value == value and rev > key.rev:
+                key.rev = rev
+                return
+            if rev != key.rev:
+                raise LeaseLost(partition, key.name) from None
+    raise LeaseLost(partition, key.name)
 
 
 async def cas_get(kv: KeyValue, name: str) -> tuple[_Key, bytes | None]:
@@ -155,7 +180,7 @@ class PartitionRunner:
     host: PartitionHost
     checkpoint_every_s: float
     stats: WorkerStats
-    fetch_batch: int = 256
+    fetch_batch: int = 64
     _users: dict[str, _Key] = field(default_factory=dict)
     _user_seq: dict[str, int] = field(default_factory=dict)
     _dirty: set[str] = field(default_factory=set)
@@ -166,10 +191,52 @@ class PartitionRunner:
     stopping: bool = False
 
     async def run(self) -> None:
+        delay = 0.2
+        while True:  # a node away or a slow cluster: set up again, with a growing random delay
+            try:
+                sub = await self._setup()
+                break
+            except LeaseLost:
+                raise
+            except Exception as exc:
+                log.warning("partition %d: set-up failed (%s); retrying", self.partition, exc)
+                await asyncio.sleep(random.uniform(0.1, delay))
+                delay = min(delay * 2, 5.0)
+        next_checkpoint = time.monotonic() + self.checkpoint_every_s
+        delay = 0.2
+        try:
+            while not self.stopping:
+                try:
+                    msgs = await sub.fetch(self.fetch_batch, timeout=0.5)
+                except TimeoutError:
+                    msgs = []
+                except (LeaseLost, asyncio.CancelledError):
+                    raise
+                except Exception as exc:
+                    log.warning("partition %d: fetch failed (%s); retrying", self.partition, exc)
+                    await asyncio.sleep(random.uniform(0.1, delay))
+                    delay = min(delay * 2, 5.0)
+                    continue
+                delay = 0.2
+                if msgs:
+                    await self._process(msgs)
+                if time.monotonic() >= next_checkpoint:
+                    await self.checkpoint()
+                    next_checkpoint = time.monotonic() + self.checkpoint_every_s
+            await self.checkpoint()
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _setup(self) -> JetStreamContext.PullSubscription:
+        """Read the partition checkpoint and recreate the partition's consumer from the next sequence."""
         pkey, raw = await cas_get(self.state_kv, f"p.{self.partition}")
         self._pkey = pkey
         self._covered = decode_checkpoint(raw)[0] if raw else 0
         self._last_seq = self._covered
+        self._users.clear()
+        self._user_seq.clear()
+        self._dirty.clear()
         durable = sj.partition_consumer(self.partition)
         with contextlib.suppress(NotFoundError):
             await self.js.delete_consumer(sj.NOTIFY_STREAM, durable)
@@ -189,22 +256,7 @@ class PartitionRunner:
         )
         sub = await self.js.pull_subscribe_bind(durable, stream=sj.NOTIFY_STREAM)
         log.info("partition %d: consuming from stream sequence %d", self.partition, start)
-        next_checkpoint = time.monotonic() + self.checkpoint_every_s
-        try:
-            while not self.stopping:
-                try:
-                    msgs = await sub.fetch(self.fetch_batch, timeout=0.5)
-                except TimeoutError:
-                    msgs = []
-                if msgs:
-                    await self._process(msgs)
-                if time.monotonic() >= next_checkpoint:
-                    await self.checkpoint()
-                    next_checkpoint = time.monotonic() + self.checkpoint_every_s
-            await self.checkpoint()
-        finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+        return sub
 
     async def _process(self, msgs: Sequence[Msg]) -> None:
         out: list[Outbound] = []
@@ -282,6 +334,7 @@ class _Held:
     key: _Key
     runner: PartitionRunner
     task: asyncio.Task[None]
+    releasing: bool = False
 
 
 @dataclass(slots=True)
@@ -296,56 +349,79 @@ class Worker:
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     stats: WorkerStats = field(default_factory=WorkerStats)
     held: dict[int, _Held] = field(default_factory=dict)
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def _spawn_release(self, p: int) -> None:
+        task = asyncio.create_task(self._release(p), name=f"release:{p}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @property
     def renew_every_s(self) -> float:
-        return self.lease_ttl_s / 3.0
+        return self.lease_ttl_s / 4.0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Hold leases and run partitions until ``stop`` is set; then checkpoint and hand back every lease."""
+        """Hold leases and run partitions until ``stop`` is set; then checkpoint and hand back every lease.
+
+        Renewals run in their own task, never behind a slow acquisition or hand-back."""
         log.info("worker %s: up, %d partitions", self.worker_id, self.partitions)
+        renewer = asyncio.create_task(self._renew_forever(), name="lease-renewals")
         try:
             while not stop.is_set():
-                await self.tick()
+                await self.balance()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.renew_every_s)
         finally:
-            for p in list(self.held):
-                await self._release(p, graceful=True)
+            await asyncio.gather(*(self._release(p) for p in list(self.held)), return_exceptions=True)
+            renewer.cancel()
+            with contextlib.suppress(BaseException):
+                await renewer
             with contextlib.suppress(Exception):
                 await self.leases.delete(f"w.{self.worker_id}")
 
-    async def tick(self) -> None:
+    async def _renew_forever(self) -> None:
+        while True:
+            await self.renew()
+            await asyncio.sleep(self.renew_every_s)
+
+    async def renew(self) -> None:
+        """Renew every held lease at once; a lease whose renewal fails is dropped at once."""
+        wid = self.worker_id.encode()
+        held = list(self.held.items())
+        results = await asyncio.gather(
+            *(cas_put(self.leases, h.key, wid, p) for p, h in held), return_exceptions=True
+        )
+        for (p, h), r in zip(held, results, strict=True):
+            if isinstance(r, BaseException):
+                log.warning("partition %d: lease renewal failed (%s); dropped at once", p, r)
+                h.task.cancel()
+                if self.held.get(p) is h:
+                    del self.held[p]
+
+    async def balance(self) -> None:
+        """Take free partitions up to the fair share; hand back the ones above it."""
         wid = self.worker_id.encode()
         with contextlib.suppress(Exception):
             await self.leases.put(f"w.{self.worker_id}", wid)
         for p, h in list(self.held.items()):
-            if h.task.done():
+            if h.task.done() and not h.releasing:
                 exc = None if h.task.cancelled() else h.task.exception()
                 log.warning("partition %d stopped (%s); handing it back", p, exc)
-                await self._release(p, graceful=False)
-                continue
-            try:
-                await cas_put(self.leases, h.key, wid, p)
-            except (LeaseLost, Exception) as exc:
-                log.warning("partition %d: lease renewal failed (%s); dropped at once", p, exc)
-                h.task.cancel()
-                self.held.pop(p, None)
+                self._spawn_release(p)
         target = math.ceil(self.partitions / max(1, await self._live_workers()))
-        if len(self.held) < target:
+        active = [p for p, h in self.held.items() if not h.releasing]
+        if len(active) < target:
             free = [p for p in range(self.partitions) if p not in self.held]
             random.shuffle(free)
-            for p in free:
-                if len(self.held) >= target:
-                    break
+            for p in free[: target - len(active)]:
                 key = _Key(f"p.{p}")
                 try:
                     await cas_put(self.leases, key, wid, p)
-                except (LeaseLost, Exception):
+                except Exception:
                     continue
                 self._start(p, key)
-        while len(self.held) > target:
-            await self._release(max(self.held), graceful=True)
+        for p in sorted(active, reverse=True)[: max(0, len(active) - target)]:
+            self._spawn_release(p)
 
     async def _live_workers(self) -> int:
         try:
@@ -353,7 +429,7 @@ class Worker:
         except NoKeysError:
             return 1
         except Exception:
-            return max(1, len(self.held) and 1)
+            return 1
         return max(1, sum(1 for k in keys if k.startswith("w.")))
 
     def _start(self, p: int, key: _Key) -> None:
@@ -364,17 +440,20 @@ class Worker:
         self.held[p] = _Held(key, runner, task)
         log.info("worker %s: took partition %d", self.worker_id, p)
 
-    async def _release(self, p: int, *, graceful: bool) -> None:
-        h = self.held.pop(p, None)
-        if h is None:
+    async def _release(self, p: int) -> None:
+        """Let the partition's runner checkpoint and stop (its lease still renewed), then delete the lease."""
+        h = self.held.get(p)
+        if h is None or h.releasing:
             return
-        if graceful and not h.task.done():
-            h.runner.stopping = True
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(h.task), timeout=10.0)
+        h.releasing = True
+        h.runner.stopping = True
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(asyncio.shield(h.task), timeout=15.0)
         h.task.cancel()
         with contextlib.suppress(BaseException):
             await h.task
-        with contextlib.suppress(Exception):
-            await self.leases.delete(h.key.name, last=h.key.rev)
-        log.info("worker %s: handed back partition %d", self.worker_id, p)
+        if self.held.get(p) is h:
+            del self.held[p]
+            with contextlib.suppress(Exception):
+                await self.leases.delete(h.key.name, last=h.key.rev)
+            log.info("worker %s: handed back partition %d", self.worker_id, p)
