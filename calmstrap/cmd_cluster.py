@@ -140,22 +140,33 @@ async def collect_main(cfg: Config, args: argparse.Namespace) -> int:
 # -- worker ----------------------------------------------------------------------------------------------
 @dataclass(slots=True)
 class SeqWindow:
-    """Device sequence numbers seen: everything up to ``floor``, and the ones above it."""
+    """One outbox's events for one device, put back in device order.
+
+    The stream may hold a device's events out of order (a publish lost in a leader election and sent again
+    after the next one was stored); an event after a hole waits here until the hole is filled, so the
+    session sees exactly the order the strap sent. Events at or below ``floor`` were seen (resends). After
+    ``max_held`` waiting events the hole is given up: they are released in order and it is logged.
+    """
 
     floor: int = 0
-    above: set[int] = field(default_factory=set)
+    held: dict[int, Inbound] = field(default_factory=dict)
+    max_held: int = 256
 
-    def accept(self, seq: int) -> bool:
-        if seq <= self.floor or seq in self.above:
-            return False
-        self.above.add(seq)
-        while self.floor + 1 in self.above:
+    def offer(self, ev: Inbound) -> list[Inbound]:
+        """The events that can be processed now, in device order (none for a resend)."""
+        if ev.dev_seq <= self.floor or ev.dev_seq in self.held:
+            return []
+        self.held[ev.dev_seq] = ev
+        out: list[Inbound] = []
+        while self.floor + 1 in self.held:
             self.floor += 1
-            self.above.discard(self.floor)
-        if len(self.above) > 4096:  # a hole that never fills: move on
-            self.floor = min(self.above)
-            self.above = {s for s in self.above if s > self.floor}
-        return True
+            out.append(self.held.pop(self.floor))
+        if len(self.held) > self.max_held:
+            log.warning("%s: events %d.. never arrived; going on without them", ev.device, self.floor + 1)
+            for seq in sorted(self.held):
+                out.append(self.held.pop(seq))
+                self.floor = seq
+        return out
 
 
 @dataclass(slots=True)
@@ -242,9 +253,12 @@ class SessionHost:
         live = devices.get(ev.device)
         if live is None:
             live = devices[ev.device] = self._new(ev.user, ev.device)
-        window = live.seqs.setdefault(ev.epoch, SeqWindow())
-        if not window.accept(ev.dev_seq):
-            return []  # a resend the server's duplicate window no longer caught
+        out: list[Outbound] = []
+        for e in live.seqs.setdefault(ev.epoch, SeqWindow()).offer(ev):
+            out.extend(await self._event(live, e))
+        return out
+
+    async def _event(self, live: _Live, ev: Inbound) -> list[Outbound]:
         s, rec, t = live.session, live.recorder, ev.arrival_t
         match ev.kind:
             case sj.EventKind.NOTIFY:
@@ -280,7 +294,7 @@ async def worker_main(cfg: Config, args: argparse.Namespace) -> int:
     settings = nats_settings(cfg, "calmstrap-worker")
     stop = _stop_event()
     async with connected(settings) as nc:
-        js = nc.jetstream()
+        js = nc.jetstream(timeout=10.0)
         await ensure_streams(js, settings.replicas)
         leases = await ensure_kv(js, sj.LEASES_BUCKET, replicas=settings.replicas, ttl_s=cfg.nats.lease_ttl_s)
         state = await ensure_kv(js, sj.STATE_BUCKET, replicas=settings.replicas, ttl_s=None)
@@ -331,7 +345,7 @@ async def archive_main(cfg: Config, args: argparse.Namespace) -> int:
                 await stack.enter_async_context(c)
             await stack.enter_async_context(cmd_sync.background_sync(cfg, archive))
             nc = await stack.enter_async_context(connected(settings))
-            js = nc.jetstream()
+            js = nc.jetstream(timeout=10.0)
             await ensure_streams(js, settings.replicas)
             archiver = Archiver(js, archive, deliver=None if args.no_deliver else deliver)  # type: ignore[arg-type]
             await archiver.run(stop.is_set)

@@ -140,7 +140,7 @@ class NatsConfig:
     """Must equal the ``partition(N, 1)`` mapping of the servers' account."""
     replicas: int = 3
     checkpoint_every_s: float = 2.0
-    lease_ttl_s: float = 10.0
+    lease_ttl_s: float = 15.0
     outbox_dir: str = ""
     """Collectors: where the outbox lives (empty: the data dir)."""
 

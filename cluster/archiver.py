@@ -67,7 +67,7 @@ class Archiver:
         try:
             while not stop():
                 try:
-                    msgs = await sub.fetch(self.batch, timeout=0.5)
+                    msgs = await sub.fetch(self.batch, timeout=2.0)
                 except TimeoutError:
                     continue
                 except Exception as exc:  # a node away: the client reconnects; try again
@@ -89,7 +89,7 @@ class Archiver:
                 filter_subject=f"{sj.RESULTS_PREFIX}.>",
                 deliver_policy=DeliverPolicy.ALL,
                 ack_policy=AckPolicy.ALL,
-                ack_wait=120.0,
+                ack_wait=30.0,
                 max_ack_pending=-1,
                 max_deliver=-1,
             ),

@@ -207,7 +207,7 @@ class PartitionRunner:
         try:
             while not self.stopping:
                 try:
-                    msgs = await sub.fetch(self.fetch_batch, timeout=0.5)
+                    msgs = await sub.fetch(self.fetch_batch, timeout=2.0)
                 except TimeoutError:
                     msgs = []
                 except (LeaseLost, asyncio.CancelledError):
@@ -249,7 +249,7 @@ class PartitionRunner:
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE if self._covered else DeliverPolicy.ALL,
                 opt_start_seq=start if self._covered else None,
                 ack_policy=AckPolicy.ALL,
-                ack_wait=300.0,
+                ack_wait=30.0,
                 max_ack_pending=-1,
                 max_deliver=-1,
             ),
@@ -311,7 +311,10 @@ class PartitionRunner:
 
 
 async def publish_all(js: JetStreamContext, out: Sequence[Outbound], *, timeout_s: float = 5.0) -> None:
-    """Publish and wait for every ack; failures are retried (same ids) with a growing random delay."""
+    """Publish and wait for every ack; failures are retried (same ids) with a growing random delay.
+
+    All go out pipelined; after a failure everything from the first unacknowledged output on is sent
+    again one at a time, in order (the server drops the ones it already has by their ids)."""
     pending = list(out)
     delay = 0.2
     while pending:
@@ -322,11 +325,26 @@ async def publish_all(js: JetStreamContext, out: Sequence[Outbound], *, timeout_
             ),
             return_exceptions=True,
         )
-        pending = [o for o, r in zip(pending, results, strict=True) if isinstance(r, BaseException)]
-        if pending:
-            log.warning("results stream: %d outputs not acknowledged; retrying", len(pending))
-            await asyncio.sleep(random.uniform(0.1, delay))
-            delay = min(delay * 2, 5.0)
+        first_bad = next((i for i, r in enumerate(results) if isinstance(r, BaseException)), None)
+        if first_bad is None:
+            return
+        pending = pending[first_bad:]
+        log.warning("results stream: %d outputs not acknowledged; retrying", len(pending))
+        await asyncio.sleep(random.uniform(0.1, delay))
+        delay = min(delay * 2, 5.0)
+        while pending:
+            try:
+                await js.publish(
+                    pending[0].subject,
+                    pending[0].payload,
+                    timeout=timeout_s,
+                    headers={sj.HDR_MSG_ID: pending[0].msg_id},
+                )
+            except Exception:
+                await asyncio.sleep(random.uniform(0.1, delay))
+                delay = min(delay * 2, 5.0)
+                continue
+            pending.pop(0)
 
 
 @dataclass(slots=True)
@@ -380,7 +398,10 @@ class Worker:
                 await self.leases.delete(f"w.{self.worker_id}")
 
     async def _renew_forever(self) -> None:
+        wid = self.worker_id.encode()
         while True:
+            with contextlib.suppress(Exception):  # this worker is alive: counts in everyone's fair share
+                await self.leases.put(f"w.{self.worker_id}", wid)
             await self.renew()
             await asyncio.sleep(self.renew_every_s)
 
@@ -401,8 +422,6 @@ class Worker:
     async def balance(self) -> None:
         """Take free partitions up to the fair share; hand back the ones above it."""
         wid = self.worker_id.encode()
-        with contextlib.suppress(Exception):
-            await self.leases.put(f"w.{self.worker_id}", wid)
         for p, h in list(self.held.items()):
             if h.task.done() and not h.releasing:
                 exc = None if h.task.cancelled() else h.task.exception()
@@ -413,15 +432,15 @@ class Worker:
         if len(active) < target:
             free = [p for p in range(self.partitions) if p not in self.held]
             random.shuffle(free)
-            for p in free[: target - len(active)]:
+            for p in free[: min(2, target - len(active))]:  # a few per round: no stampede
                 key = _Key(f"p.{p}")
                 try:
                     await cas_put(self.leases, key, wid, p)
                 except Exception:
                     continue
                 self._start(p, key)
-        for p in sorted(active, reverse=True)[: max(0, len(active) - target)]:
-            self._spawn_release(p)
+        if len(active) > target:  # one per round, so a short-lived miscount does not empty a worker
+            self._spawn_release(max(active))
 
     async def _live_workers(self) -> int:
         try:

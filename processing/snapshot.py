@@ -2,7 +2,7 @@
 
 :func:`dump` walks an object's dataclass fields (``init=False`` and private ones included) and writes a
 JSON document with a format version; :func:`load` rebuilds the objects. Supported values: ``None``,
-``bool``, ``int``, finite and non-finite ``float``, ``str``, enums, dataclasses (frozen or not, slots or
+``bool``, ``int``, finite and non-finite ``float``, ``str``, ``bytes``, enums, dataclasses (frozen or not, slots or
 not), numpy arrays (dtype, shape and raw bytes), ``list``, ``tuple``, ``dict`` (any supported keys),
 ``OrderedDict``, ``set``, ``frozenset``, ``deque`` (with its ``maxlen``), ``random.Random`` (its state),
 ``datetime.time`` and fixed-offset or IANA time zones. Anything else raises :class:`SnapshotError` naming
@@ -75,6 +75,8 @@ class _Encoder:
             return {"$e": _type_name(type(x)), "v": self.enc(x.value, path)}
         if x is None or isinstance(x, bool | str):
             return x
+        if isinstance(x, bytes):
+            return {"$b": base64.b64encode(x).decode("ascii")}
         if isinstance(x, int | np.integer):
             return int(x)
         if isinstance(x, float | np.floating):
@@ -164,6 +166,8 @@ class _Decoder:
             return cls(self.dec(j["v"], path))
         if "$f" in j:
             return float(j["$f"])
+        if "$b" in j:
+            return base64.b64decode(j["$b"])
         if "$nd" in j:
             raw = base64.b64decode(j["b"])
             return np.frombuffer(raw, dtype=np.dtype(j["$nd"])).reshape(j["shape"]).copy()
