@@ -10,6 +10,7 @@ COPY alerts ./alerts
 COPY storage ./storage
 COPY exports ./exports
 COPY calmstrap ./calmstrap
+COPY cluster ./cluster
 RUN pip install --no-compile . \
  && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin calmstrap \
  && mkdir -p /data && chown calmstrap /data && chmod 0700 /data

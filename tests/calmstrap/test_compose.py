@@ -57,3 +57,29 @@ def test_env_example_names_every_variable_the_compose_file_uses() -> None:
     used = set(re.findall(r"\$\{(\w+)", (REPO / "docker-compose.yml").read_text(encoding="utf-8")))
     example = set(re.findall(r"^(\w+)=", (REPO / ".env.example").read_text(encoding="utf-8"), re.M))
     assert used <= example, used - example
+
+
+def test_clinic_compose_names_three_nats_nodes_workers_archiver_influxdb_grafana() -> None:
+    """docker-compose.clinic.yml is valid with .env.example and has the clinic's services."""
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("docker-compose not found (Debian package 'docker-compose')")
+        pytest.skip("docker-compose not found")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
+    base = [exe, "--project-directory", str(REPO), "-f", str(REPO / "docker-compose.clinic.yml")]
+    base += ["--env-file", str(REPO / ".env.example")]
+    out = subprocess.run([*base, "config", "--services"], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert sorted(out.stdout.split()) == [
+        "archiver",
+        "grafana",
+        "influxdb",
+        "nats1",
+        "nats2",
+        "nats3",
+        "worker",
+    ]
+    used = set(re.findall(r"\$\{(\w+)", (REPO / "docker-compose.clinic.yml").read_text(encoding="utf-8")))
+    example = set(re.findall(r"^(\w+)=", (REPO / ".env.example").read_text(encoding="utf-8"), re.M))
+    assert used <= example, used - example
