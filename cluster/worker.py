@@ -4,7 +4,9 @@
   compare-and-set (``create``), renewed with ``update(last=revision)`` and dropped at once when a renewal
   fails. Each worker also keeps ``w.<id>`` alive there; a worker takes free partitions up to its fair share
   (partitions / live workers, rounded up) and hands back the ones above it.
-* Consuming: one durable pull consumer per partition (``p<n>``, filter ``calmstrap.p.<n>.*``). A new owner
+* Consuming: one durable pull consumer per partition owner (``p<n>-<worker>``, filter
+  ``calmstrap.p.<n>.*``); a new owner deletes its predecessors' consumers, so a worker that has not yet
+  noticed its lost lease cannot take messages from the new owner's consumer. A new owner
   reads the partition checkpoint (``p.<n>`` in ``calmstrap_state``: the stream sequence every message up to
   which is covered by saved user states), recreates the consumer from the next sequence and replays.
 * State: ``u.<user>`` in ``calmstrap_state`` holds the user's state and the stream sequence it covers; a
@@ -188,7 +190,15 @@ class PartitionRunner:
     _covered: int = 0
     _last_seq: int = 0
     _last_msg: Msg | None = None
+    owner: str = "w"
     stopping: bool = False
+    lost: bool = False
+    """Set when the lease is gone: the runner stops before touching anything else (cancellation alone can
+    be swallowed inside a client call)."""
+
+    def _check(self) -> None:
+        if self.lost:
+            raise LeaseLost(self.partition, f"p.{self.partition}")
 
     async def run(self) -> None:
         delay = 0.2
@@ -218,6 +228,7 @@ class PartitionRunner:
                     delay = min(delay * 2, 5.0)
                     continue
                 delay = 0.2
+                self._check()
                 if msgs:
                     await self._process(msgs)
                 if time.monotonic() >= next_checkpoint:
@@ -237,9 +248,12 @@ class PartitionRunner:
         self._users.clear()
         self._user_seq.clear()
         self._dirty.clear()
-        durable = sj.partition_consumer(self.partition)
-        with contextlib.suppress(NotFoundError):
-            await self.js.delete_consumer(sj.NOTIFY_STREAM, durable)
+        durable = f"{sj.partition_consumer(self.partition)}-{self.owner}"
+        for info in await self.js.consumers_info(sj.NOTIFY_STREAM):
+            name = info.name or ""
+            if name == durable or name.startswith(sj.partition_consumer(self.partition) + "-"):
+                with contextlib.suppress(NotFoundError):
+                    await self.js.delete_consumer(sj.NOTIFY_STREAM, name)
         start = self._covered + 1
         await self.js.add_consumer(
             sj.NOTIFY_STREAM,
@@ -252,6 +266,7 @@ class PartitionRunner:
                 ack_wait=30.0,
                 max_ack_pending=-1,
                 max_deliver=-1,
+                inactive_threshold=120.0,
             ),
         )
         sub = await self.js.pull_subscribe_bind(durable, stream=sj.NOTIFY_STREAM)
@@ -285,14 +300,17 @@ class PartitionRunner:
             self._user_seq[ev.user] = seq
             self._dirty.add(ev.user)
             self.stats.processed += 1
+        self._check()
         await publish_all(self.js, out)
         self.stats.outputs += len(out)
 
     async def checkpoint(self) -> None:
         """Save every changed user's state, then the partition's covered sequence, then ack the inputs."""
+        self._check()
         if self._last_seq == self._covered:
             return
         for user in sorted(self._dirty):
+            self._check()
             await cas_put(
                 self.state_kv,
                 self._users[user],
@@ -415,6 +433,7 @@ class Worker:
         for (p, h), r in zip(held, results, strict=True):
             if isinstance(r, BaseException):
                 log.warning("partition %d: lease renewal failed (%s); dropped at once", p, r)
+                h.runner.lost = True
                 h.task.cancel()
                 if self.held.get(p) is h:
                     del self.held[p]
