@@ -1,0 +1,198 @@
+"""Cluster benchmarks (issue 14): end-to-end straps per worker, scaling 1 -> 3 workers side by side in one run,
+failover time after a worker kill (kill -9) and after a NATS node kill.
+
+Each run starts a fresh three-node cluster (``tests/support/nats.py``, loopback ports), fills the notification
+stream with ``--users`` simulated straps x ``--minutes`` of notifications (one a second, published with the
+collector's headers), then starts ``calmstrap worker`` subprocesses and times how long they take to process
+and checkpoint everything (every partition consumer with nothing pending and nothing unacknowledged).
+End to end = decode, beat clock, processing, policy, every output published to the results stream and
+acknowledged, state checkpointed to the key-value store. Straps carried = notifications per second / 1 Hz.
+
+Failover after a worker kill: the time from ``kill -9`` until every partition it held is consumed again by
+another worker (its lease has to expire first: ``lease_ttl_s``). After a node kill: the longest pause in the
+results stream's growth after ``kill -9`` of one NATS node.
+
+Run by hand: ``PYTHONPATH=. python benchmarks/cluster.py [--users 60 --minutes 10]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import nats
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cluster import subjects as sj
+from cluster.connect import ensure_streams
+from sensors.simulated import RRGenerator, ScriptedEpisode, notifications
+from tests.support.nats import SERVICE_PASSWORD, SERVICE_USER, NatsCluster, running_cluster
+
+START = 1_700_000_000.0
+REPO = Path(__file__).resolve().parents[1]
+
+
+async def fill(cl: NatsCluster, users: int, minutes: float) -> int:
+    nc = await nats.connect(cl.servers.split(","), user=SERVICE_USER, password=SERVICE_PASSWORD)
+    js = nc.jetstream(timeout=30)
+    await ensure_streams(js, 3)
+    n = 0
+    for u in range(users):
+        gen = RRGenerator(seed=u, episodes=(ScriptedEpisode(start_s=360.0 + 5 * u % 120),))
+        futs = []
+        for seq, note in enumerate(notifications(gen, duration_s=minutes * 60.0), start=1):
+            headers = {
+                sj.HDR_MSG_ID: f"d{u}:bench:{seq}",
+                sj.HDR_DEVICE: f"d{u}",
+                sj.HDR_EPOCH: "bench",
+                sj.HDR_SEQ: str(seq),
+                sj.HDR_ARRIVAL: repr(START + note.t_s),
+                sj.HDR_EVENT: str(sj.EventKind.NOTIFY),
+            }
+            futs.append(js.publish(sj.notify_subject(f"b{u}"), note.data, headers=headers))
+            if len(futs) >= 500:
+                await asyncio.gather(*futs)
+                n += len(futs)
+                futs = []
+        await asyncio.gather(*futs)
+        n += len(futs)
+    await nc.close()
+    return n
+
+
+async def done(cl: NatsCluster, partitions: int) -> bool:
+    nc = await nats.connect(cl.servers.split(","), user=SERVICE_USER, password=SERVICE_PASSWORD)
+    try:
+        infos = await nc.jetstream(timeout=10).consumers_info(sj.NOTIFY_STREAM)
+    except Exception:
+        return False
+    finally:
+        await nc.close()
+    live = [c for c in infos if (c.name or "").startswith("p")]
+    parts = {(c.name or "").split("-")[0] for c in live}
+    return len(parts) == partitions and all(c.num_pending == 0 and c.num_ack_pending == 0 for c in live)
+
+
+async def results_last_seq(cl: NatsCluster) -> int:
+    nc = await nats.connect(
+        cl.servers.split(","), user=SERVICE_USER, password=SERVICE_PASSWORD, connect_timeout=1
+    )
+    try:
+        return int((await nc.jetstream(timeout=2).stream_info(sj.RESULTS_STREAM)).state.last_seq)
+    finally:
+        await nc.close()
+
+
+def start_workers(cl: NatsCluster, k: int, logs: Path) -> list[tuple[subprocess.Popen[bytes], Path]]:
+    env = {key: v for key, v in os.environ.items() if not key.startswith("CALMSTRAP_")}
+    env.update(cl.service_env())
+    env["PYTHONPATH"] = str(REPO)
+    out = []
+    for i in range(k):
+        log = logs / f"worker{i}.log"
+        with log.open("wb") as f:
+            p = subprocess.Popen([sys.executable, "-m", "calmstrap", "worker"], env=env, stderr=f, stdout=f)
+        out.append((p, log))
+    return out
+
+
+def stop(workers: list[tuple[subprocess.Popen[bytes], Path]]) -> None:
+    for p, _ in workers:
+        if p.poll() is None:
+            p.terminate()
+    for p, _ in workers:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def _stamp(line: str) -> float:
+    return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def run(
+    k: int, users: int, minutes: float, *, kill_worker: bool = False, kill_node: bool = False
+) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as d, running_cluster(Path(d) / "nats") as cl:
+        n = asyncio.run(fill(cl, users, minutes))
+        t0 = time.monotonic()
+        workers = start_workers(cl, k, Path(d))
+        out: dict[str, float] = {"notifications": float(n)}
+        killed_at = None
+        last, last_change, longest_pause = 0, time.monotonic(), 0.0
+        try:
+            while not asyncio.run(done(cl, 16)):
+                now = time.monotonic()
+                if kill_worker and killed_at is None and now - t0 > 25:
+                    workers[0][0].kill()
+                    killed_at = time.time()
+                if kill_node and killed_at is None and now - t0 > 25:
+                    cl.nodes[2].kill()
+                    killed_at = time.time()
+                    last_change = now
+                if kill_node and killed_at is not None:
+                    try:
+                        seq = asyncio.run(results_last_seq(cl))
+                    except Exception:
+                        seq = last
+                    if seq != last:
+                        longest_pause = max(longest_pause, now - last_change)
+                        last, last_change = seq, now
+                time.sleep(0.5)
+            out["seconds"] = time.monotonic() - t0
+            if kill_worker and killed_at is not None:
+                held = set(re.findall(r"took partition (\d+)", workers[0][1].read_text()))
+                resumed: dict[str, float] = {}
+                for _, log in workers[1:]:
+                    for line in log.read_text().splitlines():
+                        m = re.search(r"partition (\d+): consuming from", line)
+                        if m and m.group(1) in held and _stamp(line) > killed_at:
+                            resumed.setdefault(m.group(1), _stamp(line))
+                out["failover_s"] = (
+                    max(resumed.values()) - killed_at if len(resumed) == len(held) else float("nan")
+                )
+            if kill_node:
+                out["failover_s"] = longest_pause
+        finally:
+            stop(workers)
+        return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=60)
+    ap.add_argument("--minutes", type=float, default=10.0)
+    args = ap.parse_args()
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}"
+    )
+    print(f"{args.users} straps x {args.minutes:g} min = one notification a second each, 16 partitions, R3")
+    rates = {}
+    for k in (1, 3):
+        r = run(k, args.users, args.minutes)
+        rate = r["notifications"] / r["seconds"]
+        rates[k] = rate
+        print(
+            f"{k} worker(s): {r['notifications']:.0f} notifications in {r['seconds']:.1f} s = {rate:.0f}/s "
+            f"-> {rate / k:.0f} straps per worker, {rate:.0f} in all"
+        )
+    print(f"scaling 1 -> 3 workers: x{rates[3] / rates[1]:.2f}")
+    w = run(3, args.users, args.minutes, kill_worker=True)
+    print(f"worker kill -9: its partitions consumed again after {w['failover_s']:.1f} s")
+    nd = run(3, args.users, args.minutes, kill_node=True)
+    print(f"node kill -9: longest pause of the results stream {nd['failover_s']:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
