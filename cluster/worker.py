@@ -298,6 +298,7 @@ class PartitionRunner:
                 continue
             out.extend(await self.host.handle(ev))
             self._user_seq[ev.user] = seq
+            await asyncio.sleep(0)  # let lease renewals and other partitions run between messages
             self._dirty.add(ev.user)
             self.stats.processed += 1
         self._check()

@@ -116,13 +116,14 @@ def test_cluster_gives_what_run_gives_through_a_worker_kill_and_a_node_stop(
         for u, f in files.items()
     ]
     run_s = MINUTES * 60.0 / SPEED
+    wait_for(lambda: all("collecting:" in c.stderr() for c in collectors), 240, "every collector to start")
     time.sleep(run_s * 0.3)
     killed_at = time.monotonic()
     workers[0].kill9()
     time.sleep(run_s * 0.2)
     nats_cluster.nodes[2].stop()
     for c in collectors:
-        assert c.wait(timeout_s=240) == 0, c.stderr()[-2000:]
+        assert c.wait(timeout_s=600) == 0, c.stderr()[-2000:]
 
     reference = _single_runs(tmp_path, files, start, monkeypatch)
     expected_beats = _count(reference, "SELECT COUNT(*) FROM beats")
@@ -132,7 +133,7 @@ def test_cluster_gives_what_run_gives_through_a_worker_kill_and_a_node_stop(
             _count(db, "SELECT COUNT(*) FROM beats") == expected_beats
             and _count(db, "SELECT COUNT(*) FROM episodes") == expected_episodes
         ),
-        240,
+        600,
         "the clinic archive to catch up",
     )
     time.sleep(3.0)  # anything still in flight would arrive now (and must not: it would be a duplicate)
