@@ -81,6 +81,8 @@ class PolicyConfig:
     escalate_after_s: float = 180.0
     expiry_s: float = 120.0
     recovery_message: bool = True
+    control_probability: float = 0.25
+    """Probability of holding a prompt back as a control (0 turns controls off)."""
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,14 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         if not strap.address and not strap.name:
             raise ConfigError(f"straps[{i}]", s, "an address or a name", source_file)
         straps.append(strap)
+    policy: PolicyConfig = sections["policy"]
+    if not 0.0 <= policy.control_probability <= 1.0:
+        raise ConfigError(
+            "policy.control_probability",
+            policy.control_probability,
+            "a number from 0 to 1 (0 turns controls off)",
+            _src(values, "policy", "control_probability"),
+        )
     mqtt: MqttConfig = sections["mqtt"]
     if mqtt.url and not re.match(r"^mqtts?://[^/\s]+(:\d+)?/?$", mqtt.url):
         raise ConfigError(

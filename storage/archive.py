@@ -20,7 +20,7 @@ from typing import Any
 from alerts.catalog import Prompt
 from processing.arousal import Arousal, BaselineStats
 from processing.episodes import Episode
-from processing.outcomes import PromptOutcome
+from processing.outcomes import ControlBasis, ControlMoment, ControlOutcome, PromptOutcome, Stage
 from processing.progress import WeekProgress
 from processing.stream import WindowResult
 from sensors.beats import Beat, Gap
@@ -125,6 +125,23 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE prompts ADD COLUMN osc_amplitude_bpm REAL;
     ALTER TABLE prompts ADD COLUMN osc_power_share REAL
     """,
+    # version 3: controls (moments held back at random, matched unprompted stretches) and the prompt's two
+    # verdicts: came_down (the raw change, what "helped" meant before) and helped (better than the controls)
+    """
+    CREATE TABLE controls (
+        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, user TEXT NOT NULL, t REAL NOT NULL, stage TEXT NOT NULL,
+        basis TEXT NOT NULL, reason_episode_id TEXT, reason_score REAL, a_at REAL, outcome_t REAL,
+        d_ln_rmssd REAL, d_hr_bpm REAL, d_score REAL, d_a REAL, n_before INTEGER, n_after INTEGER
+    );
+    CREATE INDEX controls_seq ON controls (seq);
+    CREATE INDEX controls_user_t ON controls (user, t);
+    ALTER TABLE prompts ADD COLUMN stage TEXT;
+    ALTER TABLE prompts ADD COLUMN d_a REAL;
+    ALTER TABLE prompts ADD COLUMN came_down INTEGER;
+    ALTER TABLE prompts ADD COLUMN helped_basis TEXT;
+    ALTER TABLE prompts ADD COLUMN n_reference INTEGER;
+    UPDATE prompts SET came_down = helped, helped = NULL WHERE helped IS NOT NULL
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -139,6 +156,7 @@ SEQ_TABLES: tuple[str, ...] = (
     "device_status",
     "motion",
     "weekly_progress",
+    "controls",
 )
 
 
@@ -378,20 +396,77 @@ class Archive:
         osc = o.oscillation
         self.conn.execute(
             "UPDATE prompts SET outcome_t = ?, d_ln_rmssd = ?, d_hr_bpm = ?, d_score = ?, helped = ?,"
-            " osc_freq_hz = ?, osc_amplitude_bpm = ?, osc_power_share = ?, seq = ? WHERE id = ?",
+            " osc_freq_hz = ?, osc_amplitude_bpm = ?, osc_power_share = ?, stage = ?, d_a = ?, came_down = ?,"
+            " helped_basis = ?, n_reference = ?, seq = ? WHERE id = ?",
             (
                 o.t,
                 _num(o.d_ln_rmssd),
                 _num(o.d_hr_bpm),
                 _num(o.d_score),
-                int(o.helped),
+                None if o.helped is None else int(o.helped),
                 None if osc is None else _num(osc.freq_hz),
                 None if osc is None else _num(osc.amplitude_bpm),
                 None if osc is None else _num(osc.power_share),
+                str(o.stage),
+                _num(o.d_a),
+                None if o.came_down is None else int(o.came_down),
+                str(o.helped_basis),
+                o.n_reference,
                 self._next_seq(),
                 o.prompt_id,
             ),
         )
+
+    # -- controls (moments without a prompt that later prompts are compared with) ----------------------
+    def add_control(self, c: ControlMoment) -> None:
+        """Store a control moment (once: a second call for the same id changes nothing)."""
+        self._begin()
+        self.conn.execute(
+            "INSERT OR IGNORE INTO controls (id, seq, user, t, stage, basis, reason_episode_id, reason_score)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (c.id, self._seq + 1, c.user, c.t, str(c.stage), str(c.basis), c.episode_id, _num(c.score)),
+        )
+        if self.conn.execute("SELECT changes()").fetchone()[0]:
+            self._next_seq()
+
+    def set_control_outcome(self, o: ControlOutcome) -> None:
+        self._begin()
+        ch = o.change
+        self.conn.execute(
+            "UPDATE controls SET a_at = ?, outcome_t = ?, d_ln_rmssd = ?, d_hr_bpm = ?, d_score = ?, d_a = ?,"
+            " n_before = ?, n_after = ?, seq = ? WHERE id = ?",
+            (
+                _num(o.a_at),
+                o.t,
+                _num(ch.d_ln_rmssd),
+                _num(ch.d_hr_bpm),
+                _num(ch.d_score),
+                _num(ch.d_a),
+                ch.n_before,
+                ch.n_after,
+                self._next_seq(),
+                o.moment.id,
+            ),
+        )
+
+    def load_control_changes(
+        self, user: str, limit: int = 400
+    ) -> list[tuple[Stage, ControlBasis, float, float]]:
+        """The newest measured controls of ``user``, oldest first: (stage, basis, change of A, A at it)."""
+        rows = self.conn.execute(
+            "SELECT stage, basis, d_a, a_at FROM controls WHERE user = ? AND d_a IS NOT NULL"
+            " ORDER BY t DESC LIMIT ?",
+            (user, limit),
+        ).fetchall()
+        out: list[tuple[Stage, ControlBasis, float, float]] = []
+        for stage, basis, d_a, a_at in reversed(rows):
+            try:
+                out.append(
+                    (Stage(stage), ControlBasis(basis), float(d_a), math.nan if a_at is None else a_at)
+                )
+            except ValueError:
+                continue  # a stage or basis this version does not know
+        return out
 
     def set_prompt_feedback(self, prompt_id: str, helped: bool) -> bool:
         self._begin()

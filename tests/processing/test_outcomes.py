@@ -44,13 +44,21 @@ def _samples(t0: float, n: int, hr: float, rmssd: float) -> list[Arousal]:
     ]
 
 
-def test_helped_needs_rmssd_rise_and_hr_drop() -> None:
-    """Helped: ln RMSSD up by more than half the resting SD and HR down by at least 2 bpm."""
+def test_came_down_needs_rmssd_rise_and_hr_drop() -> None:
+    """Came down after: ln RMSSD up by more than half the resting SD and HR down by at least 2 bpm."""
     before = _samples(-120.0, 24, 80.0, 30.0)
     good = before + _samples(60.0, 25, 76.0, 30.0 * math.exp(0.2))
     hr_only = before + _samples(60.0, 25, 76.0, 30.0 * math.exp(0.05))
-    assert measure_outcome("p", 0.0, good, resting_ln_rmssd_sd=0.3).helped
-    assert not measure_outcome("p", 0.0, hr_only, resting_ln_rmssd_sd=0.3).helped
+    assert measure_outcome("p", 0.0, good, resting_ln_rmssd_sd=0.3).came_down
+    assert not measure_outcome("p", 0.0, hr_only, resting_ln_rmssd_sd=0.3).came_down
+
+
+def test_no_reference_leaves_helped_unknown() -> None:
+    """Without any control or matched stretch, a prompt that came down is not called helped: unknown."""
+    before = _samples(-120.0, 24, 80.0, 30.0)
+    good = before + _samples(60.0, 25, 76.0, 30.0 * math.exp(0.2))
+    o = measure_outcome("p", 0.0, good, resting_ln_rmssd_sd=0.3)
+    assert o.helped is None and o.helped_basis == "none yet" and o.n_reference == 0
 
 
 def test_paced_prompt_outcome_carries_oscillation() -> None:

@@ -31,14 +31,16 @@ def _outcome(osc: HrOscillation | None) -> PromptOutcome:
 
 
 def test_version_1_archive_migrates_and_keeps_its_prompts(tmp_path: Path) -> None:
-    """A version-1 archive opens at the current version with its prompt rows intact and no oscillation yet."""
+    """A version-1 archive opens at the current version with its prompt rows intact and no oscillation yet;
+    its old "helped" (the raw change) becomes came_down, and helped (against controls) is unknown."""
     _v1_archive(tmp_path / "archive.db")
     with Archive.in_dir(tmp_path) as ar:
-        assert ar.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert ar.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         rows = ar.query(
-            "SELECT id, title, d_ln_rmssd, helped, seq, osc_freq_hz, osc_amplitude_bpm FROM prompts"
+            "SELECT id, title, d_ln_rmssd, came_down, helped, seq, osc_freq_hz, osc_amplitude_bpm FROM prompts"
         )
-    assert rows == [("p1", "Breathe", 0.3, 1, 7, None, None)]
+        assert ar.count("controls") == 0
+    assert rows == [("p1", "Breathe", 0.3, 1, None, 7, None, None)]
 
 
 def test_prompt_outcome_stores_the_hr_oscillation(tmp_path: Path) -> None:
