@@ -73,3 +73,13 @@ def test_straps_need_address_or_name(tmp_path: Path) -> None:
     f.write_text('[[straps]]\nuser = "ana"\n')
     with pytest.raises(ConfigError, match=r"straps\[0\]"):
         load_config(f, env={})
+
+
+def test_control_probability_defaults_to_a_quarter_and_must_be_between_0_and_1() -> None:
+    """[policy] control_probability: 0.25 by default, 0 allowed (off); 1.5 names the key and the range."""
+    assert load_config(env={}).policy.control_probability == 0.25
+    assert load_config(env={"CALMSTRAP_POLICY__CONTROL_PROBABILITY": "0"}).policy.control_probability == 0.0
+    with pytest.raises(ConfigError) as err:
+        load_config(env={"CALMSTRAP_POLICY__CONTROL_PROBABILITY": "1.5"})
+    assert err.value.key == "policy.control_probability"
+    assert "from 0 to 1" in str(err.value) and "CALMSTRAP_POLICY__CONTROL_PROBABILITY" in str(err.value)
