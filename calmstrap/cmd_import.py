@@ -16,7 +16,7 @@ from calmstrap.config import Config, load_config
 from calmstrap.pipeline import MAX_RR_MS, MIN_RR_MS, stream_config
 from processing.arousal import Arousal
 from processing.episodes import Episode, EpisodeOnset
-from processing.outcomes import PromptOutcome
+from processing.outcomes import ControlOutcome, PromptOutcome
 from processing.stream import StreamProcessor, WindowResult
 from sensors.beats import Beat, Gap, GapReason
 from sensors.errors import ReplayFormatError
@@ -144,8 +144,8 @@ def import_recording(
             elif isinstance(out, Episode):
                 archive.add_episode(out)
                 counts["episodes"] += 1
-            elif isinstance(out, EpisodeOnset | PromptOutcome):
-                pass  # live-only: no prompts are sent for imported data
+            elif isinstance(out, EpisodeOnset | PromptOutcome | ControlOutcome):
+                pass  # live-only: no prompts are sent for imported data, nor are its episodes controls
             else:
                 raise TypeError(f"unexpected processing output {type(out).__name__}")
 
