@@ -38,7 +38,7 @@ def _verdict(o: PromptOutcome) -> str:
         return f"{raw}; not compared yet (no moment held back so far)"
     n = o.n_reference
     held = "the moment held back" if n == 1 else f"the {n} moments held back"
-    if o.helped_basis is HelpedBasis.MATCHED:
+    if o.helped_basis is HelpedBasis.MATCHED and o.n_held_back < n:
         held = "the moment without a prompt" if n == 1 else f"the {n} moments without a prompt"
     return f"{raw}; " + (f"helped compared with {held}" if o.helped else f"no better than {held}")
 

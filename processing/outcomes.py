@@ -146,6 +146,8 @@ class Verdict:
     n_reference: int
     p_value: float = NAN
     """The conformal rank p-value (NaN with fewer than 4 references)."""
+    n_held_back: int = 0
+    """How many of the references were held back at random (the rest: matched stretches)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,8 @@ class PromptOutcome:
     helped_basis: HelpedBasis = HelpedBasis.NONE
     n_reference: int = 0
     stage: Stage = Stage.ONSET
+    n_held_back: int = 0
+    """How many of the ``n_reference`` moments were held back at random (the rest: matched stretches)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,12 +266,13 @@ def compare_with_references(
         refs = np.concatenate([ctl, matched[np.isfinite(matched)]])
         basis = HelpedBasis.MATCHED
     n = int(refs.size)
+    held = min(int(ctl.size), n)
     if n == 0 or not math.isfinite(d_a):
-        return Verdict(None, HelpedBasis.NONE, n)
+        return Verdict(None, HelpedBasis.NONE, n, n_held_back=held)
     if n + 1 >= round(1.0 / alpha):
         p = (1.0 + float(np.count_nonzero(refs <= d_a))) / (n + 1.0)
-        return Verdict(came_down_after and p <= alpha, basis, n, p)
-    return Verdict(came_down_after and d_a <= float(refs.min()) - margin_a, basis, n)
+        return Verdict(came_down_after and p <= alpha, basis, n, p, held)
+    return Verdict(came_down_after and d_a <= float(refs.min()) - margin_a, basis, n, n_held_back=held)
 
 
 def measure_outcome(
@@ -306,4 +311,5 @@ def measure_outcome(
         helped_basis=v.basis,
         n_reference=v.n_reference,
         stage=stage,
+        n_held_back=v.n_held_back,
     )
