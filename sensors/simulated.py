@@ -104,7 +104,7 @@ def demo_script(minutes: float) -> tuple[ScriptedEpisode, ...]:
     plateau_s = min(120.0, 0.08 * total)
     return (
         ScriptedEpisode(start_s=0.22 * total, plateau_s=plateau_s, recover_tau_s=45.0),
-        ScriptedEpisode(start_s=0.66 * total, plateau_s=plateau_s, recover_tau_s=45.0),
+        ScriptedEpisode(start_s=0.68 * total, plateau_s=plateau_s, recover_tau_s=45.0),
     )
 
 
