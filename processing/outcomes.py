@@ -15,7 +15,7 @@ Two verdicts, never mixed up:
   it came down after, and its change in A is among the best fifth against the reference moments (a
   conformal rank test: ``(1 + #references at least as good) / (n + 1) <= 0.2``, so a prompt that does
   nothing is called helped at most 20 % of the time whatever the person's course), or, with 1-3 references,
-  A fell by at least :data:`SMALL_N_MARGIN_A` more than at every one of them. Without any reference the
+  A fell by at least :data:`SMALL_N_MARGIN_A` (0.75 SD) more than at every one of them. Without any reference the
   verdict is unknown (None). ``helped_basis`` says which references were used.
 
 During paced breathing RMSSD and LF/HF are driven by the breathing itself, so for a paced-breathing
@@ -89,7 +89,7 @@ MIN_CONTROLS = 5
 """Held-back controls needed before a prompt is judged against them alone."""
 CONFORMAL_ALPHA = 0.2
 """A prompt "helped" when its rank p-value against the references is at most this."""
-SMALL_N_MARGIN_A = 0.5
+SMALL_N_MARGIN_A = 0.75
 """With 1-3 references: how much more A (baseline SDs) must fall after the prompt than after each of them."""
 
 

@@ -105,12 +105,12 @@ def test_prompt_clearly_better_than_every_control_helped() -> None:
 
 
 def test_few_references_need_a_margin_over_every_one() -> None:
-    """With 1-3 references the prompt's A must fall 0.5 SD more than at each of them."""
+    """With 1-3 references the prompt's A must fall 0.75 SD more than at each of them."""
     from processing.outcomes import compare_with_references
 
-    assert compare_with_references(-0.3, True, controls_d_a=[0.3]).helped is True
-    assert compare_with_references(-0.1, True, controls_d_a=[0.3]).helped is False
-    v = compare_with_references(-0.9, True, controls_d_a=[], matched_d_a=[0.3, -0.2])
+    assert compare_with_references(-0.5, True, controls_d_a=[0.3]).helped is True
+    assert compare_with_references(-0.4, True, controls_d_a=[0.3]).helped is False
+    v = compare_with_references(-1.0, True, controls_d_a=[], matched_d_a=[0.3, -0.2])
     assert v.helped is True and v.basis == "matched stretches" and v.n_reference == 2
 
 
