@@ -236,6 +236,15 @@ class Archive:
         if not joined:
             self.commit()
 
+    def execute_write(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``executemany`` a write that carries no ``seq`` (bookkeeping tables): joins the open transaction,
+        else commits at once."""
+        joined = self._in_tx
+        self._begin()
+        self.conn.executemany(sql, rows)
+        if not joined:
+            self.commit()
+
     def reset_watermarks(self, sink: str) -> None:
         """Forget every watermark of ``sink`` (its next drain sends the whole archive)."""
         joined = self._in_tx

@@ -36,6 +36,7 @@ from typing import Any
 
 from storage.archive import Archive
 from storage.errors import InfluxError, InfluxRejected, InfluxUnavailable
+from storage.imports import unfinished_import_floor
 from storage.influx_lines import PRECISION, LineEncoder, _ln, escape_key
 from storage.influx_map import ALLOWED_TAGS, MEASUREMENTS, Field, FieldType, Measurement, Tag, measurement_for
 from storage.influx_sinks import Sink, V1Sink, V2Sink, public_url, redact, sink_from_config
@@ -53,6 +54,7 @@ __all__ = [
     "InfluxWriter",
     "LineEncoder",
     "Measurement",
+    "RejectedPoint",
     "Sink",
     "Tag",
     "TimeRange",
@@ -76,6 +78,28 @@ class Batch:
     first_seq: int
     last_seq: int
     body: bytes
+    seqs: tuple[int, ...] = ()
+    lines: tuple[str, ...] = ()
+    """Each row's ``seq`` and line, to find the rows a server refuses (:meth:`InfluxWriter.post`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedPoint:
+    """A point the server refused for good: its row, its line and the server's reason."""
+
+    table: str
+    seq: int
+    line: str
+    status: int
+    reason: str
+
+
+POINT_REJECTIONS: frozenset[int] = frozenset({400, 413, 422})
+"""HTTP statuses that refuse the data itself (a field type conflict, a line that does not parse, a body too
+large): the batch is split in halves until the refused points are found and quarantined. Any other 4xx but
+429 (bad credentials, a missing database) refuses the request whatever it holds: it is raised, never
+retried as an outage."""
+NO_FLOOR = 1 << 62
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +136,11 @@ class InfluxWriter:
             for m in self.measurements
         }
         self._encoders = {m.table: LineEncoder(m, not_null[m.table]) for m in self.measurements}
-        self._sql = {m.table: self._encoders[m.table].select_sql() for m in self.measurements}
+        self._sql = {
+            m.table: self._encoders[m.table].select_sql("seq > ? AND seq < ?") for m in self.measurements
+        }
         self.rows_written = 0
+        self.rows_quarantined = 0
         # not every SQLite build has the math functions: the one the field map needs, NULL outside its domain
         archive.conn.create_function("calmstrap_ln", 1, _ln, deterministic=True)
 
@@ -149,8 +176,10 @@ class InfluxWriter:
         """Up to ``batch_size`` rows of ``table`` above ``after_seq`` (default: the watermark)."""
         enc = self._encoders[table]
         after = self.watermark(table) if after_seq is None else after_seq
+        floor = unfinished_import_floor(self.archive) if span is None else None
         if span is None or (span.from_t is None and span.to_t is None):
-            rows = self.archive.conn.execute(self._sql[table], (after, self.batch_size)).fetchall()
+            limit = NO_FLOOR if floor is None else floor
+            rows = self.archive.conn.execute(self._sql[table], (after, limit, self.batch_size)).fetchall()
         else:
             where = ["seq > ?"]
             params: list[Any] = [after]
@@ -164,8 +193,62 @@ class InfluxWriter:
             rows = self.archive.conn.execute(sql, (*params, self.batch_size)).fetchall()
         if not rows:
             return None
-        body = "".join(enc.encode(rows)).encode("utf-8")
-        return Batch(enc.m, len(rows), int(rows[0][0]), int(rows[-1][0]), body)
+        lines = enc.encode(rows)
+        body = "".join(lines).encode("utf-8")
+        seqs = tuple(int(r[0]) for r in rows)
+        return Batch(enc.m, len(rows), seqs[0], seqs[-1], body, seqs, tuple(lines))
+
+    # posting, with refused points isolated
+    def post(self, batch: Batch) -> list[RejectedPoint]:
+        """Post ``batch``; returns the points the server refused for good (found by halving the batch).
+
+        Runs in a worker thread (touches no archive). Raises InfluxUnavailable (retry later) and
+        InfluxRejected for statuses outside :data:`POINT_REJECTIONS` (nothing was taken).
+        """
+        try:
+            self.sink.write(batch.body)
+            return []
+        except InfluxRejected as exc:
+            if exc.status not in POINT_REJECTIONS or not batch.lines:
+                raise
+            return self._bisect(batch.measurement.table, list(zip(batch.seqs, batch.lines, strict=True)), exc)
+
+    def _bisect(self, table: str, rows: list[tuple[int, str]], exc: InfluxRejected) -> list[RejectedPoint]:
+        if len(rows) == 1:
+            seq, line = rows[0]
+            return [RejectedPoint(table, seq, line, exc.status, exc.message)]
+        mid = len(rows) // 2
+        out: list[RejectedPoint] = []
+        for part in (rows[:mid], rows[mid:]):
+            try:
+                self.sink.write("".join(line for _, line in part).encode("utf-8"))
+            except InfluxRejected as sub:
+                if sub.status not in POINT_REJECTIONS:
+                    raise
+                out.extend(self._bisect(table, part, sub))
+        return out
+
+    def quarantine(self, rejected: Sequence[RejectedPoint]) -> None:
+        """Keep refused points in the archive (``influx_quarantine``) with the server's reason; warn once."""
+        if not rejected:
+            return
+        now = time.time()
+        self.archive.execute_write(
+            "INSERT INTO influx_quarantine (sink, tbl, row_seq, quarantined_t, status, reason, line)"
+            " VALUES (?,?,?,?,?,?,?)",
+            [(self.sink.key, r.table, r.seq, now, r.status, r.reason, r.line) for r in rejected],
+        )
+        self.rows_quarantined += len(rejected)
+        first = rejected[0]
+        log.warning(
+            "InfluxDB at %s refused %d %s row(s) for good (HTTP %d: %s); they are kept in the archive's "
+            "influx_quarantine table and everything else goes on",
+            self.sink.url,
+            len(rejected),
+            first.table,
+            first.status,
+            first.reason,
+        )
 
     def count_span(self, table: str, span: TimeRange) -> int:
         m = self._encoders[table].m
@@ -209,14 +292,16 @@ class InfluxWriter:
         advance = after_seq is None
         after = self.watermark(table) if advance else int(after_seq or 0)
         total = 0
-        in_flight: tuple[Batch, Future[None]] | None = None
+        in_flight: tuple[Batch, Future[list[RejectedPoint]]] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-post") as pool:
             while True:
                 batch = self.next_batch(table, after, span)
                 if in_flight is not None:
                     done, fut = in_flight
                     in_flight = None
-                    fut.result()  # raises InfluxError: nothing more is posted or acknowledged
+                    self.quarantine(
+                        fut.result()
+                    )  # raises InfluxError: nothing more is posted or acknowledged
                     if advance:
                         self.acknowledged(done)
                     total += done.rows
@@ -224,7 +309,7 @@ class InfluxWriter:
                         on_batch(done)
                 if batch is None:
                     return total
-                in_flight = (batch, pool.submit(self.sink.write, batch.body))
+                in_flight = (batch, pool.submit(self.post, batch))
                 after = batch.last_seq
 
     # asynchronous draining (calmstrap run / demo)
@@ -235,7 +320,7 @@ class InfluxWriter:
             batch = self.next_batch(m.table)
             if batch is None:
                 continue
-            await asyncio.to_thread(self.sink.write, batch.body)
+            self.quarantine(await asyncio.to_thread(self.post, batch))
             self.acknowledged(batch)
             written += batch.rows
         return written
@@ -256,11 +341,14 @@ class InfluxWriter:
         while not stop.is_set():
             try:
                 await self.drain_async()
+            except InfluxRejected as exc:  # not an outage: retried only slowly, in case the setup is fixed
+                failures = max(failures + 1, 7)
+                if failures == 7:
+                    log.error("%s; the archive keeps the backlog, trying again every minute", exc)
             except InfluxError as exc:
                 failures += 1
                 if failures == 1:
-                    level = logging.WARNING if isinstance(exc, InfluxUnavailable) else logging.ERROR
-                    log.log(level, "%s; the archive keeps the backlog, retrying", exc)
+                    log.warning("%s; the archive keeps the backlog, retrying", exc)
             except Exception:  # never let the trend store stop the service
                 failures += 1
                 if failures == 1:
@@ -277,12 +365,18 @@ class InfluxWriter:
                 await asyncio.wait_for(stop.wait(), delay)
 
     async def final_drain(self, timeout_s: float, *, retry_s: float = 0.5) -> int:
-        """Drain until empty, retrying through an outage for at most ``timeout_s``; rows still pending."""
+        """Drain until empty, retrying through an outage for at most ``timeout_s``; rows still pending.
+
+        A refusal of the request itself (:class:`InfluxRejected`) is not an outage: no retry.
+        """
         deadline = time.monotonic() + timeout_s
         while True:
             try:
                 await self.drain_async()
-                return 0
+                return sum(self.pending().values())  # rows of an unfinished import wait for it
+            except InfluxRejected as exc:
+                log.error("%s", exc)
+                return sum(self.pending().values())
             except InfluxError as exc:
                 if time.monotonic() + retry_s > deadline:
                     log.warning("%s", exc)
