@@ -26,6 +26,8 @@ from sensors.errors import SensorError
 from sensors.simulated import SimulatedStrap, demo_script
 from sensors.source import BeatSource
 from storage.archive import Archive
+from storage.imports import recover_interrupted_imports
+from storage.links import close_dangling_links
 from storage.lock import DataDirLock, DataDirLocked
 
 log = logging.getLogger("calmstrap")
@@ -175,6 +177,19 @@ def _service_lock(data_dir: Path, command: str) -> DataDirLock | None:
     return lock
 
 
+def _recover(archive: Archive) -> None:
+    """On start (holding the lock): remove imports a crash interrupted, close straps a crash left connected."""
+    for d in recover_interrupted_imports(archive):
+        log.warning("removed an interrupted import of %s (%d rows)", d.path, d.rows_removed)
+    for gap in close_dangling_links(archive, time.time()):
+        log.info(
+            "%s (%s) was left connected by an earlier stop: recorded as disconnected, %.0f s gap to now",
+            gap.device,
+            gap.user,
+            gap.duration_s,
+        )
+
+
 def follow_prompt(strap: SimulatedStrap, prompt: Prompt) -> None:
     """The demo's simulated person does what a prompt suggests (a recovery message asks for nothing)."""
     if prompt.kind is PromptKind.RECOVERY:
@@ -211,6 +226,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with lock, Archive.in_dir(data_dir) as archive:
         archive.delete_user(DEMO_USER)
         archive.commit()
+        _recover(archive)
 
         def on_prompt(prompt: Prompt, via: str) -> None:
             status.clear()
@@ -304,6 +320,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 observer=observer,
             )
             pairs.append((session, plan.source))
+        _recover(archive)
         log.info("running: %s; archive %s; Ctrl-C stops", note, archive.path)
         asyncio.run(_session_main(pairs, cfg, archive, time_scale=args.speed))
         status.clear()
