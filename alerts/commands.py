@@ -77,12 +77,14 @@ Command = Snooze | Feedback | Practice
 
 
 def user_from_topic(topic: str, base_topic: str) -> str | None:
-    """The user level of ``<base>/<user>/command`` (not yet checked), else None."""
+    """What stands for the user in ``<base>/<user>/command`` (not yet checked: it may be empty or hold a
+    ``/``, and :func:`command_from_object` refuses it with the user-id message), else None."""
     prefix = base_topic.rstrip("/") + "/"
-    if not topic.startswith(prefix) or not topic.endswith("/command"):
+    if len(topic) < len(prefix) + len("/command") or not topic.startswith(prefix):
         return None
-    user = topic[len(prefix) : -len("/command")]
-    return user if "/" not in user else None
+    if not topic.endswith("/command"):
+        return None
+    return topic[len(prefix) : -len("/command")]
 
 
 def _number(
@@ -99,7 +101,7 @@ def _number(
 
 
 def _sent_t(obj: Mapping[str, object], where: str) -> float | None:
-    if obj.get("t") is None:
+    if "t" not in obj:
         return None
     return _number(obj, "t", where, 0.0, 1e11, None)
 

@@ -99,13 +99,16 @@ class MqttSettings:
     def from_url(cls, url: str, **kwargs: Any) -> MqttSettings:
         """``mqtt://host[:1883]`` or ``mqtts://host[:8883]`` plus any other field."""
         parts = urlsplit(url)
+        shown = url.rsplit("@", 1)[-1]  # never a password in a message: only what follows the credentials
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise MqttSettingsError("url", url, "mqtt://host[:port] or mqtts://host[:port]")
+            raise MqttSettingsError("url", shown, "mqtt://host[:port] or mqtts://host[:port]")
+        if parts.username is not None or parts.password is not None:
+            raise MqttSettingsError("url", shown, "a URL without user:password@ (use username and password)")
         tls = parts.scheme == "mqtts"
         try:
             port = parts.port or (8883 if tls else 1883)
         except ValueError:
-            raise MqttSettingsError("url", url, "a port between 1 and 65535") from None
+            raise MqttSettingsError("url", shown, "a port between 1 and 65535") from None
         return cls(host=parts.hostname, port=port, tls=tls, **kwargs)
 
     @property

@@ -32,7 +32,7 @@ UserId = NewType("UserId", str)
 MAX_USER_ID_LEN = 64
 USER_ID_PATTERN = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 USER_ID_RULE = (
-    f"a user id of 1 to {MAX_USER_ID_LEN} lower-case letters a-z and digits 0-9, in words joined by single "
+    f"1 to {MAX_USER_ID_LEN} lower-case letters a-z and digits 0-9, in words joined by single "
     "underscores (e.g. 'ana' or 'client_07')"
 )
 _SHOWN_MAX = 40
