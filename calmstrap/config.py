@@ -124,7 +124,7 @@ def parse_url(
         raise bad(forms) from None
     if parts.scheme.lower() not in schemes:
         raise bad(forms)
-    if parts.username is not None or parts.password is not None:
+    if parts.username is not None or parts.password is not None or "@" in value.partition("://")[2]:
         where = credentials_hint or f"{key.rsplit('.', 1)[0]}.username and a password file or variable"
         raise bad(f"a URL without credentials (user:password@): put them in {where}")
     if not parts.hostname:
