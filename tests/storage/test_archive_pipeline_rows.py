@@ -35,7 +35,7 @@ def test_version_1_archive_migrates_and_keeps_its_prompts(tmp_path: Path) -> Non
     its old "helped" (the raw change) becomes came_down, and helped (against controls) is unknown."""
     _v1_archive(tmp_path / "archive.db")
     with Archive.in_dir(tmp_path) as ar:
-        assert ar.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert ar.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 4
         rows = ar.query(
             "SELECT id, title, d_ln_rmssd, came_down, helped, seq, osc_freq_hz, osc_amplitude_bpm FROM prompts"
         )
