@@ -24,10 +24,11 @@ from typing import Any
 from alerts.catalog import Prompt
 from processing.arousal import Arousal, BaselineStats
 from processing.episodes import Episode
-from processing.outcomes import ControlBasis, ControlMoment, ControlOutcome, PromptOutcome, Stage
+from processing.outcomes import PromptOutcome
 from processing.progress import WeekProgress
 from processing.stream import WindowResult
 from sensors.beats import Beat, Gap
+from storage.controls import ControlsTable
 from storage.errors import SchemaTooNew
 from storage.schema import MIGRATIONS, SCHEMA_VERSION, SEQ_TABLES, WINDOW_FEATURES
 
@@ -73,7 +74,7 @@ class TableCounts:
     prompts: int
 
 
-class Archive:
+class Archive(ControlsTable):
     """One SQLite archive file. Use as a context manager; writes are committed by :meth:`commit`."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
@@ -396,57 +397,6 @@ class Archive:
                 o.prompt_id,
             ),
         )
-
-    # -- controls (moments without a prompt that later prompts are compared with) ----------------------
-    def add_control(self, c: ControlMoment) -> None:
-        """Store a control moment (once: a second call for the same id changes nothing)."""
-        self._begin()
-        self.conn.execute(
-            "INSERT OR IGNORE INTO controls (id, seq, user, t, stage, basis, reason_episode_id, reason_score)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (c.id, self._seq + 1, c.user, c.t, str(c.stage), str(c.basis), c.episode_id, _num(c.score)),
-        )
-        if self.conn.execute("SELECT changes()").fetchone()[0]:
-            self._next_seq()
-
-    def set_control_outcome(self, o: ControlOutcome) -> None:
-        self._begin()
-        ch = o.change
-        self.conn.execute(
-            "UPDATE controls SET a_at = ?, outcome_t = ?, d_ln_rmssd = ?, d_hr_bpm = ?, d_score = ?, d_a = ?,"
-            " n_before = ?, n_after = ?, seq = ? WHERE id = ?",
-            (
-                _num(o.a_at),
-                o.t,
-                _num(ch.d_ln_rmssd),
-                _num(ch.d_hr_bpm),
-                _num(ch.d_score),
-                _num(ch.d_a),
-                ch.n_before,
-                ch.n_after,
-                self._next_seq(),
-                o.moment.id,
-            ),
-        )
-
-    def load_control_changes(
-        self, user: str, limit: int = 400
-    ) -> list[tuple[Stage, ControlBasis, float, float]]:
-        """The newest measured controls of ``user``, oldest first: (stage, basis, change of A, A at it)."""
-        rows = self.conn.execute(
-            "SELECT stage, basis, d_a, a_at FROM controls WHERE user = ? AND d_a IS NOT NULL"
-            " ORDER BY t DESC LIMIT ?",
-            (user, limit),
-        ).fetchall()
-        out: list[tuple[Stage, ControlBasis, float, float]] = []
-        for stage, basis, d_a, a_at in reversed(rows):
-            try:
-                out.append(
-                    (Stage(stage), ControlBasis(basis), float(d_a), math.nan if a_at is None else a_at)
-                )
-            except ValueError:
-                continue  # a stage or basis this version does not know
-        return out
 
     def set_prompt_feedback(self, prompt_id: str, helped: bool) -> bool:
         self._begin()
