@@ -20,6 +20,7 @@ from calmstrap import __version__, cmd_sync
 from calmstrap.alerting import alert_services, build_notifiers
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
+from calmstrap.preflight import check_services
 from calmstrap.sources import SourceChoiceError, consume_isolated, plan_sources
 from calmstrap.summary import StatusLine, format_summary
 from sensors.errors import SensorError
@@ -110,7 +111,9 @@ def _setup_logging(cfg: Config) -> None:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    return load_config(args.config)
+    cfg = load_config(args.config)
+    check_services(cfg)  # every service setting checked before any data is touched (exit 2 naming the key)
+    return cfg
 
 
 def notifiers_for(

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from calmstrap.cli_args import user_id
 from calmstrap.config import Config, load_config
 from calmstrap.pipeline import MAX_RR_MS, MIN_RR_MS, stream_config
 from processing.arousal import Arousal
@@ -54,7 +55,7 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     )
     add_common(p)
     p.add_argument("file", metavar="FILE", help="the RR file")
-    p.add_argument("--user", required=True, help="whose recording it is")
+    p.add_argument("--user", required=True, type=user_id, help="whose recording it is (a user id)")
     p.add_argument(
         "--format", choices=[f.value for f in RRFormat], default="auto", help="file format (default: auto)"
     )
