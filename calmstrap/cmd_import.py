@@ -1,4 +1,4 @@
-"""``calmstrap import FILE --user U``: an RR file through processing into the archive, in one transaction."""
+"""``calmstrap import FILE --user U``: an RR file through processing into the archive, all or nothing."""
 
 from __future__ import annotations
 
