@@ -1,4 +1,4 @@
-"""``calmstrap import FILE --user U``: an RR file through processing into the archive, in one transaction."""
+"""``calmstrap import FILE --user U``: an RR file through processing into the archive, all or nothing."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 IMPORT_GAP_S = 3.0
 """With per-beat times in the file: a pause longer than this beyond the RR is recorded as a gap."""
-CHUNK_BEATS = 10_000
+CHUNK_BEATS = 1_000
 """Beats per write transaction: processing runs outside it, so the archive's write lock is held only for
 the inserts of one chunk (milliseconds; ``benchmarks/import_memory.py`` measures the longest)."""
 
