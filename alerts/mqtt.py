@@ -121,6 +121,11 @@ class MqttSettings:
             raise MqttSettingsError("base_topic", self.base_topic, "a topic without +, # or a trailing /")
         if _TOPIC_BAD.search(self.discovery_prefix) or not self.discovery_prefix:
             raise MqttSettingsError("discovery_prefix", self.discovery_prefix, "a topic without + or #")
+        if len(self.client_id) > 128 or any(c.isspace() or not c.isprintable() for c in self.client_id):
+            # a newline makes the broker refuse the connection ("Unspecified error"), again and again
+            raise MqttSettingsError(
+                "client_id", self.client_id[:40], "up to 128 printable characters, no spaces"
+            )
         for key in ("ca_file", "cert_file", "key_file"):
             path = getattr(self, key)
             if path and not os.access(path, os.R_OK):

@@ -28,12 +28,12 @@ def _demo_beats(data: Path) -> int:
     ("env", "key"),
     [
         ({"CALMSTRAP_INFLUX__URL": "http://127.0.0.1:abc"}, "influx.url"),
-        ({"CALMSTRAP_INFLUX__URL": "http://127.0.0.1:8086", "CALMSTRAP_INFLUX__API": "v2"}, "influx.org"),
+        ({"CALMSTRAP_INFLUX__URL": "http://127.0.0.1:1", "CALMSTRAP_INFLUX__API": "v2"}, "influx.org"),
         (
-            {"CALMSTRAP_MQTT__URL": "mqtt://127.0.0.1:1883", "CALMSTRAP_MQTT__BASE_TOPIC": "a/#"},
+            {"CALMSTRAP_MQTT__URL": "mqtt://127.0.0.1:1", "CALMSTRAP_MQTT__BASE_TOPIC": "a/#"},
             "mqtt.base_topic",
         ),
-        ({"CALMSTRAP_MQTT__URL": "mqtt://127.0.0.1:1883", "CALMSTRAP_MQTT__PASSWORD": "pw"}, "mqtt.username"),
+        ({"CALMSTRAP_MQTT__URL": "mqtt://127.0.0.1:1", "CALMSTRAP_MQTT__PASSWORD": "pw"}, "mqtt.username"),
         ({"CALMSTRAP_POLICY__QUIET_HOURS": "99:00-07:00"}, "policy.quiet_hours"),
     ],
 )
@@ -66,3 +66,14 @@ def test_run_with_a_password_in_the_broker_url_exits_2_without_printing_it(
     assert "SECRETPW" not in captured.err + captured.out
     assert "mqtt.url" in captured.err and "mqtt://u:***@host" in captured.err
     assert not data.exists()
+
+
+def test_a_client_id_with_a_newline_is_refused_before_connecting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A broker refuses such a client id with "Unspecified error" forever: refused at start instead."""
+    monkeypatch.setenv("CALMSTRAP_MQTT__URL", "mqtt://127.0.0.1:1")
+    monkeypatch.setenv("CALMSTRAP_MQTT__CLIENT_ID", "calm\nstrap")
+    assert main(["run", "--source", "sim", "--data-dir", str(tmp_path / "data")]) == 2
+    assert "mqtt.client_id" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
