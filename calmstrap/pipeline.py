@@ -77,6 +77,8 @@ class SessionStats:
     gaps: int = 0
     prompts: int = 0
     episodes: int = 0
+    error: str | None = None
+    """Why the session's source stopped on an error (the service then exits non-zero)."""
 
 
 @dataclass
