@@ -519,6 +519,14 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         strap = _section(StrapConfig, f"straps[{i}]", {k: (v, source_file) for k, v in s.items()})
         if not strap.address and not strap.name:
             raise ConfigError(f"straps[{i}]", s, "an address or a name", source_file)
+        for j, other in enumerate(straps):
+            if other.user == strap.user:
+                raise ConfigError(
+                    f"straps[{i}].user",
+                    strap.user,
+                    f"a user other than straps[{j}]'s (one person per strap)",
+                    source_file,
+                )
         straps.append(strap)
     for full, schemes in URL_SCHEMES.items():
         section, key = full.split(".", 1)

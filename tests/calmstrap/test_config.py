@@ -253,3 +253,12 @@ def test_any_environment_gives_a_config_or_a_config_error(env: dict[str, str]) -
         var = "CALMSTRAP_" + exc.key.replace(".", "__").upper()
         if var.endswith(("PASSWORD", "TOKEN")) and env.get(var):
             assert "'***'" in str(exc) and repr(env[var]) not in str(exc)
+
+
+def test_two_straps_for_one_user_are_refused(tmp_path: Path) -> None:
+    """Each [[straps]] entry is one person: a user named twice is an error naming the second entry."""
+    f = tmp_path / "c.toml"
+    f.write_text('[[straps]]\nuser = "ana"\nname = "H10"\n[[straps]]\nuser = "ana"\nname = "TICKR"\n')
+    with pytest.raises(ConfigError, match=r"straps\[0\]'s") as info:
+        load_config(f, env={})
+    assert info.value.key == "straps[1].user"

@@ -42,7 +42,9 @@ def _archive_with_one_poison_beat(path: Path, n: int) -> Archive:
     return a
 
 
-def test_one_refused_point_is_quarantined_and_the_rest_arrives(tmp_path: Path, influxdb: InfluxServer) -> None:
+def test_one_refused_point_is_quarantined_and_the_rest_arrives(
+    tmp_path: Path, influxdb: InfluxServer
+) -> None:
     """A field type conflict on one beat: every other beat and row reaches InfluxDB, that one is quarantined."""
     _plant_string_rr(influxdb, OLD_T)
     a = _archive_with_one_poison_beat(tmp_path / "archive.db", 3000)
