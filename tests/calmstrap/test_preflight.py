@@ -77,3 +77,29 @@ def test_a_client_id_with_a_newline_is_refused_before_connecting(
     assert main(["run", "--source", "sim", "--data-dir", str(tmp_path / "data")]) == 2
     assert "mqtt.client_id" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo", "--minutes", "1"],
+        ["run", "--source", "sim"],
+        ["sync"],
+        ["export", "--user", "ana", "--from", "2026-01-01", "--to", "2026-01-02", "--out", "OUT"],
+        ["import", "RR", "--user", "ana"],
+    ],
+    ids=lambda a: a[0],
+)
+def test_every_command_refuses_a_bad_port_before_touching_data(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CALMSTRAP_INFLUX__URL=http://127.0.0.1:abc: exit 2 naming influx.url, no data dir, no output."""
+    rr = tmp_path / "rr.txt"
+    rr.write_text("800\n810\n790\n" * 40)
+    monkeypatch.setenv("CALMSTRAP_INFLUX__URL", "http://127.0.0.1:abc")
+    data = tmp_path / "data"
+    args = [str(rr) if a == "RR" else str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    assert main([*args, "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "influx.url" in err and "port" in err and "Traceback" not in err
+    assert not data.exists() and not (tmp_path / "out").exists()
