@@ -19,6 +19,7 @@ from alerts.console import ConsoleNotifier
 from alerts.notify import Notifier
 from calmstrap import __version__, cmd_sync
 from calmstrap.alerting import alert_services, build_notifiers
+from calmstrap.cli_args import user_id
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
 from calmstrap.preflight import check_services
@@ -45,6 +46,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "calmstrap.cmd_export",
 )
 DEMO_USER = "demo"
+USER_ID_OPTIONS = frozenset({"user", "label"})
+"""Options of any command that take a user id (:mod:`sensors.ids`), checked by :func:`cli_args.user_id`."""
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -102,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub, _common)
+    for command in sub.choices.values():  # every --user / --label of every command: one user-id check
+        for action in command._actions:
+            if action.dest in USER_ID_OPTIONS:
+                action.type = user_id
     return parser
 
 
