@@ -13,6 +13,7 @@ from pathlib import Path
 import paho.mqtt.publish as publish
 import pytest
 
+from alerts.catalog import Prompt
 from alerts.console import ConsoleNotifier
 from alerts.mqtt import MqttNotifier
 from calmstrap.alerting import alert_services
@@ -45,9 +46,12 @@ async def _until(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
 def _sessions(
     broker: Mosquitto, archive: Archive, users: tuple[str, ...], time_scale: float = 1.0
 ) -> list[StrapSession]:
-    cfg = load_config(
-        None, env={"CALMSTRAP_MQTT__URL": broker.url, "CALMSTRAP_POLICY__QUIET_HOURS": "0:00-0:00"}
-    )
+    env = {
+        "CALMSTRAP_MQTT__URL": broker.url,
+        "CALMSTRAP_POLICY__QUIET_HOURS": "0:00-0:00",
+        "CALMSTRAP_POLICY__CONTROL_PROBABILITY": "0",  # every onset gets a prompt (none held back as a control)
+    }
+    cfg = load_config(None, env=env)
     chain = notifiers_for(cfg, ConsoleNotifier(stream=io.StringIO()), users=users, time_scale=time_scale)
     return [new_session(cfg, archive, chain, user=u, device=f"d-{u}") for u in users]
 
@@ -119,7 +123,7 @@ def test_feedback_naming_another_users_prompt_is_refused(
         u0, u1 = _sessions(broker, archive, ("u0", "u1"))
         t0 = time.time()
         prompt = u0.policy.on_onset(EpisodeOnset("ep", "u0", t0 - 60.0, t0, 95.0))
-        assert prompt is not None
+        assert isinstance(prompt, Prompt)
 
         def feedback() -> object:
             return archive.query("SELECT feedback_helped FROM prompts WHERE id = ?", (prompt.id,))[0][0]
