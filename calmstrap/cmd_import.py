@@ -18,7 +18,7 @@ from calmstrap.config import Config, load_config
 from calmstrap.pipeline import MAX_RR_MS, MIN_RR_MS, stream_config
 from processing.arousal import Arousal
 from processing.episodes import Episode, EpisodeOnset
-from processing.outcomes import PromptOutcome
+from processing.outcomes import ControlOutcome, PromptOutcome
 from processing.stream import StreamProcessor, WindowResult
 from sensors.beats import Beat, Gap, GapReason
 from sensors.errors import ReplayFormatError
@@ -237,7 +237,7 @@ class _ChunkWriter:
                 elif isinstance(out, Episode):
                     a.add_episode(out)
                     self.episodes += 1
-                elif isinstance(out, EpisodeOnset | PromptOutcome):
+                elif isinstance(out, EpisodeOnset | PromptOutcome | ControlOutcome):
                     pass  # live-only: no prompts are sent for imported data
                 else:
                     raise TypeError(f"unexpected processing output {type(out).__name__}")
