@@ -12,6 +12,9 @@ from enum import StrEnum
 from alerts.errors import CatalogError
 from processing.outcomes import PromptOutcome
 
+STOP_IF_WORSE = "Stop if this feels worse, and breathe the way that feels natural."
+"""Said with every breathing prompt and practice (the page, pushes)."""
+
 
 class PromptKind(StrEnum):
     BREATHING = "breathing"

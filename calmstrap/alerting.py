@@ -9,16 +9,20 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
+from alerts.apprise_notify import AppriseNotifier, PushSettingsError
 from alerts.commands import Command, Feedback, Practice, Snooze
 from alerts.console import ConsoleNotifier
 from alerts.errors import MqttError, MqttSettingsError
 from alerts.mqtt import MqttNotifier, MqttSettings
 from alerts.notify import Notifier
-from alerts.practice import PRACTICE_TEMPLATE_ID, practice_prompts
+from alerts.practice import PRACTICE_TEMPLATE_ID
 from calmstrap import __version__
 from calmstrap.config import Config, ConfigError, MqttConfig
 from calmstrap.pipeline import StrapSession
+from calmstrap.practice_session import run_practice
+from web.live import LiveHub
 
 log = logging.getLogger("calmstrap.alerting")
 
@@ -53,10 +57,34 @@ def mqtt_settings(m: MqttConfig) -> MqttSettings:
 
 
 def build_notifiers(
-    cfg: Config, console: ConsoleNotifier, *, users: Sequence[str] = (), time_scale: float = 1.0
+    cfg: Config,
+    console: ConsoleNotifier,
+    *,
+    users: Sequence[str] = (),
+    time_scale: float = 1.0,
+    hub: LiveHub | None = None,
+    link_base: str | None = None,
 ) -> list[Notifier]:
-    """MQTT first when ``mqtt.url`` is set, the console always last (the fallback)."""
+    """Side channels first (the page ``hub``, Apprise pushes when ``notify.urls`` is set: each gets every
+    prompt), then MQTT when ``mqtt.url`` is set, the console always last (the fallback)."""
     out: list[Notifier] = []
+    if hub is not None:
+        out.append(hub)
+    if cfg.notify.urls:
+        try:
+            out.append(
+                AppriseNotifier(
+                    cfg.notify.urls,
+                    link_base=link_base,
+                    time_scale=time_scale,
+                    retry_min_s=max(cfg.notify.retry_min_s, 0.05),
+                    retry_max_s=max(cfg.notify.retry_max_s, cfg.notify.retry_min_s, 0.05),
+                )
+            )
+        except PushSettingsError as exc:
+            raise ConfigError(
+                "notify.urls", f"entry {exc.index} ({exc.scheme}://...)", "Apprise URLs", "config"
+            ) from None
     if cfg.mqtt.url:
         settings = mqtt_settings(cfg.mqtt)
         names = tuple(users) or (cfg.general.user,)
@@ -87,19 +115,20 @@ def restore_learning(session: StrapSession) -> int:
 
 @contextlib.asynccontextmanager
 async def alert_services(sessions: Sequence[StrapSession], *, time_scale: float = 1.0) -> AsyncIterator[None]:
-    """Open the sessions' MQTT clients (``async with``) and serve their commands while the body runs."""
-    seen: dict[int, MqttNotifier] = {}
+    """Open the sessions' MQTT clients and push channels (``async with``) and serve MQTT commands while the
+    body runs."""
+    seen: dict[int, MqttNotifier | AppriseNotifier] = {}
     for s in sessions:
         for n in s.notifiers:
-            if isinstance(n, MqttNotifier):
+            if isinstance(n, MqttNotifier | AppriseNotifier):
                 seen.setdefault(id(n), n)
-    clients = list(seen.values())
+    clients = [n for n in seen.values() if isinstance(n, MqttNotifier)]
     by_user = {s.user: s for s in sessions}
     for s in sessions:
         restore_learning(s)
     async with contextlib.AsyncExitStack() as stack:
-        for c in clients:
-            await stack.enter_async_context(c)
+        for n in seen.values():
+            await stack.enter_async_context(n)
         for c in clients:
             with contextlib.suppress(MqttError, TimeoutError):
                 await c.wait_connected(STARTUP_WAIT_S)
@@ -135,30 +164,43 @@ async def serve_commands(source: MqttNotifier, sessions: dict[str, StrapSession]
             apply_command(session, cmd, tg, time_scale)
 
 
-def apply_command(session: StrapSession, cmd: Command, tg: asyncio.TaskGroup, time_scale: float) -> None:
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What applying a command did: ``ok``, and a message in plain words for the person."""
+
+    ok: bool
+    message: str
+    not_found: bool = False
+
+
+def apply_command(
+    session: StrapSession, cmd: Command, tg: asyncio.TaskGroup, time_scale: float, origin: str = "mqtt"
+) -> CommandResult:
+    """Apply one validated command to its user's session (MQTT, the page and the CLI all come here)."""
     match cmd:
         case Snooze():
             session.policy.snooze(_now(session), cmd.minutes)
             log.info("%s: prompts snoozed for %g minutes", session.user, cmd.minutes)
+            return CommandResult(True, f"No prompts for {cmd.minutes:g} minutes.")
         case Feedback():
-            learned = session.policy.on_feedback(cmd.prompt_id, cmd.helped)
-            stored = session.archive.set_prompt_feedback(cmd.prompt_id, cmd.helped)
-            session.archive.commit()
-            if not stored:
+            own = session.archive.query(
+                "SELECT 1 FROM prompts WHERE id = ? AND user = ?", (cmd.prompt_id, session.user)
+            )
+            if not own:
                 log.warning("%s: feedback for an unknown prompt id ignored", session.user)
-            elif not learned:
+                return CommandResult(False, "No such prompt for this person.", not_found=True)
+            learned = session.policy.on_feedback(cmd.prompt_id, cmd.helped)
+            session.archive.set_prompt_feedback(cmd.prompt_id, cmd.helped)
+            session.archive.commit()
+            if not learned:
                 log.info("%s: feedback stored (prompt not in this run's learning window)", session.user)
+            for n in session.notifiers:
+                if isinstance(n, LiveHub):
+                    n.answered(session.user, cmd.prompt_id, cmd.helped)
+            return CommandResult(True, "Thanks, noted.")
         case Practice():
-            tg.create_task(run_practice(session, cmd, time_scale), name=f"practice:{session.user}")
-
-
-async def run_practice(session: StrapSession, cmd: Practice, time_scale: float) -> None:
-    """Send a practice's pacing prompts on time (pipeline clock, ``time_scale`` x the wall clock)."""
-    start = _now(session)
-    wall0 = time.monotonic()
-    log.info("%s: guided practice, %g minutes", session.user, cmd.minutes)
-    for p in practice_prompts(session.user, start, cmd.minutes, cmd.breaths_per_min):
-        delay = wall0 + (p.t - start) / time_scale - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await session.deliver(p)
+            if session.practice_id is not None:
+                return CommandResult(False, "A practice is already running.")
+            session.practice_id = "starting"
+            tg.create_task(run_practice(session, cmd, time_scale, origin), name=f"practice:{session.user}")
+            return CommandResult(True, f"Practice started: {cmd.minutes:g} minutes.")

@@ -106,6 +106,8 @@ class StrapSession:
     episodes: list[Episode] = field(default_factory=list)
     outcomes: list[PromptOutcome] = field(default_factory=list)
     baseline_save_every_s: float = BASELINE_SAVE_EVERY_S
+    practice_id: str | None = None
+    """The breathing practice running now (calmstrap.practice_session), one at a time."""
     _next_baseline_save_t: float | None = field(default=None, init=False)
     _saved_baseline: dict[str, object] = field(default_factory=dict, init=False)
 
@@ -219,14 +221,24 @@ class StrapSession:
                 raise TypeError(f"unexpected processing output {type(out).__name__}")
 
     async def deliver(self, prompt: Prompt) -> None:
-        """Send a prompt that does not come from the policy (a guided practice's pacing prompts)."""
+        """Send a prompt decided outside the arousal path (no outcome is measured for it)."""
         await self._send(prompt, track_outcome=False)
 
     async def _send(self, prompt: Prompt, *, track_outcome: bool = True) -> None:
+        """Archive first; then every side channel (the page, phone pushes: ``side_channel = True``) gets the
+        prompt, and the other notifiers in order until one delivers (MQTT, else the console)."""
         via = "none"
         self.archive.add_prompt(prompt, via)
         self.archive.commit()
         for n in self.notifiers:
+            if getattr(n, "side_channel", False):
+                try:
+                    await n.send_prompt(prompt)
+                except Exception:  # a notifier must never stop the pipeline
+                    log.exception("notifier %s failed", n.name)
+        for n in self.notifiers:
+            if getattr(n, "side_channel", False):
+                continue
             try:
                 ok = await n.send_prompt(prompt)
             except Exception:  # a notifier must never stop the pipeline

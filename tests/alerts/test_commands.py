@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from alerts.commands import Feedback, Practice, Snooze, parse_command
 from alerts.errors import CommandError
-from alerts.practice import practice_prompts
 
 TOPIC = "calmstrap/me/command"
 
@@ -64,16 +63,6 @@ def test_a_command_on_another_topic_is_refused() -> None:
     """Only <base>/<user>/command is a command topic."""
     with pytest.raises(CommandError):
         parse_command("calmstrap/me/state", b'{"command": "snooze", "minutes": 5}', "calmstrap")
-
-
-def test_practice_paces_breaths_and_each_cue_expires_with_its_breath() -> None:
-    """Two minutes at 6/min: 12 cues 10 s apart, 4 s in / 6 s out, each expiring after its breath."""
-    cues = practice_prompts("me", 1000.0, 2.0, 6.0)
-    assert len(cues) == 12
-    assert [c.t - 1000.0 for c in cues] == [10.0 * i for i in range(12)]
-    assert all((c.inhale_s, c.exhale_s) == (4.0, 6.0) for c in cues)
-    assert all(c.expires_t - c.t == 10.0 for c in cues)
-    assert len({c.id for c in cues}) == 12
 
 
 @given(st.binary(max_size=300) | st.text(max_size=200).map(str.encode))
