@@ -42,6 +42,8 @@ class PolicyConfig:
     """How many measured outcomes one explicit "helped" / "didn't" answer is worth."""
     prior_helped: float = 1.0
     prior_not_helped: float = 1.0
+    disabled_kinds: frozenset[PromptKind] = frozenset()
+    """Kinds the person switched off: never chosen (``recovery``: no recovery message)."""
 
 
 def in_quiet_hours(t: float, start: time, end: time, tz: tzinfo | None = None) -> bool:
@@ -123,12 +125,13 @@ class PromptPolicy:
     _learner: PromptLearner | None = None
     _kind_of: OrderedDict[str, PromptKind] = field(default_factory=OrderedDict)
     _answered: set[str] = field(default_factory=set)
+    _last_arousal: Arousal | None = None
     suppressed: int = 0
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         c = self.config
-        kinds = tuple(dict.fromkeys(t.kind for t in CATALOG))
+        kinds = tuple(k for k in dict.fromkeys(t.kind for t in CATALOG) if k not in c.disabled_kinds)
         self._learner = PromptLearner(kinds, self._rng, c.explore, c.prior_helped, c.prior_not_helped)
 
     @property
@@ -220,7 +223,7 @@ class PromptPolicy:
     def on_onset(self, onset: EpisodeOnset) -> Prompt | None:
         self._episode = _EpisodeState(onset.episode_id)
         t = onset.detected_t
-        if not self._allowed(t):
+        if not self.learner.kinds or not self._allowed(t):
             self.suppressed += 1
             return None
         tpl = self.choose()
@@ -233,6 +236,7 @@ class PromptPolicy:
         return p
 
     def on_arousal(self, x: Arousal) -> Prompt | None:
+        self._last_arousal = x
         ep = self._episode
         if ep is None or ep.first_prompt_t is None or ep.escalated:
             return None
@@ -240,6 +244,8 @@ class PromptPolicy:
             return None
         ep.escalated = True
         c = self.config
+        if len(self.learner.kinds) < 2:  # nothing else to offer
+            return None
         if x.t < self._snooze_until or in_quiet_hours(x.t, c.quiet_start, c.quiet_end, self.tz):
             return None
         if sum(1 for s in self._sent if x.t - s < 3600.0) >= c.max_per_hour:
@@ -257,6 +263,11 @@ class PromptPolicy:
         if ep is None or ep.episode_id != episode.id or not ep.prompt_ids or not self.config.recovery_message:
             return None
         c = self.config
+        if PromptKind.RECOVERY in c.disabled_kinds:
+            return None
+        last = self._last_arousal
+        if last is None or last.state is not ArousalState.CALM:
+            return None  # only when arousal really came down (not an episode cut off by the end of a run)
         if in_quiet_hours(t, c.quiet_start, c.quiet_end, self.tz):
             return None
         return self._make(RECOVERY_MESSAGES[0], t, episode.id, episode.peak_score)

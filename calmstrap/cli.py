@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "calmstrap.cmd_import",
     "calmstrap.cmd_sync",
     "calmstrap.cmd_export",
+    "calmstrap.cmd_answer",
 )
 DEMO_USER = "demo"
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from alerts.catalog import Prompt
+from alerts.catalog import Prompt, PromptKind
 from alerts.notify import Notifier, StrapStatus
 from alerts.policy import PolicyConfig as PolicyParams
 from alerts.policy import PromptPolicy
@@ -65,6 +65,7 @@ def policy_params(cfg: Config, *, ignore_quiet_hours: bool = False) -> PolicyPar
         quiet_end=quiet.start if ignore_quiet_hours else quiet.end,
         expiry_s=p.expiry_s,
         recovery_message=p.recovery_message,
+        disabled_kinds=frozenset(PromptKind(k) for k in p.disabled_kinds),
     )
 
 
