@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def _turning_points(samples: list[list[float]]) -> list[tuple[float, str]]:
     out: list[tuple[float, str]] = []
     direction = 0
     flat_since = samples[0][0]
-    for (t0, w0), (t1, w1) in zip(samples, samples[1:], strict=False):
+    for (t0, w0), (t1, w1) in itertools.pairwise(samples):
         d = w1 - w0
         if abs(d) < 0.05:  # under a twentieth of a pixel: flat (the eased ends of a breath)
             continue
@@ -87,8 +88,8 @@ def test_the_pacer_grows_for_the_inhale_and_shrinks_for_the_exhale_seconds_of_th
     widths = [w for _, w in samples]
     assert max(widths) > 1.8 * min(widths)  # it really breathes
     turns = _turning_points(samples)
-    grow = [b[0] - a[0] for a, b in zip(turns, turns[1:], strict=False) if (a[1], b[1]) == ("min", "max")]
-    shrink = [b[0] - a[0] for a, b in zip(turns, turns[1:], strict=False) if (a[1], b[1]) == ("max", "min")]
+    grow = [b[0] - a[0] for a, b in itertools.pairwise(turns) if (a[1], b[1]) == ("min", "max")]
+    shrink = [b[0] - a[0] for a, b in itertools.pairwise(turns) if (a[1], b[1]) == ("max", "min")]
     assert grow and shrink, turns
     for g in grow:
         assert abs(g - inhale_s) <= 0.1 * inhale_s, (grow, shrink)
