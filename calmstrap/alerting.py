@@ -9,19 +9,26 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 
 from alerts.apprise_notify import AppriseNotifier, PushSettingsError
-from alerts.commands import Command, Feedback, Practice, Snooze
+from alerts.commands import (
+    Command,
+    Feedback,
+    Practice,
+    Snooze,
+    check_feedback_owner,
+    check_practice_free,
+)
 from alerts.console import ConsoleNotifier
-from alerts.errors import MqttError, MqttSettingsError
+from alerts.errors import CommandError, MqttError
 from alerts.mqtt import MqttNotifier, MqttSettings
 from alerts.notify import Notifier
 from alerts.practice import PRACTICE_TEMPLATE_ID
 from calmstrap import __version__
 from calmstrap.config import Config, ConfigError, MqttConfig
-from calmstrap.pipeline import StrapSession
+from calmstrap.pipeline import PracticeRun, StrapSession
 from calmstrap.practice_session import run_practice
+from sensors.ids import InvalidUserId
 from web.live import LiveHub
 
 log = logging.getLogger("calmstrap.alerting")
@@ -90,10 +97,8 @@ def build_notifiers(
         names = tuple(users) or (cfg.general.user,)
         try:
             out.append(MqttNotifier(settings, users=names, time_scale=time_scale, sw_version=__version__))
-        except MqttSettingsError as exc:
-            raise ConfigError(
-                "general.user", names, "user names without /, + or # (they are MQTT topic levels)", "config"
-            ) from exc
+        except InvalidUserId as exc:
+            raise ConfigError("general.user", exc.value, "", "config", detail=str(exc)) from exc
     out.append(console)
     return out
 
@@ -161,34 +166,41 @@ async def serve_commands(source: MqttNotifier, sessions: dict[str, StrapSession]
             if session is None:
                 log.warning("ignored a command for user %r, who has no session here", cmd.user)
                 continue
-            apply_command(session, cmd, tg, time_scale)
+            try:
+                apply_command(session, cmd, tg, time_scale, where=source.topic(cmd.user, "command"))
+            except CommandError as exc:
+                log.warning("%s", exc)
 
 
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    """What applying a command did: ``ok``, and a message in plain words for the person."""
-
-    ok: bool
-    message: str
-    not_found: bool = False
+def prompt_owner(session: StrapSession, prompt_id: str) -> str | None:
+    """The user the archive has for a prompt id (None: no such prompt)."""
+    rows = session.archive.query("SELECT user FROM prompts WHERE id = ?", (prompt_id,))
+    return str(rows[0][0]) if rows else None
 
 
 def apply_command(
-    session: StrapSession, cmd: Command, tg: asyncio.TaskGroup, time_scale: float, origin: str = "mqtt"
-) -> CommandResult:
-    """Apply one validated command to its user's session (MQTT, the page and the CLI all come here)."""
+    session: StrapSession,
+    cmd: Command,
+    tg: asyncio.TaskGroup,
+    time_scale: float,
+    *,
+    where: str = "command",
+    origin: str = "mqtt",
+) -> str:
+    """Apply a valid, fresh command (:mod:`alerts.commands`) to its user's session; the MQTT intake, the
+    page and the CLI (through the page's API) all call this. Returns what was done, in plain words for the
+    person. Raises :class:`alerts.errors.CommandError` when the session refuses it: feedback on a prompt
+    that is not this user's, or a practice while one runs (nothing is changed then). ``where`` names the
+    command's origin in that error; ``origin`` (``mqtt``, ``page``, ``cli``) is stored with a practice."""
+    if cmd.user != session.user:
+        raise CommandError(where, f"a command for {cmd.user} given to the session of {session.user}")
     match cmd:
         case Snooze():
             session.policy.snooze(_now(session), cmd.minutes)
             log.info("%s: prompts snoozed for %g minutes", session.user, cmd.minutes)
-            return CommandResult(True, f"No prompts for {cmd.minutes:g} minutes.")
+            return f"No prompts for {cmd.minutes:g} minutes."
         case Feedback():
-            own = session.archive.query(
-                "SELECT 1 FROM prompts WHERE id = ? AND user = ?", (cmd.prompt_id, session.user)
-            )
-            if not own:
-                log.warning("%s: feedback for an unknown prompt id ignored", session.user)
-                return CommandResult(False, "No such prompt for this person.", not_found=True)
+            check_feedback_owner(cmd, prompt_owner(session, cmd.prompt_id), where)
             learned = session.policy.on_feedback(cmd.prompt_id, cmd.helped)
             session.archive.set_prompt_feedback(cmd.prompt_id, cmd.helped)
             session.archive.commit()
@@ -197,10 +209,16 @@ def apply_command(
             for n in session.notifiers:
                 if isinstance(n, LiveHub):
                     n.answered(session.user, cmd.prompt_id, cmd.helped)
-            return CommandResult(True, "Thanks, noted.")
+            return "Thanks, noted."
         case Practice():
-            if session.practice_id is not None:
-                return CommandResult(False, "A practice is already running.")
-            session.practice_id = "starting"
-            tg.create_task(run_practice(session, cmd, time_scale, origin), name=f"practice:{session.user}")
-            return CommandResult(True, f"Practice started: {cmd.minutes:g} minutes.")
+            running = session.practice
+            remaining_s = None
+            if running is not None and not running.task.done():
+                remaining_s = max(running.end_t - _now(session), 0.0)
+            check_practice_free(session.user, remaining_s, where)
+            start = _now(session)
+            task = tg.create_task(
+                run_practice(session, cmd, time_scale, origin, start), name=f"practice:{session.user}"
+            )
+            session.practice = PracticeRun(task, start + 60.0 * cmd.minutes)
+            return f"Practice started: {cmd.minutes:g} minute{'s' if cmd.minutes != 1 else ''}."

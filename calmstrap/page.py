@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import socket
@@ -23,8 +24,8 @@ from pathlib import Path
 from typing import TextIO
 
 from alerts.catalog import Prompt, PromptKind
-from alerts.commands import parse_command
-from alerts.errors import CommandError
+from alerts.commands import Feedback, command_from_object
+from alerts.errors import CommandError, NotOwnPrompt, PracticeRunning
 from calmstrap.alerting import apply_command
 from calmstrap.config import Config, ConfigError
 from calmstrap.pipeline import StrapSession
@@ -40,6 +41,7 @@ from web.server import bind, serve_page
 log = logging.getLogger("calmstrap.page")
 
 SAMPLE_EVERY_S = 20.0
+COMMAND_ROUTE = "/api/command"
 
 
 @dataclass
@@ -96,11 +98,8 @@ def plan_page(cfg: Config, web_arg: str | None, *, default_on: bool) -> PagePlan
 class ServiceActions:
     """The page's answers, applied to the sessions (:class:`web.app.PageActions`)."""
 
-    def __init__(
-        self, sessions: Sequence[StrapSession], base_topic: str, time_scale: float, tg: asyncio.TaskGroup
-    ):
+    def __init__(self, sessions: Sequence[StrapSession], time_scale: float, tg: asyncio.TaskGroup):
         self._by_user = {s.user: s for s in sessions}
-        self._base = base_topic
         self._time_scale = time_scale
         self._tg = tg
 
@@ -113,12 +112,21 @@ class ServiceActions:
         if session is None:
             return Answer(404, "nobody by that name is served here")
         try:
-            cmd = parse_command(f"{self._base}/{user}/command", body, self._base)
+            obj = json.loads(body.decode("utf-8"))
+        except (ValueError, RecursionError):
+            return Answer(400, "not valid JSON")
+        try:
+            cmd = command_from_object(user, obj, COMMAND_ROUTE)
+            message = apply_command(
+                session, cmd, self._tg, self._time_scale, where=COMMAND_ROUTE, origin=origin
+            )
+        except NotOwnPrompt as exc:
+            return Answer(404, exc.reason)
+        except PracticeRunning as exc:
+            return Answer(409, exc.reason)
         except CommandError as exc:
             return Answer(400, exc.reason)
-        res = apply_command(session, cmd, self._tg, self._time_scale, origin)
-        status = 200 if res.ok else (404 if res.not_found else 409)
-        return Answer(status, res.message, getattr(cmd, "prompt_id", None))
+        return Answer(200, message, cmd.prompt_id if isinstance(cmd, Feedback) else None)
 
 
 def _prompt_from_row(row: tuple[object, ...]) -> Prompt:
@@ -203,7 +211,7 @@ async def page_service(
             seed_from_archive(plan.hub, s.archive, s.user, seed_now)
     try:
         async with asyncio.TaskGroup() as tg:
-            actions = ServiceActions(sessions, cfg.mqtt.base_topic, time_scale, tg)
+            actions = ServiceActions(sessions, time_scale, tg)
             rule = AccessRule(plan.token, loopback_only=not plan.listen.needs_token)
             app = build_app(plan.hub, actions, rule)
             async with serve_page(

@@ -100,11 +100,12 @@ def now_t(session: StrapSession) -> float:
     return t if math.isfinite(t) else time.time()
 
 
-async def run_practice(session: StrapSession, cmd: Practice, time_scale: float, origin: str) -> None:
-    """One practice, ``cmd.minutes`` long on the pipeline's clock (``time_scale`` x the wall clock)."""
-    start_t = now_t(session)
-    pid = f"{session.user}-practice-{int(start_t)}"
-    session.practice_id = pid
+async def run_practice(
+    session: StrapSession, cmd: Practice, time_scale: float, origin: str, start_t: float
+) -> None:
+    """One practice from ``start_t``, ``cmd.minutes`` long on the pipeline's clock (``time_scale`` x the wall
+    clock). The caller keeps it the only one of its user (``session.practice``)."""
+    pid = f"{session.user}-practice-{round(start_t * 1000)}"
     duration_s = 60.0 * cmd.minutes
     wall0 = time.monotonic()
     log.info("%s: breathing practice started (%g min, from the %s)", session.user, cmd.minutes, origin)
@@ -157,7 +158,6 @@ async def run_practice(session: StrapSession, cmd: Practice, time_scale: float, 
             p.hr_change_bpm,
         )
         add_practice(session.archive, record)
-        session.practice_id = None
         final = _doc(pid, cmd, start_t, end_t, p, False) | {"minutes": minutes, "completed": completed}
         for hub in _hubs(session):
             hub.practice_update(session.user, final, add_week_min=minutes)
