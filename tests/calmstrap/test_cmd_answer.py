@@ -51,10 +51,10 @@ def test_feedback_snooze_and_practice_reach_a_running_service(tmp_path: Path) ->
     """The CLI finds the service by its address file: feedback lands on the latest prompt, snooze is
     applied, a practice is one stored session with one push and no prompt."""
     data = tmp_path / "d"
+    args = ["run", "--source", "sim", "--seed", "1", "--speed", "100", "--web", "127.0.0.1:0"]
     with Receiver() as r:
         service = subprocess.Popen(
-            [sys.executable, "-m", "calmstrap", "run", "--source", "sim", "--seed", "1", "--speed", "100"]
-            + ["--web", "127.0.0.1:0", "--data-dir", str(data)],
+            [sys.executable, "-m", "calmstrap", *args, "--data-dir", str(data)],
             env=env_with(CALMSTRAP_NOTIFY__URLS=r.url),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -82,7 +82,7 @@ def test_feedback_snooze_and_practice_reach_a_running_service(tmp_path: Path) ->
             (seen_t,) = rows(data, f"SELECT t FROM prompts WHERE id = '{latest[0][0]}'")
         finally:
             service.send_signal(signal.SIGINT)
-            out, err = service.communicate(timeout=60)
+            _out, err = service.communicate(timeout=60)
     assert fb.returncode == 0, fb.stderr
     # the latest prompt one can answer when the CLI asked (a recovery message asks nothing; at 100x a newer
     # prompt may have come after the test looked)
