@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import logging
 import signal
@@ -18,12 +19,14 @@ from alerts.console import ConsoleNotifier
 from alerts.notify import Notifier
 from calmstrap import __version__, cmd_sync
 from calmstrap.alerting import alert_services, build_notifiers
+from calmstrap.cli_args import user_id
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.page import PagePlan, page_service, plan_page
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
 from calmstrap.preflight import check_services
 from calmstrap.sources import SourceChoiceError, consume_isolated, plan_sources
-from calmstrap.summary import StatusLine, format_summary
+from calmstrap.summary import StatusLine, format_control, format_summary
+from processing.outcomes import ControlMoment
 from sensors.errors import SensorError
 from sensors.simulated import SimulatedStrap, demo_script
 from sensors.source import BeatSource
@@ -45,6 +48,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "calmstrap.cmd_answer",
 )
 DEMO_USER = "demo"
+USER_ID_OPTIONS = frozenset({"user", "label"})
+"""Options of any command that take a user id (:mod:`sensors.ids`), checked by :func:`cli_args.user_id`."""
 
 
 def _web_option(p: argparse.ArgumentParser, default: str) -> None:
@@ -77,13 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="run a simulated strap through the whole pipeline in accelerated time",
         description="Run a simulated strap (two scripted arousal episodes on a calm baseline) "
-        "through the whole pipeline in accelerated time, then print a summary. Quiet hours do "
-        "not apply to the demo; the previous demo's data (user 'demo') is replaced.",
+        "through the whole pipeline in accelerated time, then print a summary. The first episode's "
+        "prompt is held back as a control (the moment later prompts are compared with), the second is "
+        "prompted. Quiet hours do not apply to the demo; the previous demo's data (user 'demo') is replaced.",
     )
     _common(demo)
     demo.add_argument("--seed", type=int, default=1, help="seed of the simulated strap (default 1)")
     demo.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second (default 60)")
-    demo.add_argument("--minutes", type=float, default=20.0, help="simulated minutes (default 20)")
+    demo.add_argument("--minutes", type=float, default=25.0, help="simulated minutes (default 25)")
     demo.add_argument(
         "--ignore-prompts",
         action="store_true",
@@ -112,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub, _common)
+    for command in sub.choices.values():  # every --user / --label of every command: one user-id check
+        for action in command._actions:
+            if action.dest in USER_ID_OPTIONS:
+                action.type = user_id
     return parser
 
 
@@ -230,6 +240,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("calmstrap demo: --minutes and --speed must be > 0", file=sys.stderr)
         return EXIT_CONFIG
     data_dir = cfg.data_dir(args.data_dir)
+    # the demo holds its first episode back as a control and prompts the later one (no random hold-back), so
+    # one short run always shows a prompt and has a moment to compare it with
+    cfg = dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, control_probability=0.0))
     duration_s = args.minutes * 60.0
     start = float(int(time.time() - duration_s))
     strap = SimulatedStrap(
@@ -257,7 +270,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if not args.ignore_prompts:
                 follow_prompt(strap, prompt)
 
-        observer = PipelineObserver(on_arousal=status.update, on_prompt=on_prompt)
+        def on_control(c: ControlMoment) -> None:
+            status.clear()
+            print(format_control(c, start))
+
+        observer = PipelineObserver(on_arousal=status.update, on_prompt=on_prompt, on_control=on_control)
         session = new_session(
             cfg,
             archive,
@@ -268,6 +285,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             observer=observer,
             restore_baseline=False,
             ignore_quiet_hours=True,
+            hold_back_first=True,  # the demo's first episode is a control: its second prompt has a comparison
         )
         stopped = asyncio.run(
             _session_main(

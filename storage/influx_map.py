@@ -51,8 +51,9 @@ def _f(*keys: str) -> tuple[Field, ...]:
 
 _STATE_LEVEL = "CASE state WHEN 'calm' THEN 0 WHEN 'elevated' THEN 1 WHEN 'high' THEN 2 END"
 _OUTCOME = (
-    "CASE WHEN helped IS NULL AND feedback_helped IS NULL THEN 'not measured'"
-    " WHEN COALESCE(feedback_helped, helped) = 1 THEN 'helped' ELSE 'no clear change' END"
+    "CASE WHEN feedback_helped IS NOT NULL THEN CASE feedback_helped WHEN 1 THEN 'helped' ELSE 'no clear change' END"
+    " WHEN helped = 1 THEN 'helped' WHEN helped = 0 THEN 'no clear change'"
+    " WHEN outcome_t IS NOT NULL THEN 'not compared yet' ELSE 'not measured' END"
 )
 
 MEASUREMENTS: tuple[Measurement, ...] = (
@@ -128,6 +129,25 @@ MEASUREMENTS: tuple[Measurement, ...] = (
             Field("helped", "helped", FieldType.INT),
             Field("feedback_helped", "feedback_helped", FieldType.INT),
             *_f("osc_freq_hz", "osc_amplitude_bpm", "osc_power_share"),
+            Field("d_a", "d_a"),
+            Field("came_down", "came_down", FieldType.INT),
+            Field("helped_basis", "helped_basis", FieldType.STR),
+            Field("n_reference", "n_reference", FieldType.INT),
+        ),
+    ),
+    Measurement(
+        "controls",
+        "control",
+        "t",
+        (Tag("user", "user"), Tag("kind", "basis")),
+        (
+            Field("stage", "stage", FieldType.STR),
+            Field("id", "id", FieldType.STR),
+            Field("reason_episode_id", "reason_episode_id", FieldType.STR),
+            Field("reason_score", "reason_score"),
+            Field("a_at", "a_at"),
+            Field("outcome_t", "outcome_t"),
+            *_f("d_score", "d_ln_rmssd", "d_hr_bpm", "d_a"),
         ),
     ),
     Measurement(

@@ -19,7 +19,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def env_with(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALMSTRAP_")}
-    env.update(PYTHONPATH=str(REPO), CALMSTRAP_POLICY__QUIET_HOURS="0:00-0:00", **extra)
+    env.update(
+        PYTHONPATH=str(REPO),
+        CALMSTRAP_POLICY__QUIET_HOURS="0:00-0:00",
+        CALMSTRAP_POLICY__CONTROL_PROBABILITY="0",
+        **extra,
+    )
     return env
 
 

@@ -91,7 +91,8 @@ async def served(
     time_scale: float = 1.0,
     user: str = "me",
 ) -> AsyncIterator[Served]:
-    cfg = load_config(None, env={"CALMSTRAP_POLICY__QUIET_HOURS": "0:00-0:00", **(env or {})})
+    base = {"CALMSTRAP_POLICY__QUIET_HOURS": "0:00-0:00", "CALMSTRAP_POLICY__CONTROL_PROBABILITY": "0"}
+    cfg = load_config(None, env={**base, **(env or {})})
     plan = plan_page(cfg, listen, default_on=False)
     assert plan is not None
     data_dir = tmp_path / "data"
