@@ -106,9 +106,10 @@ function drawTimeline() {
   svg.append(line);
   for (const p of prompts) {
     if (p.t < t0) continue;
-    const c = document.createElementNS(svgNS, "circle");
-    c.setAttribute("cx", x(p.t)); c.setAttribute("cy", 76); c.setAttribute("r", 3);
-    c.setAttribute("fill", "#5f8f78");
+    const c = document.createElementNS(svgNS, "line");
+    c.setAttribute("x1", x(p.t)); c.setAttribute("x2", x(p.t)); c.setAttribute("y1", 66); c.setAttribute("y2", 80);
+    c.setAttribute("stroke", "#5f8f78"); c.setAttribute("stroke-width", "3");
+    c.setAttribute("vector-effect", "non-scaling-stroke");
     c.classList.add("prompt-mark");
     svg.append(c);
   }
