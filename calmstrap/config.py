@@ -74,8 +74,34 @@ class PolicyConfig:
     escalate_after_s: float = 180.0
     expiry_s: float = 120.0
     recovery_message: bool = True
+    disabled_kinds: tuple[str, ...] = ()
+    """Prompt kinds never sent (e.g. ``["urge_surfing"]``); see alerts.catalog.PromptKind."""
     control_probability: float = 0.25
     """Probability of holding a prompt back as a control (0 turns controls off)."""
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The person's page (web/): where it listens and the token any address but loopback needs."""
+
+    listen: str = "127.0.0.1:8421"
+    """``HOST:PORT`` or ``PORT``; empty or ``off``: no page. Any host but 127.0.0.1/::1/localhost needs a token."""
+    token: str = field(default="", repr=False)
+    token_file: str = ""
+    public_url: str = ""
+    """The page's address as a phone reaches it (for links in pushes); empty: from ``listen``."""
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Phone pushes through Apprise URLs (ntfy://, gotifys://, pover://, tgram://, json://, ...)."""
+
+    urls: tuple[str, ...] = field(default=(), repr=False)
+    """Apprise URLs hold secrets: from the environment (``CALMSTRAP_NOTIFY__URLS``) or ``urls_file``."""
+    urls_file: str = ""
+    """A file with one Apprise URL per line (``#`` comments)."""
+    retry_min_s: float = 1.0
+    retry_max_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -132,6 +158,8 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     influx: InfluxConfig = field(default_factory=InfluxConfig)
     straps: tuple[StrapConfig, ...] = ()
+    web: WebConfig = field(default_factory=WebConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     def data_dir(self, override: str | None = None) -> Path:
         """The data directory (``override``: ``--data-dir``), made private when it exists already
@@ -237,6 +265,8 @@ def _convert(key: str, typ: Any, value: object, source: str) -> object:
             if not _in_range(key, out_f):
                 raise ValueError
             return out_f
+        if typ == tuple[str, ...]:
+            return _string_list(key, value)
         if typ is TimeRange:
             return value if isinstance(value, TimeRange) else TimeRange.parse(str(value))
         if typ is str:
@@ -254,7 +284,40 @@ def _convert(key: str, typ: Any, value: object, source: str) -> object:
         pass
     else:
         raise AssertionError(f"unsupported config type for {key}: {typ}")
-    raise ConfigError(key, value, _expected(key, typ), source)
+    shown = "(hidden)" if key in _SECRET_KEYS else value
+    raise ConfigError(key, shown, _expected(key, typ), source)
+
+
+_SECRET_KEYS = frozenset({"notify.urls", "web.token", "mqtt.password", "influx.token", "influx.password"})
+"""Keys whose value an error message never shows (Apprise URLs carry tokens and passwords)."""
+
+_LIST_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "policy.disabled_kinds": (
+        "breathing",
+        "sigh",
+        "exhale",
+        "orienting",
+        "grounding",
+        "urge_surfing",
+        "recovery",
+    ),
+}
+
+
+def _string_list(key: str, value: object) -> tuple[str, ...]:
+    """A TOML array of strings, or (environment) one string of items separated by spaces or commas."""
+    if isinstance(value, str):
+        items = [v for v in re.split(r"[\s,]+", value) if v]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = [v.strip() for v in value if v.strip()]
+    else:
+        raise ValueError
+    choices = _LIST_CHOICES.get(key)
+    if choices is not None:
+        items = [v.lower() for v in items]
+        if any(v not in choices for v in items):
+            raise ValueError
+    return tuple(items)
 
 
 def _in_range(key: str, x: float) -> bool:
@@ -265,6 +328,10 @@ def _in_range(key: str, x: float) -> bool:
 
 
 def _expected(key: str, typ: Any) -> str:
+    if key in _LIST_CHOICES:
+        return "a list of: " + ", ".join(_LIST_CHOICES[key])
+    if typ == tuple[str, ...]:
+        return "a list of strings (in the environment: separated by spaces or commas)"
     if key in _CHOICES:
         return "one of " + ", ".join(_CHOICES[key])
     if typ is bool:
@@ -301,6 +368,8 @@ _SECTIONS: Mapping[str, type[Any]] = {
     "policy": PolicyConfig,
     "mqtt": MqttConfig,
     "influx": InfluxConfig,
+    "web": WebConfig,
+    "notify": NotifyConfig,
 }
 
 
@@ -399,6 +468,14 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         influx = dataclasses.replace(
             influx, password=_read_secret_file("influx.password_file", influx.password_file)
         )
+    web: WebConfig = sections["web"]
+    if not web.token and web.token_file:
+        web = dataclasses.replace(web, token=_read_secret_file("web.token_file", web.token_file))
+    notify: NotifyConfig = sections["notify"]
+    if not notify.urls and notify.urls_file:
+        lines = _read_secret_file("notify.urls_file", notify.urls_file).splitlines()
+        urls = tuple(u.strip() for u in lines if u.strip() and not u.strip().startswith("#"))
+        notify = dataclasses.replace(notify, urls=urls)
     return Config(
         general=sections["general"],
         processing=sections["processing"],
@@ -406,6 +483,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         mqtt=mqtt,
         influx=influx,
         straps=tuple(straps),
+        web=web,
+        notify=notify,
     )
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from alerts.catalog import Prompt
+from alerts.catalog import Prompt, PromptKind
 from alerts.notify import Notifier, StrapStatus
 from alerts.policy import PolicyConfig as PolicyParams
 from alerts.policy import PromptPolicy
@@ -68,6 +68,7 @@ def policy_params(
         quiet_end=quiet.start if ignore_quiet_hours else quiet.end,
         expiry_s=p.expiry_s,
         recovery_message=p.recovery_message,
+        disabled_kinds=frozenset(PromptKind(k) for k in p.disabled_kinds),
         control_probability=p.control_probability,
         hold_back_first=hold_back_first,
     )
@@ -251,14 +252,24 @@ class StrapSession:
                     self.observer.on_control(decision)
 
     async def deliver(self, prompt: Prompt) -> None:
-        """Send a prompt that does not come from the policy (a guided practice's pacing prompts)."""
+        """Send a prompt decided outside the arousal path (no outcome is measured for it)."""
         await self._send(prompt, track_outcome=False)
 
     async def _send(self, prompt: Prompt, *, track_outcome: bool = True, stage: Stage = Stage.ONSET) -> None:
+        """Archive first; then every side channel (the page, phone pushes: ``side_channel = True``) gets the
+        prompt, and the other notifiers in order until one delivers (MQTT, else the console)."""
         via = "none"
         self.archive.add_prompt(prompt, via)
         self.archive.commit()
         for n in self.notifiers:
+            if getattr(n, "side_channel", False):
+                try:
+                    await n.send_prompt(prompt)
+                except Exception:  # a notifier must never stop the pipeline
+                    log.exception("notifier %s failed", n.name)
+        for n in self.notifiers:
+            if getattr(n, "side_channel", False):
+                continue
             try:
                 ok = await n.send_prompt(prompt)
             except Exception:  # a notifier must never stop the pipeline

@@ -13,6 +13,7 @@ from calmstrap.pipeline import StrapSession
 from processing.arousal import Arousal
 from processing.effect import Difference, welch_difference
 from processing.outcomes import ControlBasis, ControlMoment, HelpedBasis, PromptOutcome
+from web.words import words_for
 
 
 def _clock(t: float, origin: float | None) -> str:
@@ -85,7 +86,7 @@ class StatusLine:
         warm = " (learning your baseline)" if x.warming_up else ""
         self.stream.write(
             f"\r\033[K{_clock(x.t, self.origin)}  HR {x.hr_bpm:5.1f} bpm  RMSSD {rmssd} ms  "
-            f"arousal {x.score:5.1f} {x.state.value:<8}{warm}"
+            f"now: {words_for(x.state.value).word:<14}{warm}"
         )
         self.stream.flush()
         self._shown = True

@@ -204,6 +204,27 @@ MEASUREMENTS: tuple[Measurement, ...] = (
             Field("helped_share", "helped_share"),
         ),
     ),
+    Measurement(
+        "practice",
+        "practice",
+        "start_t",
+        (Tag("user", "user"),),
+        (
+            Field("minutes", "minutes"),
+            Field("id", "id", FieldType.STR),
+            Field("origin", "origin", FieldType.STR),
+            Field("completed", "completed", FieldType.INT),
+            Field("n_beats", "n_beats", FieldType.INT),
+            *_f(
+                "end_t",
+                "breaths_per_min",
+                "osc_freq_hz",
+                "osc_amplitude_bpm",
+                "osc_power_share",
+                "hr_change_bpm",
+            ),
+        ),
+    ),
 )
 
 for _m in MEASUREMENTS:

@@ -151,8 +151,8 @@ def test_feedback_naming_another_users_prompt_is_refused(
 
 
 def test_twenty_practice_commands_give_one_practice(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """20 practice commands at once: one practice's pacing prompts, each id once; 19 refusals."""
-    scale = 10.0  # a 30 s practice (3 breaths) takes 3 s
+    """20 practice commands at once: one stored practice session, no prompt at all; 19 refusals."""
+    scale = 10.0  # a 30 s practice takes 3 s
     with Mosquitto(tmp_path / "m") as broker, Archive.in_dir(tmp_path / "data") as archive:
         (session,) = _sessions(broker, archive, ("me",), time_scale=scale)
         mqtt = _mqtt(session)
@@ -171,8 +171,8 @@ def test_twenty_practice_commands_give_one_practice(tmp_path: Path, caplog: pyte
         with caplog.at_level(logging.WARNING):
             _run([session], body, time_scale=scale)
         sub.close()
-        stored = archive.query("SELECT id FROM prompts WHERE template_id = 'practice-pacing'")
-    ids = [json.loads(m.payload)["id"] for m in sub.on("calmstrap/me/prompt")]
-    assert len(ids) == 3 and len(set(ids)) == 3
-    assert sorted(r[0] for r in stored) == sorted(ids)
+        stored = archive.query("SELECT minutes, origin, completed FROM practice WHERE user = 'me'")
+        prompts = archive.count("prompts")
+    assert stored == [(0.5, "mqtt", 1)]
+    assert prompts == 0 and sub.on("calmstrap/me/prompt") == []
     assert sum("already running" in r.getMessage() for r in caplog.records) == 19
