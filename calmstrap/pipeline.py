@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from alerts.catalog import Prompt
+from alerts.catalog import Prompt, PromptKind
 from alerts.notify import Notifier, StrapStatus
 from alerts.policy import PolicyConfig as PolicyParams
 from alerts.policy import PromptPolicy
@@ -23,7 +23,7 @@ from calmstrap.session_state import dump_session, restore_session
 from processing.arousal import Arousal
 from processing.baseline import BASELINE_BINS
 from processing.episodes import Episode, EpisodeOnset
-from processing.outcomes import PromptOutcome
+from processing.outcomes import ControlMoment, ControlOutcome, PromptOutcome, Stage
 from processing.snapshot import SnapshotError
 from processing.stream import StreamConfig, StreamProcessor, WindowResult
 from sensors.beats import BeatClock, Gap
@@ -62,7 +62,9 @@ def stream_config(cfg: Config) -> StreamConfig:
     )
 
 
-def policy_params(cfg: Config, *, ignore_quiet_hours: bool = False) -> PolicyParams:
+def policy_params(
+    cfg: Config, *, ignore_quiet_hours: bool = False, hold_back_first: bool = False
+) -> PolicyParams:
     p = cfg.policy
     quiet = p.quiet_hours
     return PolicyParams(
@@ -73,6 +75,9 @@ def policy_params(cfg: Config, *, ignore_quiet_hours: bool = False) -> PolicyPar
         quiet_end=quiet.start if ignore_quiet_hours else quiet.end,
         expiry_s=p.expiry_s,
         recovery_message=p.recovery_message,
+        disabled_kinds=frozenset(PromptKind(k) for k in p.disabled_kinds),
+        control_probability=p.control_probability,
+        hold_back_first=hold_back_first,
     )
 
 
@@ -84,6 +89,8 @@ class SessionStats:
     gaps: int = 0
     prompts: int = 0
     episodes: int = 0
+    error: str | None = None
+    """Why the session's source stopped on an error (the service then exits non-zero)."""
 
 
 @dataclass(slots=True)
@@ -127,6 +134,15 @@ class PipelineObserver:
     on_prompt: Callable[[Prompt, str], None] | None = None
     on_episode: Callable[[Episode], None] | None = None
     on_outcome: Callable[[PromptOutcome], None] | None = None
+    on_control: Callable[[ControlMoment], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeRun:
+    """A guided practice in progress (one at a time per user): its task, when its last breath ends."""
+
+    task: asyncio.Task[None]
+    end_t: float
 
 
 @dataclass
@@ -143,9 +159,12 @@ class StrapSession:
     stats: SessionStats = field(default_factory=SessionStats)
     clock: BeatClock = field(init=False)
     strap_status: StrapStatus | None = None
+    practice: PracticeRun | None = None
     prompts: list[Prompt] = field(default_factory=list)
     episodes: list[Episode] = field(default_factory=list)
     outcomes: list[PromptOutcome] = field(default_factory=list)
+    controls: list[ControlMoment] = field(default_factory=list)
+    control_outcomes: list[ControlOutcome] = field(default_factory=list)
     baseline_save_every_s: float = BASELINE_SAVE_EVERY_S
     commits: CommitGroup | None = None
     """Grouped commits shared by the sessions of one archive; None: commit after every notification."""
@@ -252,15 +271,11 @@ class StrapSession:
                     self.observer.on_arousal(self.user, out)
                 for n in self.notifiers:
                     await n.publish_state(self.user, out, self.strap_status)
-                prompt = self.policy.on_arousal(out)
-                if prompt is not None:
-                    await self._send(prompt)
+                await self._decided(self.policy.on_arousal(out), Stage.ESCALATION)
             case EpisodeOnset():
                 for n in self.notifiers:
                     await n.publish_episode(self.user, out)
-                prompt = self.policy.on_onset(out)
-                if prompt is not None:
-                    await self._send(prompt)
+                await self._decided(self.policy.on_onset(out), Stage.ONSET)
             case Episode():
                 ep = dataclasses.replace(out, prompt_ids=self.policy.prompt_ids_for(out.id))
                 self.archive.add_episode(ep)
@@ -279,23 +294,50 @@ class StrapSession:
                 self.outcomes.append(out)
                 if self.observer.on_outcome:
                     self.observer.on_outcome(out)
+            case ControlOutcome():
+                self.archive.add_control(out.moment)  # a matched stretch is stored only now
+                self.archive.set_control_outcome(out)
+                self.control_outcomes.append(out)
             case _:
                 raise TypeError(f"unexpected processing output {type(out).__name__}")
 
+    async def _decided(self, decision: Prompt | ControlMoment | None, stage: Stage) -> None:
+        """Carry out the policy's decision: send the prompt, or record the held-back control."""
+        match decision:
+            case Prompt():
+                await self._send(decision, stage=stage)
+            case ControlMoment():
+                self.archive.add_control(decision)
+                self.archive.commit()
+                self.processor.note_control(decision)
+                self.controls.append(decision)
+                if self.observer.on_control:
+                    self.observer.on_control(decision)
+
     async def deliver(self, prompt: Prompt) -> None:
-        """Send a prompt that does not come from the policy (a guided practice's pacing prompts)."""
+        """Send a prompt decided outside the arousal path (no outcome is measured for it)."""
         await self._send(prompt, track_outcome=False)
 
-    async def _send(self, prompt: Prompt, *, track_outcome: bool = True) -> None:
+    async def _send(self, prompt: Prompt, *, track_outcome: bool = True, stage: Stage = Stage.ONSET) -> None:
+        """Archive first; then every side channel (the page, phone pushes: ``side_channel = True``) gets the
+        prompt, and the other notifiers in order until one delivers (MQTT, else the console)."""
         via = "none"
         self.archive.add_prompt(prompt, via)
         if track_outcome:
             cycle_s = (prompt.inhale_s or 0.0) + (prompt.hold_s or 0.0) + (prompt.exhale_s or 0.0)
             paced_hz = 1.0 / cycle_s if cycle_s > 0 else None
-            self.processor.note_prompt(prompt.id, prompt.t, paced_breath_hz=paced_hz)
+            self.processor.note_prompt(prompt.id, prompt.t, paced_breath_hz=paced_hz, stage=stage)
         self.checkpoint(prompt.t)  # a restart knows this prompt was sent (cooldown; never sent twice)
         self.archive.commit()
         for n in self.notifiers:
+            if getattr(n, "side_channel", False):
+                try:
+                    await n.send_prompt(prompt)
+                except Exception:  # a notifier must never stop the pipeline
+                    log.exception("notifier %s failed", n.name)
+        for n in self.notifiers:
+            if getattr(n, "side_channel", False):
+                continue
             try:
                 ok = await n.send_prompt(prompt)
             except Exception:  # a notifier must never stop the pipeline
@@ -324,6 +366,7 @@ def new_session(
     ignore_quiet_hours: bool = False,
     commits: CommitGroup | None = None,
     resume: bool = False,
+    hold_back_first: bool = False,
 ) -> StrapSession:
     """A session for one strap; ``resume``: continue from the archive's checkpoint of (user, device)."""
     processor = StreamProcessor(user=user, device=device, config=stream_config(cfg))
@@ -333,8 +376,12 @@ def new_session(
             if saved is not None:
                 processor.baseline.restore(saved, bin_name)
     policy = PromptPolicy(
-        user=user, config=policy_params(cfg, ignore_quiet_hours=ignore_quiet_hours), seed=seed
+        user=user,
+        config=policy_params(cfg, ignore_quiet_hours=ignore_quiet_hours, hold_back_first=hold_back_first),
+        seed=seed,
     )
+    for stage, basis, d_a, a_at in archive.load_control_changes(user):  # the references survive a restart
+        processor.restore_reference(stage, basis, d_a, a_at)
     session = StrapSession(
         user=user,
         device=device,

@@ -31,9 +31,13 @@ FORWARDED: Mapping[str, str] = {
     "save_baseline": "baseline",
     "add_device_status": "status",
     "add_motion": "motion",
+    "add_control": "control",
+    "set_control_outcome": "control",
 }
 LOCAL_ONLY: frozenset[str] = frozenset({"commit", "rollback", "save_checkpoint", "set_prompt_delivery"})
 READS_NONE: frozenset[str] = frozenset({"load_baseline", "load_checkpoint"})
+READS_EMPTY: frozenset[str] = frozenset({"load_control_changes"})
+"""Reads a worker's session makes when it starts: its state comes from the checkpoint instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,4 +92,6 @@ class RecordingArchive:
             return record
         if name in LOCAL_ONLY or name in READS_NONE:
             return lambda *args, **kwargs: None
+        if name in READS_EMPTY:
+            return lambda *args, **kwargs: []
         raise AttributeError(f"a worker's session has no archive method {name!r}")

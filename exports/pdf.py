@@ -26,6 +26,7 @@ from matplotlib.ticker import FuncFormatter
 
 from exports.dataset import ExportData, Progress, WeekRow, iso_utc
 from exports.files import Staging, safe_name
+from processing.effect import welch_difference
 from processing.progress import iso_week_label
 
 A4 = (8.27, 11.69)
@@ -420,6 +421,24 @@ def amplitude_page(pdf: PdfPages, data: ExportData) -> None:
     _save(pdf, fig)
 
 
+def effect_sentence(data: ExportData) -> str:
+    """The effect of prompting on heart rate against the held-back moments, with its Welch 95 % interval."""
+    nan = float("nan")
+    held = [nan if c.d_hr_bpm is None else c.d_hr_bpm for c in data.controls if c.basis == "held back"]
+    prompted = [nan if p.d_hr_bpm is None else p.d_hr_bpm for p in data.prompts if p.kind != "recovery"]
+    d = welch_difference(prompted, held)
+    if not d.known:
+        return (
+            f"The effect of prompting is not estimated yet ({d.n_prompted} prompts with an outcome, "
+            f"{d.n_control} moments held back; at least 2 of each are needed)."
+        )
+    return (
+        f"Effect of prompting on heart rate (after a prompt minus after a moment held back): {d.diff:+.1f} "
+        f"beats per minute, 95 % interval {d.ci_low:+.1f} to {d.ci_high:+.1f} ({d.n_prompted} prompts, "
+        f"{d.n_control} held back)."
+    )
+
+
 def outcome_counts(data: ExportData) -> dict[str, Counter[str]]:
     """Per prompt kind: how many helped, did not, or have no measured outcome."""
     out: dict[str, Counter[str]] = defaultdict(Counter)
@@ -449,9 +468,14 @@ def outcomes_page(pdf: PdfPages, data: ExportData) -> None:
         0.38,
         "\n".join(
             textwrap.wrap(
-                "A prompt counts as helped when, one to three minutes after it, ln RMSSD had risen by at least "
-                "half of the person's usual resting spread and heart rate had fallen by 2 beats per minute or "
-                "more, compared with the two minutes before it. Recovery messages at the end of an episode "
+                "Two verdicts. A prompt 'came down after' when, one to three minutes after it, ln RMSSD had "
+                "risen by at least half of the person's usual resting spread and heart rate had fallen by 2 "
+                "beats per minute or more, compared with the two minutes before it; arousal near its peak "
+                "falls by itself too, so this alone does not show the prompt helped. A prompt 'helped "
+                "compared with the moments held back' when it came down after and did better than the moments "
+                "at which calmstrap held a due prompt back at random and measured the same change (with fewer "
+                "than five such moments, unprompted episode onsets count too). 'No outcome': nothing to "
+                "compare with yet. " + effect_sentence(data) + " Recovery messages at the end of an episode "
                 "have no outcome measured.",
                 100,
             )
@@ -505,8 +529,11 @@ EXPLANATIONS: tuple[tuple[str, str], ...] = (
     (
         "Prompts and share helped",
         "Prompts are short body-based exercises (slow breathing, a sigh, orienting, grounding) sent when "
-        "arousal stayed high. The share helped is the part of prompts after which arousal measurably came "
-        "down within three minutes.",
+        "arousal stayed high. The share helped is the part of prompts that helped compared with the moments "
+        "held back: at some moments when a prompt was due, calmstrap held it back at random and measured "
+        "what happened without it; a prompt helped when arousal came down after it more than at those "
+        "moments. That arousal came down after a prompt is not enough on its own: arousal near its peak "
+        "falls by itself too.",
     ),
     (
         "Data quality",
