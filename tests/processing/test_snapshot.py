@@ -114,10 +114,10 @@ def test_classes_outside_the_allowed_packages_are_not_rebuilt() -> None:
 
 def test_unsupported_value_names_its_path() -> None:
     """A value that cannot be saved raises SnapshotError naming where it is."""
-    proc = StreamProcessor(user="ana", device="d1")
-    proc._pending_prompts.append(("p1", 1.0, object()))  # type: ignore[arg-type]
-    with pytest.raises(SnapshotError, match=r"_pending_prompts\[0\]\[2\]"):
-        snapshot.dump(proc, kind="k")
+    clock = BeatClock(device="d1", user="ana")
+    clock._recent.append((60, (1, object())))  # type: ignore[arg-type]
+    with pytest.raises(SnapshotError, match=r"_recent\[0\]\[1\]\[1\]"):
+        snapshot.dump(clock, kind="k")
 
 
 def test_values_round_trip_exactly() -> None:
