@@ -151,6 +151,13 @@ def run(
                         last, last_change = seq, now
                 time.sleep(0.5)
             out["seconds"] = time.monotonic() - t0
+            firsts = [
+                _stamp(line)
+                for _, log in workers
+                for line in log.read_text().splitlines()
+                if "consuming from" in line
+            ]
+            out["steady_seconds"] = time.time() - min(firsts) if firsts else float("nan")
             if kill_worker and killed_at is not None:
                 held = set(re.findall(r"took partition (\d+)", workers[0][1].read_text()))
                 resumed: dict[str, float] = {}
@@ -181,10 +188,11 @@ def main() -> None:
     rates = {}
     for k in (1, 3):
         r = run(k, args.users, args.minutes)
-        rate = r["notifications"] / r["seconds"]
+        rate = r["notifications"] / r["steady_seconds"]
         rates[k] = rate
         print(
-            f"{k} worker(s): {r['notifications']:.0f} notifications in {r['seconds']:.1f} s = {rate:.0f}/s "
+            f"{k} worker(s): {r['notifications']:.0f} notifications in {r['seconds']:.1f} s from the workers' "
+            f"start, {r['steady_seconds']:.1f} s from the first partition consumed = {rate:.0f}/s "
             f"-> {rate / k:.0f} straps per worker, {rate:.0f} in all"
         )
     print(f"scaling 1 -> 3 workers: x{rates[3] / rates[1]:.2f}")

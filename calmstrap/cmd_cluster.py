@@ -38,6 +38,7 @@ from processing import snapshot
 from sensors.errors import SensorError
 from sensors.source import BatteryLevel, BeatSource, Connected, Disconnected, MotionIntensity
 from storage.archive import Archive
+from storage.lock import DataDirLock, DataDirLocked
 
 log = logging.getLogger("calmstrap.cluster")
 EXIT_CONFIG = 2
@@ -339,7 +340,14 @@ async def archive_main(cfg: Config, args: argparse.Namespace) -> int:
     settings = nats_settings(cfg, "calmstrap-archive")
     stop = _stop_event()
     deliver, mqtt = _deliverer(cfg)
-    with Archive.in_dir(cfg.data_dir(args.data_dir)) as archive:
+    data_dir = cfg.data_dir(args.data_dir)
+    try:  # one writer per archive: the same service lock as run
+        lock = DataDirLock(data_dir)
+        lock.acquire()
+    except DataDirLocked as exc:
+        print(f"calmstrap archive: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    with lock, Archive.in_dir(data_dir) as archive:
         async with contextlib.AsyncExitStack() as stack:
             for c in mqtt:
                 await stack.enter_async_context(c)
