@@ -130,14 +130,19 @@ def run(
         workers = start_workers(cl, k, Path(d))
         out: dict[str, float] = {"notifications": float(n)}
         killed_at = None
+        started: float | None = None
         last, last_change, longest_pause = 0, time.monotonic(), 0.0
         try:
             while not asyncio.run(done(cl, 16)):
                 now = time.monotonic()
-                if kill_worker and killed_at is None and now - t0 > 25:
+                consuming = all("consuming from" in log.read_text() for _, log in workers)
+                if consuming and started is None:
+                    started = now
+                due = started is not None and now - started > 10.0
+                if kill_worker and killed_at is None and due:
                     workers[0][0].kill()
                     killed_at = time.time()
-                if kill_node and killed_at is None and now - t0 > 25:
+                if kill_node and killed_at is None and due:
                     cl.nodes[2].kill()
                     killed_at = time.time()
                     last_change = now
