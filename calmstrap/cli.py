@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where beats come from: ble (default: the [[straps]] of the config, or the single strap a "
         "scan finds); sim (the simulated strap); replay:FILE (an RR file streamed as if live)",
     )
+    run.add_argument(
+        "--user",
+        help="whose data this is (default: the configured [general] user; for --source sim: user 'sim', so "
+        "simulated beats never land in a person's archive, baseline or dashboard)",
+    )
     run.add_argument("--seed", type=int, default=0, help="seed of the simulated strap (source sim)")
     run.add_argument(
         "--speed", type=float, default=1.0, help="recorded seconds per second (sources sim and replay)"
@@ -263,13 +268,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     data_dir = cfg.data_dir(args.data_dir)
     try:
-        plans, note = asyncio.run(plan_sources(args.source, cfg, seed=args.seed, speed=args.speed))
+        plans, note = asyncio.run(
+            plan_sources(args.source, cfg, seed=args.seed, speed=args.speed, user=args.user)
+        )
     except (SourceChoiceError, SensorError) as exc:
         print(f"calmstrap run: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    console = ConsoleNotifier()
+    console = ConsoleNotifier(tz=cfg.tz())
     with Archive.in_dir(data_dir) as archive:
-        status = StatusLine(sys.stdout, origin=None)
+        status = StatusLine(sys.stdout, origin=None, tz=cfg.tz())
         observer = PipelineObserver(on_arousal=status.update, on_prompt=lambda p, via: status.clear())
         pairs: list[tuple[StrapSession, BeatSource]] = []
         # one notifier chain (one MQTT connection) shared by every strap's session

@@ -14,9 +14,10 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import UTC, time, tzinfo
 from pathlib import Path
 from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "CALMSTRAP_"
 DEFAULT_CONFIG_NAME = "calmstrap.toml"
@@ -58,6 +59,8 @@ class GeneralConfig:
     data_dir: str = ""
     """Empty: ``$XDG_DATA_HOME/calmstrap`` (``~/.local/share/calmstrap``)."""
     log_level: str = "INFO"
+    timezone: str = ""
+    """The person's IANA time zone (``America/New_York``) for quiet hours, days and weeks; empty: the system's."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,10 @@ class Config:
     influx: InfluxConfig = field(default_factory=InfluxConfig)
     straps: tuple[StrapConfig, ...] = ()
 
+    def tz(self) -> tzinfo:
+        """The person's time zone: ``general.timezone`` (checked at load), else the system's."""
+        return zone(self.general.timezone) if self.general.timezone else system_zone()
+
     def data_dir(self, override: str | None = None) -> Path:
         if override:
             return Path(override).expanduser()
@@ -145,6 +152,29 @@ class Config:
             return Path(self.general.data_dir).expanduser()
         xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
         return Path(xdg) / "calmstrap"
+
+
+def zone(name: str) -> ZoneInfo:
+    """An IANA time zone by name; raises ValueError for a name the system's tz database does not know."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(name) from None
+
+
+def system_zone() -> tzinfo:
+    """The machine's time zone: ``TZ`` when it names a zone, else ``/etc/localtime``, else UTC."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        try:
+            return zone(name)
+        except ValueError:
+            pass
+    try:
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except (OSError, ValueError):
+        return UTC
 
 
 _CHOICES: Mapping[str, tuple[str, ...]] = {
@@ -300,6 +330,17 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         if not strap.address and not strap.name:
             raise ConfigError(f"straps[{i}]", s, "an address or a name", source_file)
         straps.append(strap)
+    general: GeneralConfig = sections["general"]
+    if general.timezone:
+        try:
+            zone(general.timezone)
+        except ValueError:
+            raise ConfigError(
+                "general.timezone",
+                general.timezone,
+                "an IANA time zone name such as Europe/Berlin or America/New_York (or empty: the system's)",
+                _src(values, "general", "timezone"),
+            ) from None
     mqtt: MqttConfig = sections["mqtt"]
     if mqtt.url and not re.match(r"^mqtts?://[^/\s]+(:\d+)?/?$", mqtt.url):
         raise ConfigError(

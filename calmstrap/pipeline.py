@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import tzinfo
 
 from alerts.catalog import Prompt
 from alerts.notify import Notifier, StrapStatus
@@ -25,6 +26,7 @@ from processing.stream import StreamConfig, StreamProcessor, WindowResult
 from sensors.beats import BeatClock, Gap
 from sensors.heart_rate import MalformedMeasurement, parse_measurement
 from storage.archive import Archive
+from storage.progress import refresh_weekly_progress
 
 log = logging.getLogger("calmstrap.pipeline")
 
@@ -37,6 +39,8 @@ MOTION_FULL_SCALE_MG = 1000.0 / 3.0
 in acceleration-magnitude (ENMO-like) metrics."""
 BASELINE_SAVE_EVERY_S = 600.0
 """Stream time between periodic baseline saves (a crash loses at most this much of the baseline's updates)."""
+PROGRESS_EVERY_S = 3600.0
+"""Stream time between refreshes of the weekly progress (also refreshed as each episode ends)."""
 
 
 def stream_config(cfg: Config) -> StreamConfig:
@@ -106,7 +110,11 @@ class StrapSession:
     episodes: list[Episode] = field(default_factory=list)
     outcomes: list[PromptOutcome] = field(default_factory=list)
     baseline_save_every_s: float = BASELINE_SAVE_EVERY_S
+    tz: tzinfo | None = None
+    """The person's time zone: weekly progress is kept per ISO week of their local days."""
+    progress_every_s: float = PROGRESS_EVERY_S
     _next_baseline_save_t: float | None = field(default=None, init=False)
+    _next_progress_t: float | None = field(default=None, init=False)
     _saved_baseline: dict[str, object] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -145,6 +153,11 @@ class StrapSession:
         elif t >= self._next_baseline_save_t:
             self._next_baseline_save_t = t + self.baseline_save_every_s
             self.save_baseline(t, only_changed=True)
+        if self._next_progress_t is None:
+            self._next_progress_t = t + self.progress_every_s
+        elif t >= self._next_progress_t:
+            self._next_progress_t = t + self.progress_every_s
+            self.refresh_progress()
         self.archive.commit()
 
     def on_motion(self, t: float, intensity_mg: float) -> None:
@@ -164,6 +177,10 @@ class StrapSession:
             n += 1
         return n
 
+    def refresh_progress(self) -> None:
+        """Bring this user's weekly progress rows up to date (the dashboard's progress panels read them)."""
+        refresh_weekly_progress(self.archive, self.user, tz=self.tz)
+
     def on_gap(self, gap: Gap) -> None:
         self.archive.add_gap(gap)
         self.processor.gap(gap)
@@ -176,6 +193,7 @@ class StrapSession:
         for out in self.processor.flush():
             await self._dispatch(out)
         self.save_baseline(time.time())
+        self.refresh_progress()
         self.archive.commit()
 
     async def _dispatch(self, out: object) -> None:
@@ -206,6 +224,7 @@ class StrapSession:
                     self.observer.on_episode(ep)
                 for n in self.notifiers:
                     await n.publish_episode(self.user, ep)
+                self.refresh_progress()
                 recovery = self.policy.on_episode_end(ep, self.processor.last_t)
                 if recovery is not None:
                     await self._send(recovery, track_outcome=False)
@@ -264,8 +283,9 @@ def new_session(
             saved = archive.load_baseline(user, bin_name)
             if saved is not None:
                 processor.baseline.restore(saved, bin_name)
+    tz = cfg.tz()
     policy = PromptPolicy(
-        user=user, config=policy_params(cfg, ignore_quiet_hours=ignore_quiet_hours), seed=seed
+        user=user, config=policy_params(cfg, ignore_quiet_hours=ignore_quiet_hours), tz=tz, seed=seed
     )
     return StrapSession(
         user=user,
@@ -275,4 +295,5 @@ def new_session(
         processor=processor,
         policy=policy,
         observer=observer or PipelineObserver(),
+        tz=tz,
     )

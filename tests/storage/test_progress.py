@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ def test_refresh_writes_one_row_per_week(tmp_path: Path) -> None:
             )
         )
         archive.commit()
-        weeks = refresh_weekly_progress(archive, "u", utc_offset_s=0.0)
+        weeks = refresh_weekly_progress(archive, "u", tz=UTC)
         assert [w.week for w in weeks] == ["2023-W47"]
         rows = archive.query(
             "SELECT week, hours_worn, episodes, median_amplitude, resting_hr_bpm FROM weekly_progress"
@@ -67,6 +68,6 @@ def test_refresh_is_idempotent(tmp_path: Path) -> None:
     with Archive(tmp_path / "archive.db") as archive:
         archive.add_beats(beats_from_rr([900.0] * 100, start_t=MON, device="d", user="u"))
         archive.commit()
-        refresh_weekly_progress(archive, "u", utc_offset_s=0.0)
-        refresh_weekly_progress(archive, "u", utc_offset_s=0.0)
+        refresh_weekly_progress(archive, "u", tz=UTC)
+        refresh_weekly_progress(archive, "u", tz=UTC)
         assert archive.count("weekly_progress", "u") == 1
