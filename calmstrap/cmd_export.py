@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -17,6 +17,7 @@ from exports.dataset import ExportRange
 from exports.errors import ExportError
 from exports.files import safe_name
 from exports.run import Format, export
+from processing.progress import local_date, local_midnight_t
 from storage.archive import ARCHIVE_NAME, Archive
 
 EXIT_EXPORT = 1
@@ -128,9 +129,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         with Archive(archive_path) as archive:
             first_t, last_t = archive.query("SELECT MIN(t), MAX(t) FROM beats WHERE user = ?", (user,))[0]
-            # no --from/--to: all the data there is (an unknown user gets its error from the export)
-            start_t = span.start_t if span.start_t is not None else (first_t if first_t is not None else 0.0)
-            end_t = span.end_t if span.end_t is not None else (last_t + 1.0 if last_t is not None else 1.0)
+            # no --from/--to: every local day with data (an unknown user gets its error from the export)
+            start_t = span.start_t
+            if start_t is None:
+                start_t = 0.0 if first_t is None else local_midnight_t(local_date(first_t, tz), tz)
+            end_t = span.end_t
+            if end_t is None:
+                end_t = (
+                    1.0
+                    if last_t is None
+                    else local_midnight_t(local_date(last_t, tz) + timedelta(days=1), tz)
+                )
             if end_t <= start_t:
                 print("calmstrap export: --to is before the first data (--from)", file=sys.stderr)
                 return EXIT_USAGE

@@ -183,7 +183,7 @@ def prompt_name(template_id: str, title: str, kind: str) -> str:
     with contextlib.suppress(CatalogError):
         title = by_id(template_id).title
     words = kind.replace("_", " ")
-    return title if title.lower() == words else f"{title} ({words})"
+    return title if words in title.lower() else f"{title} ({words})"
 
 
 def outcome_counts(data: ExportData) -> dict[str, Counter[str]]:

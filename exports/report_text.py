@@ -163,8 +163,14 @@ def summarize(data: ExportData) -> Summary:
     )
 
 
+def week_of(w: WeekProgress) -> str:
+    """A short name for a week: ``week of 5 Oct`` (its first day in the range)."""
+    d = w.first_day
+    return "?" if d is None else f"week of {d.day} {d:%b}"
+
+
 def first_last(weeks: Sequence[WeekProgress], attr: str, fmt: Callable[[float], str]) -> str:
-    vals = [(week_label(w), v) for w in weeks if (v := value(w, attr)) is not None]
+    vals = [(week_of(w), v) for w in weeks if (v := value(w, attr)) is not None]
     if not vals:
         return "not available"
     if len(vals) == 1:
@@ -219,8 +225,11 @@ def summary_page(pdf: PdfPages, data: ExportData) -> None:
     ]
     if weeks:
         part = f", {s.partial_weeks} of them in part" if s.partial_weeks else ""
+        span = (
+            week_label(weeks[0]) if len(weeks) == 1 else f"{week_label(weeks[0])} to {week_label(weeks[-1])}"
+        )
         lines += [
-            ("", f"{plural(s.weeks, 'week')}{part}: {week_label(weeks[0])} to {week_label(weeks[-1])}"),
+            ("", f"{plural(s.weeks, 'week')}{part if len(weeks) > 1 else ''}: {span}"),
             ("", "Median episode amplitude (baseline SDs): " + first_last(weeks, "median_amplitude", _f(1))),
             ("", "Median time to half-way down (s): " + first_last(weeks, "median_t50_s", _f(0))),
             ("", "Resting RMSSD: " + first_last(weeks, "resting_ln_rmssd", _rmssd_both)),

@@ -165,7 +165,7 @@ def test_pdf_summary_equals_the_archive_for_that_day(night: Night, one_day: Path
     assert re.search(r"Episodes: (\d+)", text).group(1) == str(episodes)  # type: ignore[union-attr]
     assert re.search(r"Prompts sent: (\d+)", text).group(1) == str(real)  # type: ignore[union-attr]
     assert re.search(r"Hours worn: ([\d.]+)", text).group(1) == f"{hours:.1f}"  # type: ignore[union-attr]
-    assert "on 1 day" in text and "1 week, 1 of them in part: 5 Oct 2026 (part)" in text
+    assert "on 1 day" in text and "1 week: 5 Oct 2026 (part)" in text
     assert "America/New_York" in text
 
 
