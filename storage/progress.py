@@ -94,8 +94,44 @@ def refresh_weekly_progress(archive: Archive, user: str, *, tz: tzinfo | None = 
     """
     episodes, windows, prompts, wear = load_progress_inputs(archive, user)
     weeks = weekly_progress(user, episodes=episodes, windows=windows, prompts=prompts, wear=wear, tz=tz)
-    archive.replace_weekly_progress(user, weeks)
+    stored = {
+        r[0]: tuple(r[1:])
+        for r in archive.query(
+            f"SELECT week, {', '.join(STORED)} FROM weekly_progress WHERE user = ?", (user,)
+        )
+    }
+    # only weeks whose numbers changed get a new row (and so a new seq): InfluxDB is not sent the same again
+    changed = [w for w in weeks if stored.get(w.week) != _stored_form(w)]
+    if changed:
+        archive.replace_weekly_progress(user, changed)
     return weeks
+
+
+STORED: tuple[str, ...] = (
+    "week_start_t",
+    "hours_worn",
+    "episodes",
+    "episodes_per_hour",
+    "median_amplitude",
+    "median_t50_s",
+    "median_recovery_s",
+    "resting_ln_rmssd",
+    "resting_ln_rmssd_lo",
+    "resting_ln_rmssd_hi",
+    "resting_hr_bpm",
+    "prompts_sent",
+    "prompts_helped",
+    "helped_share",
+)
+"""The ``weekly_progress`` columns a week's numbers are stored in (NaN as NULL)."""
+
+
+def _stored_form(w: WeekProgress) -> tuple[object, ...]:
+    out: list[object] = []
+    for name in STORED:
+        v = getattr(w, name)
+        out.append(None if isinstance(v, float) and not math.isfinite(v) else v)
+    return tuple(out)
 
 
 def refresh_all(archive: Archive, *, tz: tzinfo | None = None) -> int:

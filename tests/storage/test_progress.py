@@ -71,3 +71,18 @@ def test_refresh_is_idempotent(tmp_path: Path) -> None:
         refresh_weekly_progress(archive, "u", tz=UTC)
         refresh_weekly_progress(archive, "u", tz=UTC)
         assert archive.count("weekly_progress", "u") == 1
+
+
+def test_refresh_rewrites_only_weeks_that_changed(tmp_path: Path) -> None:
+    """A second refresh with nothing new leaves the rows (and their seq) as they were: nothing to resend."""
+    with Archive(tmp_path / "archive.db") as archive:
+        archive.add_beats(beats_from_rr([900.0] * 100, start_t=MON, device="d", user="u"))
+        archive.commit()
+        refresh_weekly_progress(archive, "u", tz=UTC)
+        seq = archive.query("SELECT seq FROM weekly_progress")
+        refresh_weekly_progress(archive, "u", tz=UTC)
+        assert archive.query("SELECT seq FROM weekly_progress") == seq
+        archive.add_beats(beats_from_rr([900.0] * 100, start_t=MON + 3600, device="d", user="u"))
+        archive.commit()
+        refresh_weekly_progress(archive, "u", tz=UTC)
+        assert archive.query("SELECT seq FROM weekly_progress") != seq
