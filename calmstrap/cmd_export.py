@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from calmstrap.cli_args import user_id
 from calmstrap.config import load_config
 from calmstrap.ranges import RangeError, parse_span
 from exports.dataset import ExportRange
@@ -41,7 +42,7 @@ def register(
         "range only. Files are created with mode 0600; nothing is written when the range holds no data.",
     )
     add_common(p)
-    p.add_argument("--user", help="whose data (default: the configured [general] user)")
+    p.add_argument("--user", type=user_id, help="whose data (default: the configured [general] user)")
     p.add_argument(
         "--from",
         dest="start",
@@ -60,7 +61,12 @@ def register(
         metavar="DIR",
         help="output directory (created if missing, 0700; default: ./calmstrap-export-<user>-<date>, a new one)",
     )
-    p.add_argument("--label", help="a name written into the files instead of the user id (e.g. a pseudonym)")
+    p.add_argument(
+        "--label",
+        type=user_id,
+        help="a name written into the files and their names instead of the user id (e.g. a pseudonym; "
+        "the same rule as a user id)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=cmd_export)
 

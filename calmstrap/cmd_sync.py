@@ -14,6 +14,7 @@ from typing import TextIO
 from calmstrap.config import Config, ConfigError, InfluxConfig, load_config
 from calmstrap.ranges import RangeError, parse_span
 from storage.archive import ARCHIVE_NAME, Archive
+from storage.imports import recover_interrupted_imports
 from storage.influx import Batch, InfluxError, InfluxWriter, Sink, TimeRange, sink_from_config
 from storage.progress import refresh_all
 
@@ -192,6 +193,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     ranged = span.from_t is not None or span.to_t is not None
     sink: Sink = sink_from_config(cfg.influx)
     with Archive.in_dir(data_dir) as archive:
+        for d in recover_interrupted_imports(archive):
+            print(
+                f"calmstrap sync: removed an interrupted import of {d.path} ({d.rows_removed} rows)",
+                file=sys.stderr,
+            )
         refresh_all(archive, tz=cfg.tz())  # the progress panels read weekly_progress: current before pushing
         writer = InfluxWriter(archive, sink, batch_size=max(1, cfg.influx.batch_size))
         if args.full and not ranged:
@@ -215,5 +221,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
         finally:
             sink.close()
         bar.finish()
-    print(f"synced {written} rows to {_target(cfg.influx)}")
+        waiting = sum(writer.pending().values()) if not ranged else 0
+    note = ""
+    if writer.rows_quarantined:
+        note += (
+            f"; {writer.rows_quarantined} row{'s' if writer.rows_quarantined != 1 else ''} quarantined "
+            "(InfluxDB refused them for good: see the archive's influx_quarantine table)"
+        )
+    if waiting:
+        note += f"; {waiting} rows of an import still running wait for it"
+    print(f"synced {written} rows to {_target(cfg.influx)}{note}")
     return 0
