@@ -18,6 +18,7 @@ from alerts.console import ConsoleNotifier
 from alerts.notify import Notifier
 from calmstrap import __version__, cmd_sync
 from calmstrap.alerting import alert_services, build_notifiers
+from calmstrap.cmd_health import heartbeat
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
 from calmstrap.preflight import check_services
@@ -41,6 +42,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "calmstrap.cmd_import",
     "calmstrap.cmd_sync",
     "calmstrap.cmd_export",
+    "calmstrap.cmd_health",
 )
 DEMO_USER = "demo"
 
@@ -281,9 +283,11 @@ async def _session_main(
     time_scale: float = 1.0,
     influx_wait_s: float = 10.0,
     influx_replace_user: str | None = None,
+    heartbeat_dir: Path | None = None,
 ) -> bool:
     # with influx.url set, the archive drains into InfluxDB as data arrives (calmstrap/cmd_sync.py)
     async with (
+        heartbeat(heartbeat_dir) if heartbeat_dir is not None else contextlib.nullcontext(),
         cmd_sync.background_sync(
             cfg, archive, final_timeout_s=influx_wait_s, replace_user=influx_replace_user
         ),
@@ -332,7 +336,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             pairs.append((session, plan.source))
         _recover(archive)
         log.info("running: %s; archive %s; Ctrl-C stops", note, archive.path)
-        asyncio.run(_session_main(pairs, cfg, archive, time_scale=args.speed))
+        asyncio.run(_session_main(pairs, cfg, archive, time_scale=args.speed, heartbeat_dir=data_dir))
         status.clear()
         for session, _ in pairs:
             log.info(
