@@ -18,6 +18,7 @@ from alerts.console import ConsoleNotifier
 from alerts.notify import Notifier
 from calmstrap import __version__, cmd_sync
 from calmstrap.alerting import alert_services, build_notifiers
+from calmstrap.cli_args import user_id
 from calmstrap.cmd_health import heartbeat
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--user",
+        type=user_id,
         help="whose data this is (default: the configured [general] user; for --source sim: user 'sim', so "
         "simulated beats never land in a person's archive, baseline or dashboard)",
     )

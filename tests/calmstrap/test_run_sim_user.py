@@ -116,8 +116,8 @@ def test_sim_leaves_the_configured_users_rows_untouched(tmp_path: Path) -> None:
 
 
 def test_sim_user_option_names_whose_rows(tmp_path: Path) -> None:
-    """`--user test-rig` puts the simulated rows under that user instead of `sim`."""
+    """`--user test_rig` puts the simulated rows under that user instead of `sim`."""
     data = tmp_path / "d"
-    _run_sim(data, cli_env(), "--user", "test-rig")
-    assert _counts(data / "archive.db", "test-rig")["beats"] > 0
+    _run_sim(data, cli_env(), "--user", "test_rig")
+    assert _counts(data / "archive.db", "test_rig")["beats"] > 0
     assert _counts(data / "archive.db", "sim")["beats"] == 0
