@@ -35,7 +35,7 @@ class ConsoleNotifier:
 
     def _clock(self, t: float) -> str:
         if self.clock_origin is not None:
-            s = max(int(t - self.clock_origin), 0)
+            s = max(round(t - self.clock_origin), 0)
             return f"+{s // 60:02d}:{s % 60:02d}"
         return _dt.datetime.fromtimestamp(t, self.tz).strftime("%H:%M:%S")
 
