@@ -20,6 +20,7 @@ from exports.files import safe_name
 from exports.run import Format, export
 from processing.progress import local_date, local_midnight_t
 from storage.archive import ARCHIVE_NAME, Archive
+from storage.errors import StorageError
 
 EXIT_EXPORT = 1
 EXIT_USAGE = 2
@@ -153,7 +154,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             show = not args.no_progress and (end_t - start_t) / 86400.0 > PROGRESS_MIN_DAYS
             bar = ProgressBar(sys.stderr, ["read", *(str(f) for f in formats)]) if show else None
             result = export(archive, rng, formats, out, bar)
-    except ExportError as exc:
+    except (ExportError, StorageError) as exc:
         if bar:
             bar.close()
         print(f"calmstrap export: {exc}", file=sys.stderr)

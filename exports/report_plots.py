@@ -57,7 +57,7 @@ def arousal_page(pdf: PdfPages, data: ExportData) -> None:
         fig.text(0.07, 0.85, "No arousal scores in this range.", fontsize=11)
     a = data.arousal
     for i, d in enumerate(days):
-        ax = fig.add_subplot(len(days), 1, i + 1)
+        ax = fig.add_subplot(max(len(days), 3), 1, i + 1)  # one day stays a strip, not the whole page
         t0 = local_midnight_t(d, tz)
         t1 = local_midnight_t(d + timedelta(days=1), tz)
         sel = (a["t"] >= t0) & (a["t"] < t1)
@@ -80,7 +80,8 @@ def arousal_page(pdf: PdfPages, data: ExportData) -> None:
             pad = 0.02 * max(0.5, float(hours.max() - hours.min()))
             ax.set_xlim(float(hours.min()) - pad, float(hours.max()) + pad)
     if days:
-        fig.axes[-1].set_xlabel(f"time of day ({zone(data)})")
+        for ax in fig.axes:
+            ax.set_xlabel(f"time of day ({zone(data)})", fontsize=8)
         fig.text(
             0.07,
             0.065,
