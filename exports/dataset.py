@@ -124,6 +124,28 @@ class PromptRow:
     osc_freq_hz: float | None = None
     osc_amplitude_bpm: float | None = None
     osc_power_share: float | None = None
+    d_a: float | None = None
+    came_down: bool | None = None
+    """The raw verdict: arousal came down after (ln RMSSD up, HR down); says nothing about the prompt alone."""
+    helped_basis: str | None = None
+    n_reference: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRow:
+    """One row of the archive's ``controls`` table: a moment without a prompt, measured like a prompt."""
+
+    id: str
+    t: float
+    stage: str
+    basis: str
+    reason_episode_id: str | None
+    reason_score: float | None
+    outcome_t: float | None
+    d_ln_rmssd: float | None
+    d_hr_bpm: float | None
+    d_score: float | None
+    d_a: float | None
 
 
 @dataclass(frozen=True)
@@ -143,6 +165,8 @@ class ExportData:
     prompts: tuple[PromptRow, ...]
     weeks: tuple[WeekProgress, ...]
     """Weekly numbers of the range only (``storage.progress.range_progress``); a cut week is ``partial``."""
+    controls: tuple[ControlRow, ...] = ()
+    """Moments held back as controls and matched unprompted stretches (never prompts)."""
 
     @property
     def n_beats(self) -> int:
@@ -180,7 +204,9 @@ def _prompt_args(rng: ExportRange, r: tuple[Any, ...]) -> tuple[Any, ...]:
         *r[7:16],
         _opt_bool(r[16]),
         _opt_bool(r[17]),
-        *r[18:21],
+        *r[18:22],
+        _opt_bool(r[22]),
+        *r[23:25],
     )
 
 
@@ -251,8 +277,18 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
         for r in q(
             "SELECT id, t, kind, template_id, title, duration_s, reason_episode_id, reason_score, inhale_s,"
             " hold_s, exhale_s, delivered_via, outcome_t, d_ln_rmssd, d_hr_bpm, d_score, helped,"
-            " feedback_helped, osc_freq_hz, osc_amplitude_bpm, osc_power_share"
-            " FROM prompts WHERE user = ? AND t >= ? AND t < ? ORDER BY t, id",
+            " feedback_helped, osc_freq_hz, osc_amplitude_bpm, osc_power_share, d_a, came_down, helped_basis,"
+            " n_reference FROM prompts WHERE user = ? AND t >= ? AND t < ? ORDER BY t, id",
+            span,
+        )
+    )
+    controls = tuple(
+        ControlRow(
+            rng.relabel(r[0]) or "", r[1], r[2], r[3], rng.relabel(r[4]), r[5], r[6], r[7], r[8], r[9], r[10]
+        )
+        for r in q(
+            "SELECT id, t, stage, basis, reason_episode_id, reason_score, outcome_t, d_ln_rmssd, d_hr_bpm,"
+            " d_score, d_a FROM controls WHERE user = ? AND t >= ? AND t < ? ORDER BY t, id",
             span,
         )
     )
@@ -270,4 +306,5 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
         episodes=episodes,
         prompts=prompts,
         weeks=weeks,
+        controls=controls,
     )

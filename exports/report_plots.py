@@ -20,6 +20,7 @@ from alerts.errors import CatalogError
 from exports.dataset import ExportData
 from exports.report_common import PAGE_TITLES, page, save, week_labels, zone
 from exports.report_text import RECOVERY_KIND, value
+from processing.effect import welch_difference
 from processing.progress import WeekProgress, iso_week_label, local_date, local_midnight_t
 
 MAX_DAYS_PLOTTED = 4
@@ -178,6 +179,24 @@ def amplitude_page(pdf: PdfPages, data: ExportData) -> None:
     save(pdf, fig)
 
 
+def effect_sentence(data: ExportData) -> str:
+    """The effect of prompting on heart rate against the held-back moments, with its Welch 95 % interval."""
+    nan = float("nan")
+    held = [nan if c.d_hr_bpm is None else c.d_hr_bpm for c in data.controls if c.basis == "held back"]
+    prompted = [nan if p.d_hr_bpm is None else p.d_hr_bpm for p in data.prompts if p.kind != RECOVERY_KIND]
+    d = welch_difference(prompted, held)
+    if not d.known:
+        return (
+            f"The effect of prompting is not estimated yet ({d.n_prompted} prompts with an outcome, "
+            f"{d.n_control} moments held back; at least 2 of each are needed)."
+        )
+    return (
+        f"Effect of prompting on heart rate (after a prompt minus after a moment held back): {d.diff:+.1f} "
+        f"beats per minute, 95 % interval {d.ci_low:+.1f} to {d.ci_high:+.1f} ({d.n_prompted} prompts, "
+        f"{d.n_control} held back)."
+    )
+
+
 def prompt_name(template_id: str, title: str, kind: str) -> str:
     """A prompt as the person saw it: the catalog's title, and its kind in words (``Let the wave pass
     (urge surfing)``)."""
@@ -227,10 +246,16 @@ def outcomes_page(pdf: PdfPages, data: ExportData) -> None:
         0.43,
         "\n".join(
             textwrap.wrap(
-                "A prompt counts as helped when the person said so, or, without an answer, when one to three "
-                "minutes after it ln RMSSD had risen by at least half of the person's usual resting spread and "
-                "heart rate had fallen by 2 beats per minute or more, compared with the two minutes before it. "
-                "The settling message sent when an episode is over asks for nothing, so it is not shown here.",
+                "Two verdicts. A prompt 'came down after' when, one to three minutes after it, ln RMSSD had "
+                "risen by at least half of the person's usual resting spread and heart rate had fallen by 2 "
+                "beats per minute or more, compared with the two minutes before it; arousal near its peak "
+                "falls by itself too, so this alone does not show the prompt helped. A prompt 'helped "
+                "compared with the moments held back' when it came down after and did better than the moments "
+                "at which calmstrap held a due prompt back at random and measured the same change (with fewer "
+                "than five such moments, unprompted episode onsets count too). 'No outcome': nothing to "
+                "compare with yet; the person's own answer, when given, counts instead. "
+                + effect_sentence(data)
+                + " The settling message sent when an episode is over asks for nothing, so it is not shown here.",
                 100,
             )
         ),

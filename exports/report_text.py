@@ -183,12 +183,13 @@ def _rmssd_both(ln_ms: float) -> str:
 
 
 def effect_lines(data: ExportData) -> list[str]:
-    """The place for "effect compared with moments held back" (prompts vs. randomly withheld moments).
+    """ "Effect compared with moments held back" (prompts vs. randomly withheld moments) for the summary:
+    empty when the range holds neither prompts nor held-back moments."""
+    from exports.report_plots import effect_sentence  # the outcome page's sentence, said once
 
-    Empty until the archive holds held-back moments; the summary page then prints these lines under their
-    own heading.
-    """
-    return []
+    if not data.controls and not any(p.kind != RECOVERY_KIND for p in data.prompts):
+        return []
+    return [effect_sentence(data)]
 
 
 def summary_page(pdf: PdfPages, data: ExportData) -> None:
@@ -345,9 +346,12 @@ EXPLANATIONS: tuple[tuple[str, str], ...] = (
     (
         "Prompts and share helped",
         "Prompts are short body-based exercises (slow breathing, a sigh, orienting, grounding) sent when "
-        "arousal stayed high. The share helped is the part of prompts after which arousal measurably came "
-        "down within three minutes, or that the person said helped. The short settling message sent when an "
-        "episode is over asks for nothing and is not counted as a prompt.",
+        "arousal stayed high. The share helped is the part of prompts that helped compared with the moments "
+        "held back (or that the person said helped): at some moments when a prompt was due, calmstrap held "
+        "it back at random and measured what happened without it; a prompt helped when arousal came down "
+        "after it more than at those moments. That arousal came down after a prompt is not enough on its "
+        "own: arousal near its peak falls by itself too. The short settling message sent when an episode is "
+        "over asks for nothing and is not counted as a prompt.",
     ),
     (
         "Data quality",

@@ -21,7 +21,6 @@ from alerts.commands import (
 )
 from alerts.errors import CommandError, NotOwnPrompt, PracticeRunning, StaleCommand
 from alerts.payloads import COMMAND_SCHEMA
-from alerts.practice import practice_prompts
 
 TOPIC = "calmstrap/me/command"
 
@@ -80,16 +79,6 @@ def test_a_command_on_another_topic_is_refused() -> None:
     """Only <base>/<user>/command is a command topic."""
     with pytest.raises(CommandError):
         parse_command("calmstrap/me/state", b'{"command": "snooze", "minutes": 5}', "calmstrap")
-
-
-def test_practice_paces_breaths_and_each_cue_expires_with_its_breath() -> None:
-    """Two minutes at 6/min: 12 cues 10 s apart, 4 s in / 6 s out, each expiring after its breath."""
-    cues = practice_prompts("me", 1000.0, 2.0, 6.0)
-    assert len(cues) == 12
-    assert [c.t - 1000.0 for c in cues] == [10.0 * i for i in range(12)]
-    assert all((c.inhale_s, c.exhale_s) == (4.0, 6.0) for c in cues)
-    assert all(c.expires_t - c.t == 10.0 for c in cues)
-    assert len({c.id for c in cues}) == 12
 
 
 @given(st.binary(max_size=300) | st.text(max_size=200).map(str.encode))
@@ -158,13 +147,6 @@ def test_a_second_practice_while_one_runs_is_refused() -> None:
     with pytest.raises(PracticeRunning, match="already running"):
         check_practice_free("me", 42.0, TOPIC)
     check_practice_free("me", None, TOPIC)
-
-
-def test_practice_ids_differ_between_practices_started_in_the_same_second() -> None:
-    """Prompt ids carry the start in ms: two practices never share an id."""
-    a = {p.id for p in practice_prompts("me", 1000.0, 1.0)}
-    b = {p.id for p in practice_prompts("me", 1000.4, 1.0)}
-    assert not a & b
 
 
 def test_the_page_and_mqtt_share_one_validation() -> None:

@@ -57,6 +57,9 @@ def fill_every_table(a: Archive, user: str = "u1") -> None:
         "device_status": "INSERT INTO device_status (seq, user, t, device) VALUES (?,?,?,'s')",
         "motion": "INSERT INTO motion (seq, user, t, device, intensity) VALUES (?,?,?,'s',0.2)",
         "weekly_progress": "INSERT INTO weekly_progress (seq, user, week_start_t, week) VALUES (?,?,?,'2026-W40')",
+        "controls": "INSERT INTO controls (seq, user, t, id, stage, basis) VALUES (?,?,?,'c1','onset','held back')",
+        "practice": "INSERT INTO practice (seq, user, start_t, id, end_t, minutes, breaths_per_min, origin,"
+        " completed, n_beats) VALUES (?,?,?,'pr1',0,1,6,'page',1,0)",
     }
     for i, sql in enumerate(rows.values(), start=1):
         a.conn.execute(sql, (seq + i, user, T0 + i))
