@@ -28,6 +28,7 @@ tests/processing/test_artifacts_injected.py). Vectorised with numpy; only flagge
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from enum import IntEnum
@@ -433,9 +434,11 @@ def detect(
     classes[long_gap] = BeatClass.OUT_OF_RANGE
     kept = np.flatnonzero(~long_gap)
     x = rr[kept]
-    opts = {"alpha": alpha, "window_beats": window_beats, "threshold_stride": threshold_stride}
-    lim = {"min_rr_ms": min_rr_ms, "max_rr_ms": max_rr_ms}
-    c = _possible(classify(x, **opts), x, **lim)  # type: ignore[arg-type]
+    run = functools.partial(
+        classify, alpha=alpha, window_beats=window_beats, threshold_stride=threshold_stride
+    )
+    possible = functools.partial(_possible, min_rr_ms=min_rr_ms, max_rr_ms=max_rr_ms)
+    c = possible(run(x), x)
     inner = c.classes.copy()
     corrected = x
     origin = np.arange(x.size, dtype=np.intp)
@@ -448,8 +451,7 @@ def detect(
                 break
             touched = inner != 0
             near = touched | np.append(touched[1:], False) | np.insert(touched[:-1], 0, False)
-            c = classify(corrected, **opts)  # type: ignore[arg-type]
-            c = _possible(_keep(c, dense[origin] & ~near[origin]), corrected, **lim)
+            c = possible(_keep(run(corrected), dense[origin] & ~near[origin]), corrected)
             n = _n_events(c)
             if n == 0 or n >= n_prev:
                 break
