@@ -23,8 +23,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-
-import apprise
+from typing import Any
 
 from alerts.catalog import STOP_IF_WORSE, Prompt, PromptKind
 from alerts.errors import AlertError
@@ -66,7 +65,8 @@ class PushStats:
 @dataclass
 class _Channel:
     label: str
-    apobj: apprise.Apprise
+    apobj: Any
+    """An ``apprise.Apprise`` holding this one URL."""
     queue: deque[PushMessage] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     stats: PushStats = field(default_factory=PushStats)
@@ -112,6 +112,8 @@ class AppriseNotifier:
         self._anchor: tuple[float, float] | None = None
         self._channels: list[_Channel] = []
         self._tasks: list[asyncio.Task[None]] = []
+        import apprise  # only when pushes are configured (its plugins take a while to load)
+
         for i, url in enumerate(urls, start=1):
             plugin = apprise.Apprise.instantiate(url)
             if plugin is None:

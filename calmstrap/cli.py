@@ -20,6 +20,7 @@ from alerts.notify import Notifier
 from calmstrap import __version__, cmd_sync
 from calmstrap.alerting import alert_services, build_notifiers
 from calmstrap.cli_args import user_id
+from calmstrap.cmd_health import heartbeat
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.page import PagePlan, page_service, plan_page
 from calmstrap.pipeline import CommitGroup, PipelineObserver, StrapSession, new_session
@@ -45,6 +46,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "calmstrap.cmd_import",
     "calmstrap.cmd_sync",
     "calmstrap.cmd_export",
+    "calmstrap.cmd_health",
     "calmstrap.cmd_answer",
     "calmstrap.cmd_cluster",
 )
@@ -110,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="ble",
         help="where beats come from: ble (default: the [[straps]] of the config, or the single strap a "
         "scan finds); sim (the simulated strap); replay:FILE (an RR file streamed as if live)",
+    )
+    run.add_argument(
+        "--user",
+        type=user_id,
+        help="whose data this is (default: the configured [general] user; for --source sim: user 'sim', so "
+        "simulated beats never land in a person's archive, baseline or dashboard)",
     )
     run.add_argument("--seed", type=int, default=0, help="seed of the simulated strap (source sim)")
     run.add_argument(
@@ -328,10 +336,12 @@ async def _session_main(
     page: PagePlan | None = None,
     data_dir: Path | None = None,
     seed_now: float | None = None,
+    heartbeat_dir: Path | None = None,
 ) -> bool:
     sessions = [s for s, _ in pairs]
     # with influx.url set, the archive drains into InfluxDB as data arrives (calmstrap/cmd_sync.py)
     async with (
+        heartbeat(heartbeat_dir) if heartbeat_dir is not None else contextlib.nullcontext(),
         cmd_sync.background_sync(
             cfg, archive, final_timeout_s=influx_wait_s, replace_user=influx_replace_user
         ),
@@ -373,18 +383,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     data_dir = cfg.data_dir(args.data_dir)
     try:
         plans, note = asyncio.run(
-            plan_sources(args.source, cfg, seed=args.seed, speed=args.speed, start=args.start)
+            plan_sources(args.source, cfg, seed=args.seed, speed=args.speed, user=args.user, start=args.start)
         )
     except (SourceChoiceError, SensorError) as exc:
         print(f"calmstrap run: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    console = ConsoleNotifier()
+    console = ConsoleNotifier(tz=cfg.tz())
     lock = _service_lock(data_dir, "run")
     if lock is None:
         return EXIT_CONFIG
     page = plan_page(cfg, args.web, default_on=True)
     with lock, Archive.in_dir(data_dir) as archive:
-        status = StatusLine(sys.stdout, origin=None)
+        status = StatusLine(sys.stdout, origin=None, tz=cfg.tz())
         observer = PipelineObserver(on_arousal=status.update, on_prompt=lambda p, via: status.clear())
         pairs: list[tuple[StrapSession, BeatSource]] = []
         # one notifier chain (one MQTT connection) shared by every strap's session
@@ -418,6 +428,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 page=page,
                 data_dir=data_dir,
                 seed_now=time.time(),
+                heartbeat_dir=data_dir,
             )
         )
         status.clear()

@@ -39,6 +39,7 @@ from sensors.errors import SensorError
 from sensors.source import BatteryLevel, BeatSource, Connected, Disconnected, MotionIntensity
 from storage.archive import Archive
 from storage.lock import DataDirLock, DataDirLocked
+from storage.progress import refresh_weekly_progress
 
 log = logging.getLogger("calmstrap.cluster")
 EXIT_CONFIG = 2
@@ -212,6 +213,9 @@ class SessionHost:
             self.cfg, cast(Archive, rec), [], user=user, device=device, seed=self.seed, restore_baseline=False
         )
         s.checkpoint_every_s = math.inf  # the worker checkpoints into the key-value store instead
+        s.progress_every_s = math.inf
+        # weekly progress is recomputed from the whole archive, where it is: by the archiver
+        s.refresh_progress = lambda: None  # type: ignore[method-assign]
         return _Live(s, rec, {})
 
     def restore(self, user: str, state: bytes | None) -> None:
@@ -355,7 +359,12 @@ async def archive_main(cfg: Config, args: argparse.Namespace) -> int:
             nc = await stack.enter_async_context(connected(settings))
             js = nc.jetstream(timeout=10.0)
             await ensure_streams(js, settings.replicas)
-            archiver = Archiver(js, archive, deliver=None if args.no_deliver else deliver)  # type: ignore[arg-type]
+            archiver = Archiver(
+                js,
+                archive,
+                deliver=None if args.no_deliver else deliver,  # type: ignore[arg-type]
+                refresh_progress=lambda user: refresh_weekly_progress(archive, user, tz=cfg.tz()),
+            )
             await archiver.run(stop.is_set)
             log.info(
                 "archiver: %d results applied, %d prompts delivered, %d expired",

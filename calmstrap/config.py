@@ -27,9 +27,10 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import UTC, time, tzinfo
 from pathlib import Path
 from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calmstrap.config_values import ConfigError as ConfigError
 from calmstrap.config_values import Range as Range
@@ -51,6 +52,8 @@ class GeneralConfig:
     data_dir: str = ""
     """Empty: ``$XDG_DATA_HOME/calmstrap`` (``~/.local/share/calmstrap``)."""
     log_level: str = "INFO"
+    timezone: str = ""
+    """The person's IANA time zone (``America/New_York``) for quiet hours, days and weeks; empty: the system's."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,10 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
 
+    def tz(self) -> tzinfo:
+        """The person's time zone: ``general.timezone`` (checked at load), else the system's."""
+        return zone(self.general.timezone) if self.general.timezone else system_zone()
+
     def data_dir(self, override: str | None = None) -> Path:
         """The data directory (``override``: ``--data-dir``), made private when it exists already
         (:func:`make_private_dir`); a new one is created 0700 by the archive."""
@@ -244,6 +251,29 @@ _CREDENTIALS_HINT: Mapping[str, str] = {
     "influx.url": "influx.token_file (v2) or influx.username and influx.password_file (v1)",
 }
 _USER_KEY = re.compile(r"^(general|straps\[\d+\])\.user$")
+
+
+def zone(name: str) -> ZoneInfo:
+    """An IANA time zone by name; raises ValueError for a name the system's tz database does not know."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(name) from None
+
+
+def system_zone() -> tzinfo:
+    """The machine's time zone: ``TZ`` when it names a zone, else ``/etc/localtime``, else UTC."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        try:
+            return zone(name)
+        except ValueError:
+            pass
+    try:
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except (OSError, ValueError):
+        return UTC
 
 
 _CHOICES: Mapping[str, tuple[str, ...]] = {
@@ -463,6 +493,17 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
                     source_file,
                 )
         straps.append(strap)
+    general: GeneralConfig = sections["general"]
+    if general.timezone:
+        try:
+            zone(general.timezone)
+        except ValueError:
+            raise ConfigError(
+                "general.timezone",
+                general.timezone,
+                "an IANA time zone name such as Europe/Berlin or America/New_York (or empty: the system's)",
+                _src(values, "general", "timezone"),
+            ) from None
     for full, schemes in URL_SCHEMES.items():
         section, key = full.split(".", 1)
         url = getattr(sections[section], key)

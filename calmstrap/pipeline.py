@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import tzinfo
 
 from alerts.catalog import Prompt, PromptKind
 from alerts.notify import Notifier, StrapStatus
@@ -29,6 +30,7 @@ from processing.stream import StreamConfig, StreamProcessor, WindowResult
 from sensors.beats import BeatClock, Gap
 from sensors.heart_rate import MalformedMeasurement, parse_measurement
 from storage.archive import Archive
+from storage.progress import refresh_weekly_progress
 
 log = logging.getLogger("calmstrap.pipeline")
 
@@ -45,6 +47,8 @@ COMMIT_EVERY_S = 0.1
 """Wall time between grouped archive commits across all straps (a kill -9 loses at most this much)."""
 CHECKPOINT_EVERY_S = 600.0
 """Stream time between periodic session-state checkpoints (also saved after every prompt and at exit)."""
+PROGRESS_EVERY_S = 3600.0
+"""Stream time between refreshes of the weekly progress (also refreshed as each episode ends)."""
 
 
 def stream_config(cfg: Config) -> StreamConfig:
@@ -171,7 +175,11 @@ class StrapSession:
     checkpoint_every_s: float = CHECKPOINT_EVERY_S
     resumed_t: float | None = None
     """Stream time of the checkpoint this session resumed from (None: a fresh session)."""
+    tz: tzinfo | None = None
+    """The person's time zone: weekly progress is kept per ISO week of their local days."""
+    progress_every_s: float = PROGRESS_EVERY_S
     _next_baseline_save_t: float | None = field(default=None, init=False)
+    _next_progress_t: float | None = field(default=None, init=False)
     _saved_baseline: dict[str, object] = field(default_factory=dict, init=False)
     _next_checkpoint_t: float | None = field(default=None, init=False)
 
@@ -211,6 +219,11 @@ class StrapSession:
         elif t >= self._next_baseline_save_t:
             self._next_baseline_save_t = t + self.baseline_save_every_s
             self.save_baseline(t, only_changed=True)
+        if self._next_progress_t is None:
+            self._next_progress_t = t + self.progress_every_s
+        elif t >= self._next_progress_t:
+            self._next_progress_t = t + self.progress_every_s
+            self.refresh_progress()
         if self._next_checkpoint_t is None:
             self._next_checkpoint_t = t + self.checkpoint_every_s
         elif t >= self._next_checkpoint_t:
@@ -246,6 +259,10 @@ class StrapSession:
             n += 1
         return n
 
+    def refresh_progress(self) -> None:
+        """Bring this user's weekly progress rows up to date (the dashboard's progress panels read them)."""
+        refresh_weekly_progress(self.archive, self.user, tz=self.tz)
+
     def on_gap(self, gap: Gap) -> None:
         self.archive.add_gap(gap)
         self.processor.gap(gap)
@@ -258,6 +275,7 @@ class StrapSession:
         for out in self.processor.flush():
             await self._dispatch(out)
         self.save_baseline(time.time())
+        self.refresh_progress()
         self.checkpoint()
         self.archive.commit()
 
@@ -285,6 +303,7 @@ class StrapSession:
                     self.observer.on_episode(ep)
                 for n in self.notifiers:
                     await n.publish_episode(self.user, ep)
+                self.refresh_progress()
                 recovery = self.policy.on_episode_end(ep, self.processor.last_t)
                 if recovery is not None:
                     await self._send(recovery, track_outcome=False)
@@ -375,9 +394,11 @@ def new_session(
             saved = archive.load_baseline(user, bin_name)
             if saved is not None:
                 processor.baseline.restore(saved, bin_name)
+    tz = cfg.tz()
     policy = PromptPolicy(
         user=user,
         config=policy_params(cfg, ignore_quiet_hours=ignore_quiet_hours, hold_back_first=hold_back_first),
+        tz=tz,
         seed=seed,
     )
     for stage, basis, d_a, a_at in archive.load_control_changes(user):  # the references survive a restart
@@ -391,6 +412,7 @@ def new_session(
         policy=policy,
         observer=observer or PipelineObserver(),
         commits=commits,
+        tz=tz,
     )
     if resume:
         checkpoint = archive.load_checkpoint(user, device)

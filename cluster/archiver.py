@@ -48,6 +48,8 @@ class Archiver:
     js: JetStreamContext
     archive: Archive
     deliver: Deliver | None = None
+    refresh_progress: Callable[[str], object] | None = None
+    """Called for each user an episode was archived for (the weekly progress rows the dashboard reads)."""
     batch: int = 512
     clock: Callable[[], float] = time.time
     stats: ArchiverStats = field(default_factory=ArchiverStats)
@@ -98,6 +100,7 @@ class Archiver:
 
     async def _apply(self, msgs: list, applied: int) -> int:  # type: ignore[type-arg]
         prompts: list[Prompt] = []
+        episode_users: set[str] = set()
         last = applied
         for msg in msgs:
             seq = int(msg.metadata.sequence.stream)
@@ -115,8 +118,16 @@ class Archiver:
             self.stats.applied += 1
             if op.name == "add_prompt" and isinstance(op.args[0], Prompt):
                 prompts.append(op.args[0])
+            if op.name == "add_episode":
+                episode_users.add(sj.user_of(msg.subject))
         self.archive.set_applied_seq(sj.RESULTS_STREAM, last)
         self.archive.commit()  # rows (and prompts, as "none") durable before anything is sent
+        if self.refresh_progress is not None:
+            for user in sorted(episode_users):
+                try:
+                    self.refresh_progress(user)
+                except Exception:  # progress is derived data: never stop the archive for it
+                    log.exception("archiver: weekly progress of %s not refreshed", user)
         self.stats.batches += 1
         for p in prompts:
             await self._deliver(p)

@@ -49,7 +49,9 @@ def _f(*keys: str) -> tuple[Field, ...]:
     return tuple(Field(k, k) for k in keys)
 
 
-_STATE_LEVEL = "CASE state WHEN 'calm' THEN 0 WHEN 'elevated' THEN 1 WHEN 'high' THEN 2 END"
+_STATE_LEVEL = (
+    "CASE state WHEN 'calm' THEN 0 WHEN 'elevated' THEN 1 WHEN 'high' THEN 2 WHEN 'active' THEN 3 END"
+)
 _OUTCOME = (
     "CASE WHEN feedback_helped IS NOT NULL THEN CASE feedback_helped WHEN 1 THEN 'helped' ELSE 'no clear change' END"
     " WHEN helped = 1 THEN 'helped' WHEN helped = 0 THEN 'no clear change'"
@@ -89,6 +91,11 @@ MEASUREMENTS: tuple[Measurement, ...] = (
             Field("z_ln_rmssd", "z_ln_rmssd"),
             Field("state", "state", FieldType.STR),
             Field("state_level", _STATE_LEVEL, FieldType.INT),
+            # 0/1 per score: the dashboard's "time in each state" sums them in one query
+            *(
+                Field(f"in_{st}", f"state = '{st}'", FieldType.INT)
+                for st in ("calm", "elevated", "high", "active")
+            ),
             Field("warming_up", "warming_up", FieldType.INT),
             Field("gated", "gated", FieldType.INT),
             Field("hr_bpm", "hr_bpm"),

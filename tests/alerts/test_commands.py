@@ -204,3 +204,17 @@ def test_any_json_object_is_a_command_or_a_command_error(obj: dict[str, object])
     except CommandError:
         return
     assert isinstance(out, Snooze | Feedback | Practice)
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_any_topic_gives_a_command_for_a_valid_user_or_a_command_error(user: str) -> None:
+    """Whatever stands in the user level, the command carries a valid user id or is refused."""
+    from sensors.ids import is_user_id
+
+    try:
+        out = parse_command(f"calmstrap/{user}/command", b'{"command": "snooze", "minutes": 5}', "calmstrap")
+    except CommandError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert out.user == user and is_user_id(out.user)
