@@ -25,7 +25,7 @@ from calmstrap import cmd_sync
 from calmstrap.alerting import build_notifiers
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.pipeline import StrapSession, new_session
-from calmstrap.session_state import SessionState, apply_state, state_of
+from calmstrap.session_state import SessionState, apply_state, state_of, without_config_tz
 from calmstrap.sources import SourceChoiceError, plan_sources
 from cluster import subjects as sj
 from cluster.archiver import Archiver
@@ -248,7 +248,8 @@ class SessionHost:
             )
             for dev, lv in self.users.get(user, {}).items()
         ]
-        return snapshot.dump(UserState(user, devices), kind=USER_STATE_KIND)
+        with without_config_tz(lv.session for lv in self.users.get(user, {}).values()):
+            return snapshot.dump(UserState(user, devices), kind=USER_STATE_KIND)
 
     def forget(self, user: str) -> None:
         self.users.pop(user, None)

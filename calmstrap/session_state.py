@@ -8,6 +8,8 @@ counters and the baseline-save bookkeeping. The wiring (archive, notifiers, obse
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -56,9 +58,24 @@ def state_of(session: StrapSession, t: float) -> SessionState:
     )
 
 
+@contextlib.contextmanager
+def without_config_tz(sessions: Iterable[StrapSession]) -> Iterator[None]:
+    """While dumping: the policies' time zone is configuration (put back from the config on restore), and a
+    machine's ``/etc/localtime`` zone has no name another machine could load."""
+    saved = [(s.policy, s.policy.tz) for s in sessions]
+    for policy, _tz in saved:
+        policy.tz = None
+    try:
+        yield
+    finally:
+        for policy, tz in saved:
+            policy.tz = tz
+
+
 def dump_session(session: StrapSession, t: float) -> bytes:
     """The session's state at stream time ``t`` as snapshot bytes."""
-    return snapshot.dump(state_of(session, t), kind=KIND)
+    with without_config_tz([session]):
+        return snapshot.dump(state_of(session, t), kind=KIND)
 
 
 def load_session(data: bytes) -> SessionState:
