@@ -7,7 +7,9 @@ Topics under ``<base>/<user>/``:
 * ``episode`` QoS 1, onset and end events;
 * ``status``  retained ``online``; the last will (``offline``, retained) is set on the first user's topic
   and ``offline`` is published for every user on a clean shutdown;
-* ``command`` inbound, validated (:mod:`alerts.commands`); a bad one is logged at WARNING and ignored.
+* ``command`` inbound, validated (:mod:`alerts.commands`); a bad one is logged at WARNING and ignored, and
+  so is one that outlived its intent: delivered retained (it would replay on every start), or with a
+  ``t`` over a minute old or from before this client started.
 
 Robustness. One paho client per connection attempt, its network loop in paho's thread, every callback
 handed to the asyncio loop (state is only touched there). The connection is kept by a named task that
@@ -32,18 +34,14 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import random
-import re
 import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from types import TracebackType
-from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -53,88 +51,22 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from alerts.catalog import Prompt
-from alerts.commands import Command, parse_command
-from alerts.errors import CommandError, MqttAuthError, MqttConnectError, MqttSettingsError
+from alerts.commands import Command, check_fresh, parse_command
+from alerts.errors import CommandError, MqttAuthError, MqttConnectError, MqttSettingsError, StaleCommand
 from alerts.homeassistant import discovery_payload, discovery_topic
+from alerts.mqtt_settings import MqttSettings as MqttSettings
+from alerts.mqtt_settings import check_user as check_user
 from alerts.notify import StrapStatus
 from alerts.payloads import encode, episode_payload, prompt_payload, state_payload
 from processing.arousal import Arousal, ArousalState
 from processing.episodes import Episode, EpisodeOnset
+from sensors.ids import InvalidUserId
 
 log = logging.getLogger("calmstrap.mqtt")
 
 ONLINE = b"online"
 OFFLINE = b"offline"
 _AUTH_CODES = {0x86, 0x87, 0x8C}  # bad user name or password, not authorized, bad authentication method
-_TOPIC_BAD = re.compile(r"[+#\x00]")
-
-
-@dataclass(frozen=True)
-class MqttSettings:
-    host: str
-    port: int = 1883
-    tls: bool = False
-    base_topic: str = "calmstrap"
-    client_id: str = ""
-    username: str = ""
-    password: str = field(default="", repr=False)
-    ca_file: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    homeassistant: bool = True
-    discovery_prefix: str = "homeassistant"
-    keepalive_s: int = 30
-    state_interval_s: float = 5.0
-    reconnect_min_s: float = 1.0
-    reconnect_max_s: float = 30.0
-    connect_timeout_s: float = 10.0
-    ack_timeout_s: float = 2.0
-    episode_expiry_s: float = 3600.0
-    outbox_max: int = 1000
-
-    @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> MqttSettings:
-        """``mqtt://host[:1883]`` or ``mqtts://host[:8883]`` plus any other field."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise MqttSettingsError("url", url, "mqtt://host[:port] or mqtts://host[:port]")
-        tls = parts.scheme == "mqtts"
-        try:
-            port = parts.port or (8883 if tls else 1883)
-        except ValueError:
-            raise MqttSettingsError("url", url, "a port between 1 and 65535") from None
-        return cls(host=parts.hostname, port=port, tls=tls, **kwargs)
-
-    @property
-    def broker(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-    def check(self) -> None:
-        """Raise :class:`MqttSettingsError` for a setting that cannot work."""
-        if not self.base_topic or _TOPIC_BAD.search(self.base_topic) or self.base_topic.endswith("/"):
-            raise MqttSettingsError("base_topic", self.base_topic, "a topic without +, # or a trailing /")
-        if _TOPIC_BAD.search(self.discovery_prefix) or not self.discovery_prefix:
-            raise MqttSettingsError("discovery_prefix", self.discovery_prefix, "a topic without + or #")
-        for key in ("ca_file", "cert_file", "key_file"):
-            path = getattr(self, key)
-            if path and not os.access(path, os.R_OK):
-                raise MqttSettingsError(key, path, "a readable file")
-        if (self.cert_file or self.key_file) and not self.tls:
-            raise MqttSettingsError("url", self.broker, "mqtts:// when a client certificate is set")
-        if self.key_file and not self.cert_file:
-            raise MqttSettingsError("cert_file", "", "a client certificate to go with key_file")
-        if self.password and not self.username:
-            raise MqttSettingsError("username", "", "a username to go with the password")
-        if self.reconnect_min_s <= 0 or self.reconnect_max_s < self.reconnect_min_s:
-            raise MqttSettingsError(
-                "reconnect_max_s", self.reconnect_max_s, "a number >= reconnect_min_s > 0"
-            )
-
-
-def check_user(user: str) -> str:
-    if not user or "/" in user or _TOPIC_BAD.search(user):
-        raise MqttSettingsError("user", user, "a name without /, + or #")
-    return user
 
 
 class _Sent(Enum):
@@ -169,6 +101,7 @@ class MqttStats:
     states_published: int = 0
     commands: int = 0
     commands_ignored: int = 0
+    commands_stale: int = 0
 
 
 def _describe(exc: BaseException) -> str:
@@ -201,6 +134,7 @@ class MqttNotifier:
         self.time_scale = float(time_scale)
         self.sw_version = sw_version
         self._users: list[str] = [check_user(u) for u in users]
+        self._started_t = time.time()
         self._client_id = settings.client_id or (
             f"calmstrap-{self._users[0] if self._users else 'service'}-{secrets.token_hex(3)}"
         )
@@ -254,6 +188,7 @@ class MqttNotifier:
     async def __aenter__(self) -> MqttNotifier:
         self._loop = asyncio.get_running_loop()
         self._closing = False
+        self._started_t = time.time()
         self._task = asyncio.create_task(self._run(), name=f"mqtt:{self.settings.host}:{self.settings.port}")
         return self
 
@@ -342,7 +277,7 @@ class MqttNotifier:
 
         def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._on_message, msg.topic, bytes(msg.payload))
+                loop.call_soon_threadsafe(self._on_message, msg.topic, bytes(msg.payload), bool(msg.retain))
 
         c.on_connect = on_connect
         c.on_disconnect = on_disconnect
@@ -522,7 +457,7 @@ class MqttNotifier:
         if out.done is not None and not out.done.done():
             out.done.set_result(ok)
 
-    def _on_message(self, topic: str, payload: bytes) -> None:
+    def _on_message(self, topic: str, payload: bytes, retained: bool = False) -> None:
         s = self.settings
         if s.homeassistant and topic == f"{s.discovery_prefix}/status":
             if payload.strip().lower() == ONLINE:
@@ -531,8 +466,11 @@ class MqttNotifier:
             return
         try:
             cmd = parse_command(topic, payload, s.base_topic)
+            check_fresh(cmd, topic, now_t=time.time(), started_t=self._started_t, retained=retained)
         except CommandError as exc:
             self.stats.commands_ignored += 1
+            if isinstance(exc, StaleCommand):
+                self.stats.commands_stale += 1
             log.warning("%s", exc)
             return
         self.stats.commands += 1
@@ -544,10 +482,10 @@ class MqttNotifier:
             return True
         try:
             check_user(user)
-        except MqttSettingsError:
+        except InvalidUserId as exc:
             if user not in self._bad_users:
                 self._bad_users.add(user)
-                log.warning("MQTT: user name %r cannot be a topic level (/, + or #); not published", user)
+                log.warning("MQTT: %s; not published", exc)
             return False
         self._users.append(user)
         if self.connected:

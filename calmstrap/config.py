@@ -1,9 +1,22 @@
 """Configuration: defaults < ``calmstrap.toml`` (or ``--config FILE``) < environment variables.
 
 Environment variables are named ``CALMSTRAP_<SECTION>__<KEY>`` (for example
-``CALMSTRAP_POLICY__COOLDOWN_MIN=20``). Every value is checked; a bad one raises :class:`ConfigError`
-naming the key, where it came from and what it expects. Secrets (passwords, tokens) come from the
-environment or from files and are never part of a repr.
+``CALMSTRAP_POLICY__COOLDOWN_MIN=20``). Every value is checked at load, before any command touches data; a
+bad one raises :class:`ConfigError` naming the key, where it came from and what it expects:
+
+* URLs are parsed (:func:`parse_url`: scheme, host, a port 1-65535); credentials in a URL
+  (``mqtt://user:password@host``) are refused with a pointer to the keys that hold them (``username``,
+  ``password_file`` or the ``..._PASSWORD`` environment variable): a URL is printed, logged and kept in
+  shell history, a password file is not;
+* numbers are range-checked from one table (:data:`RANGES`), with the pairs that must be ordered
+  (``elevated_a < high_a``, ``reconnect_min_s <= reconnect_max_s``, a window no shorter than its step);
+* quiet hours are a real ``HH:MM-HH:MM`` (hours 0-23, ``24:00`` as an end);
+* user ids (``[general] user``, ``[[straps]] user``) follow :mod:`sensors.ids`.
+
+Secrets (passwords, tokens) come from the environment or from files; they are never part of a repr, and
+every message shows them as ``***`` (a URL's password too). :meth:`Config.data_dir` makes the data
+directory private: an existing one that group or others may enter is set to 0700, with a WARNING.
+The value types and their messages live in :mod:`calmstrap.config_values` (re-exported here).
 """
 
 from __future__ import annotations
@@ -14,42 +27,23 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import UTC, time, tzinfo
 from pathlib import Path
 from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from calmstrap.config_values import ConfigError as ConfigError
+from calmstrap.config_values import Range as Range
+from calmstrap.config_values import TimeRange as TimeRange
+from calmstrap.config_values import Url as Url
+from calmstrap.config_values import display_value as display_value
+from calmstrap.config_values import make_private_dir as make_private_dir
+from calmstrap.config_values import parse_url as parse_url
+from calmstrap.config_values import redact_url as redact_url
+from sensors.ids import InvalidUserId, parse_user_id
 
 ENV_PREFIX = "CALMSTRAP_"
 DEFAULT_CONFIG_NAME = "calmstrap.toml"
-
-
-class ConfigError(ValueError):
-    """A configuration value that cannot be used: ``key`` is ``section.key``."""
-
-    def __init__(self, key: str, value: object, expected: str, source: str) -> None:
-        self.key = key
-        self.value = value
-        self.expected = expected
-        self.source = source
-        super().__init__(f"config error: {key} = {value!r} (from {source}): expected {expected}")
-
-
-@dataclass(frozen=True)
-class TimeRange:
-    """A daily time range ``HH:MM-HH:MM`` that may wrap midnight; equal ends mean "never"."""
-
-    start: time
-    end: time
-
-    @classmethod
-    def parse(cls, text: str) -> TimeRange:
-        m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text)
-        if not m:
-            raise ValueError(text)
-        h1, m1, h2, m2 = (int(g) for g in m.groups())
-        return cls(time(h1 % 24, m1), time(h2 % 24, m2))
-
-    def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +52,8 @@ class GeneralConfig:
     data_dir: str = ""
     """Empty: ``$XDG_DATA_HOME/calmstrap`` (``~/.local/share/calmstrap``)."""
     log_level: str = "INFO"
+    timezone: str = ""
+    """The person's IANA time zone (``America/New_York``) for quiet hours, days and weeks; empty: the system's."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +77,34 @@ class PolicyConfig:
     escalate_after_s: float = 180.0
     expiry_s: float = 120.0
     recovery_message: bool = True
+    disabled_kinds: tuple[str, ...] = ()
+    """Prompt kinds never sent (e.g. ``["urge_surfing"]``); see alerts.catalog.PromptKind."""
+    control_probability: float = 0.25
+    """Probability of holding a prompt back as a control (0 turns controls off)."""
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The person's page (web/): where it listens and the token any address but loopback needs."""
+
+    listen: str = "127.0.0.1:8421"
+    """``HOST:PORT`` or ``PORT``; empty or ``off``: no page. Any host but 127.0.0.1/::1/localhost needs a token."""
+    token: str = field(default="", repr=False)
+    token_file: str = ""
+    public_url: str = ""
+    """The page's address as a phone reaches it (for links in pushes); empty: from ``listen``."""
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Phone pushes through Apprise URLs (ntfy://, gotifys://, pover://, tgram://, json://, ...)."""
+
+    urls: tuple[str, ...] = field(default=(), repr=False)
+    """Apprise URLs hold secrets: from the environment (``CALMSTRAP_NOTIFY__URLS``) or ``urls_file``."""
+    urls_file: str = ""
+    """A file with one Apprise URL per line (``#`` comments)."""
+    retry_min_s: float = 1.0
+    retry_max_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -137,14 +161,93 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     influx: InfluxConfig = field(default_factory=InfluxConfig)
     straps: tuple[StrapConfig, ...] = ()
+    web: WebConfig = field(default_factory=WebConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+
+    def tz(self) -> tzinfo:
+        """The person's time zone: ``general.timezone`` (checked at load), else the system's."""
+        return zone(self.general.timezone) if self.general.timezone else system_zone()
 
     def data_dir(self, override: str | None = None) -> Path:
+        """The data directory (``override``: ``--data-dir``), made private when it exists already
+        (:func:`make_private_dir`); a new one is created 0700 by the archive."""
         if override:
-            return Path(override).expanduser()
-        if self.general.data_dir:
-            return Path(self.general.data_dir).expanduser()
-        xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        return Path(xdg) / "calmstrap"
+            path = Path(override).expanduser()
+        elif self.general.data_dir:
+            path = Path(self.general.data_dir).expanduser()
+        else:
+            xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+            path = Path(xdg) / "calmstrap"
+        make_private_dir(path)
+        return path
+
+
+RANGES: Mapping[str, Range] = {
+    "processing.fast_window_s": Range(10.0, 600.0),
+    "processing.fast_step_s": Range(0.0, 600.0, lo_open=True),
+    "processing.slow_window_s": Range(10.0, 3600.0),
+    "processing.slow_step_s": Range(0.0, 3600.0, lo_open=True),
+    "processing.max_artifact_pct": Range(0.0, 100.0),
+    "processing.baseline_min_windows": Range(1, 100_000),
+    "processing.ema_tau_s": Range(0.0, 3600.0, lo_open=True),
+    "processing.elevated_a": Range(0.0, 10.0, lo_open=True),
+    "processing.high_a": Range(0.0, 10.0, lo_open=True),
+    "policy.cooldown_min": Range(0.0, 24 * 60.0),
+    "policy.max_per_hour": Range(0, 1_000_000),  # 0: no prompts; the load benchmark lifts the cap
+    "policy.escalate_after_s": Range(0.0, 3600.0, lo_open=True),
+    "policy.expiry_s": Range(1.0, 3600.0),
+    "policy.control_probability": Range(0.0, 1.0),  # 0: no prompt is held back as a control
+    "mqtt.state_interval_s": Range(0.0, 3600.0, lo_open=True),
+    "mqtt.reconnect_min_s": Range(0.0, 3600.0, lo_open=True),
+    "mqtt.reconnect_max_s": Range(0.0, 3600.0, lo_open=True),
+    "influx.batch_size": Range(1, 1_000_000),
+    "influx.flush_interval_s": Range(0.0, 3600.0, lo_open=True),
+}
+"""Allowed ranges of the numeric keys (``section.key``); a number key not listed must be >= 0 when its name
+ends in a unit (``_s``, ``_min``, ``_pct``, ...)."""
+
+ORDERED: tuple[tuple[str, str, bool], ...] = (
+    ("processing.elevated_a", "processing.high_a", True),
+    ("processing.fast_step_s", "processing.fast_window_s", False),
+    ("processing.slow_step_s", "processing.slow_window_s", False),
+    ("processing.fast_window_s", "processing.slow_window_s", False),
+    ("mqtt.reconnect_min_s", "mqtt.reconnect_max_s", False),
+)
+"""Pairs ``(low, high, strict)``: the value of ``high`` must be above (strict) or at least that of ``low``."""
+
+URL_SCHEMES: Mapping[str, Mapping[str, int]] = {
+    "mqtt.url": {"mqtt": 1883, "mqtts": 8883},
+    "influx.url": {"http": 8086, "https": 8086},
+}
+_URL_PATHS = frozenset({"influx.url"})
+_CREDENTIALS_HINT: Mapping[str, str] = {
+    "mqtt.url": "mqtt.username and mqtt.password_file (or CALMSTRAP_MQTT__PASSWORD)",
+    "influx.url": "influx.token_file (v2) or influx.username and influx.password_file (v1)",
+}
+_USER_KEY = re.compile(r"^(general|straps\[\d+\])\.user$")
+
+
+def zone(name: str) -> ZoneInfo:
+    """An IANA time zone by name; raises ValueError for a name the system's tz database does not know."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(name) from None
+
+
+def system_zone() -> tzinfo:
+    """The machine's time zone: ``TZ`` when it names a zone, else ``/etc/localtime``, else UTC."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        try:
+            return zone(name)
+        except ValueError:
+            pass
+    try:
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except (OSError, ValueError):
+        return UTC
 
 
 _CHOICES: Mapping[str, tuple[str, ...]] = {
@@ -155,6 +258,11 @@ _POSITIVE = re.compile(r"(_s|_min|_windows|per_hour|batch_size|_pct)$")
 
 
 def _convert(key: str, typ: Any, value: object, source: str) -> object:
+    if typ is str and _USER_KEY.match(key):
+        try:
+            return parse_user_id(value)
+        except InvalidUserId as exc:
+            raise ConfigError(key, value, "", source, detail=str(exc)) from None
     try:
         if typ is bool:
             if isinstance(value, bool):
@@ -175,7 +283,7 @@ def _convert(key: str, typ: Any, value: object, source: str) -> object:
             if isinstance(value, bool):
                 raise ValueError
             out_i = int(value) if isinstance(value, int) else int(str(value).strip())
-            if _POSITIVE.search(key) and out_i < 0:
+            if not _in_range(key, out_i):
                 raise ValueError
             return out_i
         if typ is float:
@@ -184,9 +292,11 @@ def _convert(key: str, typ: Any, value: object, source: str) -> object:
             out_f = float(value) if isinstance(value, int | float) else float(str(value).strip())
             if out_f != out_f or out_f in (float("inf"), float("-inf")):
                 raise ValueError
-            if _POSITIVE.search(key) and out_f < 0:
+            if not _in_range(key, out_f):
                 raise ValueError
             return out_f
+        if typ == tuple[str, ...]:
+            return _string_list(key, value)
         if typ is TimeRange:
             return value if isinstance(value, TimeRange) else TimeRange.parse(str(value))
         if typ is str:
@@ -204,10 +314,54 @@ def _convert(key: str, typ: Any, value: object, source: str) -> object:
         pass
     else:
         raise AssertionError(f"unsupported config type for {key}: {typ}")
-    raise ConfigError(key, value, _expected(key, typ), source)
+    shown = "(hidden)" if key in _SECRET_KEYS else value
+    raise ConfigError(key, shown, _expected(key, typ), source)
+
+
+_SECRET_KEYS = frozenset({"notify.urls", "web.token", "mqtt.password", "influx.token", "influx.password"})
+"""Keys whose value an error message never shows (Apprise URLs carry tokens and passwords)."""
+
+_LIST_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "policy.disabled_kinds": (
+        "breathing",
+        "sigh",
+        "exhale",
+        "orienting",
+        "grounding",
+        "urge_surfing",
+        "recovery",
+    ),
+}
+
+
+def _string_list(key: str, value: object) -> tuple[str, ...]:
+    """A TOML array of strings, or (environment) one string of items separated by spaces or commas."""
+    if isinstance(value, str):
+        items = [v for v in re.split(r"[\s,]+", value) if v]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = [v.strip() for v in value if v.strip()]
+    else:
+        raise ValueError
+    choices = _LIST_CHOICES.get(key)
+    if choices is not None:
+        items = [v.lower() for v in items]
+        if any(v not in choices for v in items):
+            raise ValueError
+    return tuple(items)
+
+
+def _in_range(key: str, x: float) -> bool:
+    rng = RANGES.get(key)
+    if rng is not None:
+        return x in rng
+    return not (_POSITIVE.search(key) and x < 0)
 
 
 def _expected(key: str, typ: Any) -> str:
+    if key in _LIST_CHOICES:
+        return "a list of: " + ", ".join(_LIST_CHOICES[key])
+    if typ == tuple[str, ...]:
+        return "a list of strings (in the environment: separated by spaces or commas)"
     if key in _CHOICES:
         return "one of " + ", ".join(_CHOICES[key])
     if typ is bool:
@@ -218,10 +372,12 @@ def _expected(key: str, typ: Any) -> str:
     for suffix, word in (("_s", " (seconds)"), ("_min", " (minutes)"), ("_pct", " (percent)")):
         if key.endswith(suffix):
             unit = word
-    if typ is int:
-        return ("a whole number >= 0" if _POSITIVE.search(key) else "a whole number") + unit
-    if typ is float:
-        return ("a number >= 0" if _POSITIVE.search(key) else "a number") + unit
+    rng = RANGES.get(key)
+    kind = "a whole number" if typ is int else "a number"
+    if rng is not None:
+        return f"{kind} {rng.describe()}{unit}"
+    if typ is int or typ is float:
+        return (f"{kind} >= 0" if _POSITIVE.search(key) else kind) + unit
     return "a string"
 
 
@@ -230,8 +386,8 @@ def _section(cls: type[Any], name: str, values: Mapping[str, tuple[object, str]]
     kwargs: dict[str, object] = {}
     known = {f.name for f in dataclasses.fields(cls)}
     for key, (value, source) in values.items():
-        if key not in known:
-            raise ConfigError(f"{name}.{key}", value, "a known key: " + ", ".join(sorted(known)), source)
+        if key not in known:  # the value is not shown: a misspelt secret key would print the secret
+            raise ConfigError(f"{name}.{key}", "...", "a known key: " + ", ".join(sorted(known)), source)
         kwargs[key] = _convert(f"{name}.{key}", hints[key], value, source)
     return cls(**kwargs)
 
@@ -242,6 +398,8 @@ _SECTIONS: Mapping[str, type[Any]] = {
     "policy": PolicyConfig,
     "mqtt": MqttConfig,
     "influx": InfluxConfig,
+    "web": WebConfig,
+    "notify": NotifyConfig,
 }
 
 
@@ -286,38 +444,79 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         section, key = var[len(ENV_PREFIX) :].split("__", 1)
         section, key = section.lower(), key.lower()
         if section not in _SECTIONS:
-            raise ConfigError(f"{section}.{key}", v, "a section: " + ", ".join(_SECTIONS), var)
+            raise ConfigError(f"{section}.{key}", "...", "a section: " + ", ".join(_SECTIONS), var)
         values[section][key] = (v, var)
     sections = {name: _section(cls, name, values[name]) for name, cls in _SECTIONS.items()}
     straps_raw = raw.get("straps", [])
     if not isinstance(straps_raw, list):
         raise ConfigError("straps", straps_raw, "an array of tables [[straps]]", source_file)
-    straps = []
+    straps: list[StrapConfig] = []
     for i, s in enumerate(straps_raw):
         if not isinstance(s, dict):
             raise ConfigError(f"straps[{i}]", s, "a table with user and address or name", source_file)
         strap = _section(StrapConfig, f"straps[{i}]", {k: (v, source_file) for k, v in s.items()})
         if not strap.address and not strap.name:
             raise ConfigError(f"straps[{i}]", s, "an address or a name", source_file)
+        for j, other in enumerate(straps):
+            if other.user == strap.user:
+                raise ConfigError(
+                    f"straps[{i}].user",
+                    strap.user,
+                    f"a user other than straps[{j}]'s (one person per strap)",
+                    source_file,
+                )
         straps.append(strap)
+    general: GeneralConfig = sections["general"]
+    if general.timezone:
+        try:
+            zone(general.timezone)
+        except ValueError:
+            raise ConfigError(
+                "general.timezone",
+                general.timezone,
+                "an IANA time zone name such as Europe/Berlin or America/New_York (or empty: the system's)",
+                _src(values, "general", "timezone"),
+            ) from None
+    for full, schemes in URL_SCHEMES.items():
+        section, key = full.split(".", 1)
+        url = getattr(sections[section], key)
+        if url:
+            parse_url(
+                full,
+                url,
+                schemes,
+                source=_src(values, section, key),
+                allow_path=full in _URL_PATHS,
+                credentials_hint=_CREDENTIALS_HINT.get(full, ""),
+            )
+    for low, high, strict in ORDERED:
+        (s_lo, k_lo), (s_hi, k_hi) = low.split(".", 1), high.split(".", 1)
+        v_lo, v_hi = getattr(sections[s_lo], k_lo), getattr(sections[s_hi], k_hi)
+        if v_hi < v_lo or (strict and v_hi == v_lo):
+            raise ConfigError(
+                high,
+                v_hi,
+                f"{'above' if strict else 'at least'} {low} ({v_lo:g})",
+                _src(values, s_hi, k_hi),
+            )
     mqtt: MqttConfig = sections["mqtt"]
-    if mqtt.url and not re.match(r"^mqtts?://[^/\s]+(:\d+)?/?$", mqtt.url):
-        raise ConfigError(
-            "mqtt.url", mqtt.url, "mqtt://host[:port] or mqtts://host[:port]", _src(values, "mqtt", "url")
-        )
     if not mqtt.password and mqtt.password_file:
         mqtt = dataclasses.replace(mqtt, password=_read_secret_file("mqtt.password_file", mqtt.password_file))
     influx: InfluxConfig = sections["influx"]
-    if influx.url and not re.match(r"^https?://[^/\s]+", influx.url):
-        raise ConfigError(
-            "influx.url", influx.url, "http://host:port or https://host:port", _src(values, "influx", "url")
-        )
     if not influx.token and influx.token_file:
         influx = dataclasses.replace(influx, token=_read_secret_file("influx.token_file", influx.token_file))
     if not influx.password and influx.password_file:
         influx = dataclasses.replace(
             influx, password=_read_secret_file("influx.password_file", influx.password_file)
         )
+    web: WebConfig = sections["web"]
+    if not web.token and web.token_file:
+        web = dataclasses.replace(web, token=_read_secret_file("web.token_file", web.token_file))
+    notify: NotifyConfig = sections["notify"]
+    if not notify.urls and notify.urls_file:
+        lines = _read_secret_file("notify.urls_file", notify.urls_file).splitlines()
+        urls = tuple(u.strip() for u in lines if u.strip() and not u.strip().startswith("#"))
+        notify = dataclasses.replace(notify, urls=urls)
     return Config(
         general=sections["general"],
         processing=sections["processing"],
@@ -325,6 +524,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         mqtt=mqtt,
         influx=influx,
         straps=tuple(straps),
+        web=web,
+        notify=notify,
     )
 
 
