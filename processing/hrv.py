@@ -5,7 +5,7 @@
 * :func:`breathing_rate` — breaths/min from the RSA peak of 60 s pieces, kept clear of Mayer waves;
 * :func:`poincare` — SD1, SD2 (Brennan et al. 2001);
 * :func:`dfa_alpha1` — short-term detrended fluctuation exponent over 4-16 beats (Peng et al. 1995);
-* :func:`stress_index` — Kubios' stress index, the square root of Baevsky's SI (Baevsky & Chernikova 2017).
+* :func:`stress_index` — Baevsky's stress index as its square root, √SI (Baevsky & Chernikova 2017); not Kubios' variant.
 
 ``compute_window`` is the stable entry point (ARCHITECTURE.md contract): every feature, NaN where the
 window is too short for it. Functions raise only :class:`processing.errors.ProcessingError` subclasses.
@@ -433,11 +433,17 @@ def _dfa_plan(
 
 
 def stress_index(rr_ms: RRInput, *, bin_ms: float = 50.0, min_beats: int = 30) -> float:
-    """Kubios' stress index: √SI with Baevsky's SI = AMo / (2 · Mo · MxDMn).
+    """Baevsky's stress index, reported as its square root: √SI with SI = AMo / (2 · Mo · MxDMn).
 
-    Baevsky & Chernikova, Cardiometry 2017;10:66-76; Kubios HRV User's Guide (square root for a normal
-    distribution). AMo is the share (%) of intervals in the modal ``bin_ms`` (50 ms) histogram bin, Mo the
-    modal bin's centre (s), MxDMn the range max - min (s). NaN below ``min_beats`` or for a flat series.
+    Baevsky & Chernikova, Cardiometry 2017;10:66-76 (the literal definition, on the RR as they are).
+    AMo is the share (%) of intervals in the modal ``bin_ms`` (50 ms) histogram bin, bins anchored at
+    multiples of 50 ms; Mo the modal bin's centre (s); MxDMn the range max - min (s). The square root
+    brings it to a roughly normal scale, as Kubios reports its own index, but this is **not** Kubios'
+    stress index: Kubios uses the median RR for Mo and detrended RR (its User's Guide), and its values
+    differ from these by about -19 to +2 % (issue 10's audit). Being histogram-based it is coarse:
+    moving the bin edges by part of a bin moves it by 2-14 %. The attribute keeps the name
+    ``stress_index`` (a contract); the docs and exports call it "Baevsky stress index (√SI)".
+    NaN below ``min_beats`` or for a flat series.
     """
     rr = as_rr_array(rr_ms)
     if rr.size < min_beats:
