@@ -74,7 +74,11 @@ WINDOWS = CsvFile(
         Column("sd2_ms", "ms", "Poincare plot SD2 (longer-term variability)"),
         Column("dfa_a1", "", "detrended fluctuation analysis, short-term exponent alpha1"),
         Column("stress_index", "", "Baevsky stress index as its square root (√SI; not Kubios' stress index)"),
-        Column("resp_rate_bpm", "breaths/min", "breathing rate estimated from the heart-rate rhythm of breathing (RR spectrum)"),
+        Column(
+            "resp_rate_bpm",
+            "breaths/min",
+            "breathing rate estimated from the heart-rate rhythm of breathing (RR spectrum)",
+        ),
         Column("valid", "0/1", "1 when the window had enough clean beats to be used"),
     ),
 )
