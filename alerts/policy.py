@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 
-from alerts.catalog import CATALOG, RECOVERY_MESSAGES, Prompt, PromptKind, PromptTemplate
+from alerts.catalog import CATALOG, CHECK_IN_MESSAGES, RECOVERY_MESSAGES, Prompt, PromptKind, PromptTemplate
 from processing.arousal import Arousal, ArousalState
 from processing.episodes import Episode, EpisodeOnset
 from processing.outcomes import PromptOutcome
@@ -223,7 +223,8 @@ class PromptPolicy:
         if not self._allowed(t):
             self.suppressed += 1
             return None
-        tpl = self.choose()
+        # a rise that may be physical work (no motion data): ask, do not assume
+        tpl = CHECK_IN_MESSAGES[0] if onset.exertion else self.choose()
         p = self._make(tpl, t, onset.episode_id, onset.score)
         self._remember(p)
         self._sent.append(t)

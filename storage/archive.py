@@ -125,6 +125,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE prompts ADD COLUMN osc_amplitude_bpm REAL;
     ALTER TABLE prompts ADD COLUMN osc_power_share REAL
     """,
+    # version 3: an episode during ambiguous exertion is kept and flagged (processing.episodes.Episode.exertion)
+    """
+    ALTER TABLE episodes ADD COLUMN exertion INTEGER NOT NULL DEFAULT 0
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -319,8 +323,8 @@ class Archive:
         self._begin()
         self.conn.execute(
             "INSERT OR REPLACE INTO episodes (id, seq, user, onset_t, peak_t, end_t, peak_score, peak_a,"
-            " amplitude, amplitude_a, duration_s, recovery_s, t50_s, area_a_s, prompt_ids)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " amplitude, amplitude_a, duration_s, recovery_s, t50_s, area_a_s, prompt_ids, exertion)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 e.id,
                 self._next_seq(),
@@ -337,6 +341,7 @@ class Archive:
                 e.t50_s,
                 e.area_a_s,
                 json.dumps(list(e.prompt_ids)),
+                int(e.exertion),
             ),
         )
 
