@@ -139,10 +139,10 @@ class EpisodeDetector:
             elif x.t - ep.end_t >= self.merge_gap_s and not rising:
                 out.append(self._finish(ep))
                 self._open = ep = None
-        held = self._high_since is not None and x.t - self._high_since >= self.onset_hold_s
-        if ep is None and held and not x.exertion:
+        high_since = self._high_since
+        if ep is None and high_since is not None and x.t - high_since >= self.onset_hold_s and not x.exertion:
             self._counter += 1
-            onset_t = self._last_upcross_t if self._last_upcross_t is not None else self._high_since
+            onset_t = self._last_upcross_t if self._last_upcross_t is not None else high_since
             pre_score, pre_a = self._pre_onset(onset_t)
             peak = max(
                 ((t, s, a) for (t, s, a) in self._history if t >= onset_t),

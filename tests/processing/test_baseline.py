@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from processing.arousal import POPULATION_BASELINE, Arousal
-from processing.baseline import BaselineTracker, TimeBin, tod_bin, weighted_median
+from processing.baseline import BaselineTracker, TimeBin, weighted_median
 from processing.stream import StreamConfig, StreamProcessor
 from sensors.beats import Gap, GapReason
 from sensors.simulated import RRGenerator, ScriptedEpisode
@@ -22,7 +22,9 @@ def _tracker(**kw: float) -> BaselineTracker:
     return BaselineTracker(utc_offset_s=0.0, **kw)  # type: ignore[arg-type]
 
 
-def _fill(b: BaselineTracker, n: int, start: float, step_s: float, hr: float = 60.0, lr: float = 4.0) -> float:
+def _fill(
+    b: BaselineTracker, n: int, start: float, step_s: float, hr: float = 60.0, lr: float = 4.0
+) -> float:
     t = start
     for _ in range(n):
         b.add(hr, lr, t)
@@ -35,7 +37,9 @@ def test_weighted_median_matches_repeated_values() -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(0, 1, 51)
     w = rng.integers(1, 6, 51).astype(np.float64)
-    assert weighted_median(x, w) == pytest.approx(float(np.quantile(np.repeat(x, w.astype(int)), 0.5, method="lower")))
+    assert weighted_median(x, w) == pytest.approx(
+        float(np.quantile(np.repeat(x, w.astype(int)), 0.5, method="lower"))
+    )
 
 
 def test_median_and_scaled_mad() -> None:
@@ -142,8 +146,12 @@ def test_restore_puts_back_each_bin() -> None:
     assert set(got) == set(snap) == {str(x) for x in TimeBin}
     for name, s in snap.items():
         g = got[name]
-        assert g.hr_bpm == pytest.approx(s.hr_bpm, abs=0.5) and g.ln_rmssd == pytest.approx(s.ln_rmssd, abs=0.03)
-        assert g.hr_sd == pytest.approx(s.hr_sd, rel=0.15) and g.n_windows == pytest.approx(s.n_windows, rel=0.1)
+        assert g.hr_bpm == pytest.approx(s.hr_bpm, abs=0.5) and g.ln_rmssd == pytest.approx(
+            s.ln_rmssd, abs=0.03
+        )
+        assert g.hr_sd == pytest.approx(s.hr_sd, rel=0.15) and g.n_windows == pytest.approx(
+            s.n_windows, rel=0.1
+        )
 
 
 def test_stationary_person_gets_an_unbiased_baseline() -> None:
