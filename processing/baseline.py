@@ -4,8 +4,10 @@
   physical (``active``), not settling after a posture change and not inside an episode -- calm or not. Only
   distinct windows count: a sample is kept when its window does not overlap the previous sample's
   (``window_s``, 60 s, apart). While warming up every distinct window is kept; once personal, one every
-  ``sample_every_s`` (300 s), which bounds memory (28 days ≤ 8064 samples, 14 bytes each). Each sample
-  carries the minutes it stands for (1 or 5), so the medians weigh time, not sample count.
+  ``sample_every_s`` (300 s) on average, which bounds memory (28 days: about 8064 samples, 14 bytes each).
+  The spacing is drawn (1 to 9 windows, from the event time, deterministic) rather than a fixed stride,
+  which would alias with anything periodic in the data. Each sample carries the minutes it stands for (1
+  during warm-up, the spacing after), so the medians weigh time, not sample count.
 * "Personal" after ``min_minutes`` (30) minutes of such windows; before that ``warming_up`` is True and
   :attr:`BaselineTracker.progress` says how far along (minutes collected / needed). From ``provisional_minutes``
   (5) on, the person's own provisional statistics are used (``source = "provisional"``), before that the
@@ -175,6 +177,7 @@ class BaselineTracker:
     population: BaselineStats = POPULATION_BASELINE
     _samples: _Samples = field(default_factory=lambda: _Samples(cap=8064))
     _last_sample_t: float = -math.inf
+    _next_gap_s: float = 300.0
     _version: int = 0
     _grid: dict[int, tuple[int, BaselineStats]] = field(default_factory=dict)
     _all: tuple[int, BaselineStats | None] = (-1, None)
@@ -244,15 +247,30 @@ class BaselineTracker:
         if not (math.isfinite(hr_bpm) and math.isfinite(ln_rmssd)):
             return False
         self._stamp(t)
-        spacing = self.window_s if self.warming_up else self.sample_every_s
-        if t - self._last_sample_t < spacing:
-            return False
-        minutes = max(1, min(255, round(spacing / 60.0)))
+        if self.warming_up:
+            if t - self._last_sample_t < self.window_s:
+                return False
+            minutes = 1
+        else:
+            if t - self._last_sample_t < self._next_gap_s:
+                return False
+            # stands for the time since the last sample, at most the longest spacing drawn
+            longest = 2.0 * self.sample_every_s - self.window_s
+            minutes = max(1, min(255, round(min(t - self._last_sample_t, longest) / 60.0)))
+            self._next_gap_s = self._draw_gap(t)
         h = int(hour_of_day(t, self.utc_offset_s) * HOUR_STEPS) % (24 * HOUR_STEPS)
         self._samples.add(t, h, minutes, hr_bpm, ln_rmssd, t - self.horizon_days * DAY_S)
         self._last_sample_t = t
         self._version += 1
         return True
+
+    def _draw_gap(self, t: float) -> float:
+        """The spacing to the next sample after warm-up: a whole number of windows, 1 .. 2·sample_every/window
+        - 1, mean ``sample_every_s``, drawn from the event time (deterministic, and never in step with a
+        periodic pattern in the data, as a fixed stride would be)."""
+        k = max(1, round(2.0 * self.sample_every_s / self.window_s) - 1)
+        u = (int(t * 1000.0) * 2654435761) % 4294967296
+        return self.window_s * (1 + u % k)
 
     def _stamp(self, t: float) -> None:
         """Restored pseudo-samples get the time of the first use after the restore."""
