@@ -18,6 +18,7 @@ from alerts.notify import Notifier
 from calmstrap import __version__, cmd_sync
 from calmstrap.alerting import alert_services, build_notifiers
 from calmstrap.config import Config, ConfigError, load_config
+from calmstrap.demo_baseline import calm_baseline
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
 from calmstrap.sources import SourceChoiceError, consume_isolated, plan_sources
 from calmstrap.summary import StatusLine, format_summary
@@ -213,6 +214,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             restore_baseline=False,
             ignore_quiet_hours=True,
         )
+        # the person's baseline from a simulated calm half hour before the demo (calmstrap/demo_baseline.py)
+        session.processor.baseline = calm_baseline(session.processor.config, seed=args.seed, end_t=start)
+        calm_min = session.processor.baseline.collected_minutes
         stopped = asyncio.run(
             _session_main(
                 [(session, strap)],
@@ -224,7 +228,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
         )
         status.clear()
-        print(format_summary(session, origin=start, archive_path=archive.path, minutes=args.minutes))
+        print(
+            format_summary(
+                session,
+                origin=start,
+                archive_path=archive.path,
+                minutes=args.minutes,
+                baseline_note=f"{calm_min:.0f} of them from a simulated calm half hour before the demo",
+            )
+        )
         ok = archive.integrity_ok()
     if not ok:
         print("archive integrity check failed", file=sys.stderr)

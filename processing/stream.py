@@ -102,6 +102,8 @@ class StreamProcessor:
     _pending_prompts: list[tuple[str, float, float | None]] = field(default_factory=list)
     _motion_last_t: float = -math.inf
     _motion_active_until: float = -math.inf
+    active_s: float = 0.0
+    """Time judged physical work (state ``active``) so far, in fast-channel steps (seconds)."""
     _gravity_ref: tuple[float, float, float] | None = None
     _settle_until: float = -math.inf
     _flagged_t: deque[float] = field(default_factory=lambda: deque(maxlen=512))
@@ -305,6 +307,8 @@ class StreamProcessor:
         )
         out.append(ar)
         self._recent.append(ar)
+        if verdict.active:
+            self.active_s += c.fast_step_s
         if not warming:
             out.extend(self.episodes.update(ar))
         ordinary = not (verdict.active or settling or verdict.exertion or motion is True)

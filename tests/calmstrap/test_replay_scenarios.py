@@ -94,8 +94,18 @@ def replay(tmp_path: Path, rr: npt.NDArray[np.float64]) -> sqlite3.Connection:
     data = tmp_path / "data"
     env = {**os.environ, "PYTHONPATH": str(REPO), "CALMSTRAP_GENERAL__USER": "r"}
     res = subprocess.run(
-        [sys.executable, "-m", "calmstrap", "run", "--source", f"replay:{f}", "--speed", "1000000"]
-        + ["--data-dir", str(data)],
+        [
+            sys.executable,
+            "-m",
+            "calmstrap",
+            "run",
+            "--source",
+            f"replay:{f}",
+            "--speed",
+            "1e6",
+            "--data-dir",
+            str(data),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -121,7 +131,9 @@ def test_four_hours_at_rest_score_around_fifty_without_episodes(tmp_path: Path, 
     assert 40.0 <= float(np.median(scores)) <= 60.0
     assert high < 0.02
     assert conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0] == 0
-    assert conn.execute("SELECT COUNT(*) FROM baseline WHERE bin = 'all' AND source = 'personal'").fetchone()[0]
+    assert conn.execute("SELECT COUNT(*) FROM baseline WHERE bin = 'all' AND source = 'personal'").fetchone()[
+        0
+    ]
 
 
 @pytest.mark.slow
