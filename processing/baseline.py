@@ -5,25 +5,27 @@
   distinct windows count: a sample is kept when its window does not overlap the previous sample's
   (``window_s``, 60 s, apart). While warming up every distinct window is kept; once personal, one every
   ``sample_every_s`` (300 s) on average, which bounds memory (28 days: about 8064 samples, 14 bytes each).
-  The spacing is drawn (1 to 9 windows, from the event time, deterministic) rather than a fixed stride,
+  The spacing is drawn (1 to 9 windows, a fixed pseudo-random sequence) rather than a fixed stride,
   which would alias with anything periodic in the data. Each sample carries the minutes it stands for (1
   during warm-up, the spacing after), so the medians weigh time, not sample count.
 * "Personal" after ``min_minutes`` (30) minutes of such windows; before that ``warming_up`` is True and
   :attr:`BaselineTracker.progress` says how far along (minutes collected / needed). From ``provisional_minutes``
   (5) on, the person's own provisional statistics are used (``source = "provisional"``), before that the
   population defaults; the exercise rules never compare with the population.
-* Time of day without steps: the statistics in force at a time are weighted with a von Mises (circular
-  normal) kernel over the hour of day (``kernel_kappa`` 4: weight 0.31 three hours away, 0.02 six hours
-  away), computed on an hourly grid and interpolated linearly between hours. Where fewer than
+* Time of day without steps: the statistics in force at a time are weighted with a circular kernel over
+  the hour of day: weight 1 within ``kernel_flat_h`` (2 h), beyond that a von Mises (circular normal) tail
+  (``kernel_kappa`` 4: 0.31 at 5 h, 0.02 at 8 h), computed on an hourly grid and interpolated linearly
+  between hours (so an hour of data always weighs the same, whatever minute the clock shows). Where fewer than
   ``local_min_minutes`` (120) kernel-weighted minutes lie near that hour, the result is blended towards the
   all-day statistics in proportion.
 * Window of ``horizon_days`` (28 days). SDs are floored so a very steady person does not make every change
   look huge.
-* Persistence: :meth:`BaselineTracker.snapshot` gives the all-day statistics (bin ``all``) and the statistics
-  at the centre of each quarter of the day (``night`` = 03:00, ``morning`` 09:00, ``afternoon`` 15:00,
-  ``evening`` 21:00) for the archive's ``baseline`` table; :meth:`BaselineTracker.restore` puts each bin back
-  as pseudo-samples at normal quantiles at its centre hour, which reproduce its median and MAD and the minutes
-  it stood for, so later updates continue from the saved history.
+* Persistence: :meth:`BaselineTracker.snapshot` gives the all-day statistics (bin ``all``, ``n_windows`` =
+  all minutes collected) and the statistics in force at the centre of each quarter of the day (``night`` =
+  03:00, ``morning`` 09:00, ``afternoon`` 15:00, ``evening`` 21:00; ``n_windows`` = the minutes collected in
+  that quarter) for the archive's ``baseline`` table; :meth:`BaselineTracker.restore` puts each quarter back
+  as pseudo-samples at normal quantiles at its centre hour, which reproduce its median and MAD and its
+  minutes, so later updates continue from the saved history.
 * Local time: ``utc_offset_s`` is a fixed offset (seconds), a function ``t -> offset`` (for a time zone with
   daylight saving, e.g. from ``[general] timezone``), or None for the machine's local time zone.
 """
@@ -31,6 +33,7 @@
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -171,6 +174,7 @@ class BaselineTracker:
     hr_sd_floor: float = 4.0
     ln_rmssd_sd_floor: float = 0.2
     kernel_kappa: float = 4.0
+    kernel_flat_h: float = 2.0
     local_min_minutes: float = 120.0
     utc_offset_s: UtcOffset = None
     """None: the machine's local time zone decides the hour of day; a number or a function of t otherwise."""
@@ -178,6 +182,7 @@ class BaselineTracker:
     _samples: _Samples = field(default_factory=lambda: _Samples(cap=8064))
     _last_sample_t: float = -math.inf
     _next_gap_s: float = 300.0
+    _draws: int = 0
     _version: int = 0
     _grid: dict[int, tuple[int, BaselineStats]] = field(default_factory=dict)
     _all: tuple[int, BaselineStats | None] = (-1, None)
@@ -257,20 +262,20 @@ class BaselineTracker:
             # stands for the time since the last sample, at most the longest spacing drawn
             longest = 2.0 * self.sample_every_s - self.window_s
             minutes = max(1, min(255, round(min(t - self._last_sample_t, longest) / 60.0)))
-            self._next_gap_s = self._draw_gap(t)
+            self._next_gap_s = self._draw_gap()
         h = int(hour_of_day(t, self.utc_offset_s) * HOUR_STEPS) % (24 * HOUR_STEPS)
         self._samples.add(t, h, minutes, hr_bpm, ln_rmssd, t - self.horizon_days * DAY_S)
         self._last_sample_t = t
         self._version += 1
         return True
 
-    def _draw_gap(self, t: float) -> float:
+    def _draw_gap(self) -> float:
         """The spacing to the next sample after warm-up: a whole number of windows, 1 .. 2·sample_every/window
-        - 1, mean ``sample_every_s``, drawn from the event time (deterministic, and never in step with a
-        periodic pattern in the data, as a fixed stride would be)."""
+        - 1, mean ``sample_every_s``; a fixed pseudo-random sequence (the same data give the same samples,
+        and they are never in step with a periodic pattern in the data, as a fixed stride would be)."""
         k = max(1, round(2.0 * self.sample_every_s / self.window_s) - 1)
-        u = (int(t * 1000.0) * 2654435761) % 4294967296
-        return self.window_s * (1 + u % k)
+        self._draws += 1
+        return self.window_s * (1 + random.Random(self._draws).randrange(k))
 
     def _stamp(self, t: float) -> None:
         """Restored pseudo-samples get the time of the first use after the restore."""
@@ -322,7 +327,9 @@ class BaselineTracker:
         if got is not None and got[0] == self._version:
             return got[1]
         hr, lr, m, h = self._arrays()
-        k = np.exp(self.kernel_kappa * (np.cos(2.0 * math.pi * (h - hour) / 24.0) - 1.0))
+        d = np.abs((h - hour + 12.0) % 24.0 - 12.0)  # circular distance in hours, 0..12
+        d = np.maximum(d - self.kernel_flat_h, 0.0)
+        k = np.exp(self.kernel_kappa * (np.cos(2.0 * math.pi * d / 24.0) - 1.0))
         w = m * k
         local = self._robust(hr, lr, w, "personal")
         share = min(1.0, float(w.sum()) / self.local_min_minutes)
@@ -340,14 +347,15 @@ class BaselineTracker:
             return []
         if self._pending:  # restored and not used since: what was restored
             return list(self._restored)
-        out = [(str(b), self._at_centre(b)) for b in TOD_BINS]
-        overall = self._overall("personal")
-        out.append((str(TimeBin.ALL), overall))
+        quarter = self._samples.h[: self._samples.n] // (6 * HOUR_STEPS)
+        minutes = self._samples.m[: self._samples.n].astype(np.int64)
+        out = []
+        for i, b in enumerate(TOD_BINS):
+            s = self._at_hour(int(BIN_CENTRE_H[b]))
+            own = int(minutes[quarter == i].sum())
+            out.append((str(b), BaselineStats(s.hr_bpm, s.hr_sd, s.ln_rmssd, s.ln_rmssd_sd, own, s.source)))
+        out.append((str(TimeBin.ALL), self._overall("personal")))
         return out
-
-    def _at_centre(self, b: TimeBin) -> BaselineStats:
-        c = BIN_CENTRE_H[b]
-        return self._at_hour(int(c))
 
     def restore(self, stats: BaselineStats, bin_name: str = "all") -> None:
         """Put back the saved statistics of one bin (a restart keeps the baseline).
@@ -369,8 +377,8 @@ class BaselineTracker:
         if not self._restored_tod:
             self._pending.clear()
         self._restored_tod = True
-        # each centre's statistics already weigh the whole day; a quarter of the minutes each keeps the total
-        self._seed(stats, BIN_CENTRE_H[b], max(1, stats.n_windows // 4))
+        if stats.n_windows > 0:  # the minutes collected in that quarter of the day
+            self._seed(stats, BIN_CENTRE_H[b], stats.n_windows)
         self._current = stats
 
     def _seed(self, stats: BaselineStats, hour: float, minutes: int) -> None:

@@ -131,7 +131,11 @@ def test_followed_prompt_helps_and_ignored_prompt_does_not(run_cli: RunCli, tmp_
         ]
         helped = con.execute("SELECT COUNT(*) FROM prompts WHERE helped = 1").fetchone()[0]
         con.close()
-        assert (helped >= 1) == (flag == "")
+        if flag == "":
+            assert helped >= 1
+        # with --ignore-prompts the measured "came down after" label can still say helped: the prompt comes
+        # near the episode's top, which falls anyway (regression to the mean; issue 10 point 5 measures
+        # prompts against held-back controls). What the person does shows in the episode itself:
     assert durations[""] < durations["--ignore-prompts"]
 
 
