@@ -465,10 +465,11 @@ def outcomes_page(pdf: PdfPages, data: ExportData) -> None:
 EXPLANATIONS: tuple[tuple[str, str], ...] = (
     (
         "Arousal score (0-100)",
-        "How activated the body is compared with this person's own resting baseline, from heart rate "
-        "and heart rate variability (RMSSD) over the last minute. 50 is the usual resting level; higher "
-        "means more activated. It is personal: the same score means different heart rates for different "
-        "people.",
+        "How activated the body is compared with this person's own baseline, from heart rate and heart "
+        "rate variability (RMSSD) over the last minute. 50 is the middle of that baseline: half of their "
+        "ordinary minutes score below it (hours of resting recordings score a median of 41-54). Higher means "
+        "more activated; calm is below 69, high from 93. Time spent moving is marked active and is not read "
+        "as arousal. It is personal: the same score means different heart rates for different people.",
     ),
     (
         "Episode",
@@ -494,7 +495,8 @@ EXPLANATIONS: tuple[tuple[str, str], ...] = (
     (
         "Resting ln RMSSD and its band",
         "RMSSD is the beat-to-beat variation of the heart (in milliseconds); it is higher when the body is "
-        "settled. We show its natural logarithm at rest, with a band from the lower to the upper quartile. "
+        "settled. We show its natural logarithm at rest (each day's calmest tenth of the minutes), averaged "
+        "over 7 days, with a band of one standard deviation of those daily values either side. "
         "A rising line over the weeks means a calmer baseline.",
     ),
     (

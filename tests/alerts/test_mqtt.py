@@ -381,7 +381,7 @@ def test_discovery_payload_shape_and_republish_on_homeassistant_online(broker: M
     assert set(sensors) == {"Heart rate", "RMSSD", "Arousal score", "Arousal state", "Strap battery"}
     assert sensors["Heart rate"]["value_template"] == "{{ value_json.hr_bpm }}"
     assert sensors["Strap battery"]["device_class"] == "battery"
-    assert sensors["Arousal state"]["options"] == ["calm", "elevated", "high"]
+    assert sensors["Arousal state"]["options"] == ["calm", "elevated", "high", "active", "settling"]
     assert len(events) == 1 and events[0]["state_topic"] == "calmstrap/me/prompt"
     assert "breathing" in events[0]["event_types"]
     assert len({c["unique_id"] for c in comps.values()}) == len(comps)
