@@ -218,3 +218,17 @@ def test_restart_mid_week_keeps_the_baseline(tmp_path: object) -> None:
     never = StreamProcessor("u", "sim", cfg)
     fresh = [o for o in drive(RRGenerator(seed=99), 600.0, never, start_t=thursday) if isinstance(o, Arousal)]
     assert fresh[0].warming_up and not math.isclose(fresh[-1].score, a[-1].score)
+
+
+def test_time_of_day_takes_an_offset_function() -> None:
+    """A UTC-offset function (a time zone) moves the hour of day the baseline uses."""
+    from processing.baseline import hour_of_day
+
+    assert hour_of_day(DAY_START + 3600.0, 0.0) == pytest.approx(1.0)
+    assert hour_of_day(DAY_START + 3600.0, lambda t: 7200.0) == pytest.approx(3.0)
+    shifted = BaselineTracker(utc_offset_s=lambda t: 12 * 3600.0)
+    plain = _tracker()
+    for b in (shifted, plain):
+        _fill(b, 120, DAY_START + 7 * 3600, 60.0, hr=60.0)  # 07:00-09:00 UTC
+    # 08:00 UTC is 20:00 for the shifted tracker: the same samples, filed 12 h apart
+    assert plain._samples.h[0] == 70 and shifted._samples.h[0] == 190
