@@ -59,10 +59,42 @@ class MqttAuthError(MqttConnectError):
         super().__init__(broker, reason)
 
 
+def _where(text: str) -> str:
+    """A topic or route for a message: as is when short and printable, else shortened and escaped."""
+    if len(text) <= 120 and text.isprintable():
+        return text
+    return repr(text[:120]) + (f"... ({len(text)} characters)" if len(text) > 120 else "")
+
+
 class CommandError(AlertError, ValueError):
-    """An inbound command that is not valid: ``topic`` it came on and ``reason``."""
+    """An inbound command that is not valid: ``topic`` it came on (or the page's route) and ``reason``."""
 
     def __init__(self, topic: str, reason: str) -> None:
         self.topic = topic
         self.reason = reason
-        super().__init__(f"ignored command on {topic}: {reason}")
+        super().__init__(f"ignored command on {_where(topic)}: {reason}")
+
+
+class StaleCommand(CommandError):
+    """A command that outlived its intent: retained, too old, or from before the service started."""
+
+
+class NotOwnPrompt(CommandError):
+    """Feedback naming a prompt id that is not one of ``user``'s prompts (unknown, or another user's)."""
+
+    def __init__(self, topic: str, user: str) -> None:
+        self.user = user
+        super().__init__(topic, f"feedback names a prompt that is not one of {user}'s prompts")
+
+
+class PracticeRunning(CommandError):
+    """A practice asked for while one of ``user``'s practices runs (``remaining_s`` more)."""
+
+    def __init__(self, topic: str, user: str, remaining_s: float) -> None:
+        self.user = user
+        self.remaining_s = remaining_s
+        super().__init__(
+            topic,
+            f"a practice of {user} is already running ({remaining_s:.0f} s left); one at a time, "
+            "ask again when it has ended",
+        )

@@ -10,12 +10,12 @@ republished whenever ``<prefix>/status`` says ``online`` (Home Assistant restart
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from alerts.catalog import PromptKind
 from processing.arousal import ArousalState
+from sensors.ids import parse_user_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +62,10 @@ ENTITIES: tuple[DiscoveryEntity, ...] = (
 
 
 def device_id(user: str) -> str:
-    """A discovery-safe device id for a user: ``calmstrap_<user>`` with other characters as ``_``."""
-    return "calmstrap_" + re.sub(r"[^A-Za-z0-9_-]", "_", user)
+    """The device id of a user: ``calmstrap_<user>``, the user id as is (its alphabet, :mod:`sensors.ids`, is
+    already safe for Home Assistant: no two users share a device or an entity id); raises
+    :class:`sensors.ids.InvalidUserId` for anything else."""
+    return "calmstrap_" + parse_user_id(user)
 
 
 def discovery_topic(prefix: str, user: str) -> str:

@@ -7,7 +7,9 @@ Topics under ``<base>/<user>/``:
 * ``episode`` QoS 1, onset and end events;
 * ``status``  retained ``online``; the last will (``offline``, retained) is set on the first user's topic
   and ``offline`` is published for every user on a clean shutdown;
-* ``command`` inbound, validated (:mod:`alerts.commands`); a bad one is logged at WARNING and ignored.
+* ``command`` inbound, validated (:mod:`alerts.commands`); a bad one is logged at WARNING and ignored, and
+  so is one that outlived its intent: delivered retained (it would replay on every start), or with a
+  ``t`` over a minute old or from before this client started.
 
 Robustness. One paho client per connection attempt, its network loop in paho's thread, every callback
 handed to the asyncio loop (state is only touched there). The connection is kept by a named task that
@@ -53,13 +55,14 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from alerts.catalog import Prompt
-from alerts.commands import Command, parse_command
-from alerts.errors import CommandError, MqttAuthError, MqttConnectError, MqttSettingsError
+from alerts.commands import Command, check_fresh, parse_command
+from alerts.errors import CommandError, MqttAuthError, MqttConnectError, MqttSettingsError, StaleCommand
 from alerts.homeassistant import discovery_payload, discovery_topic
 from alerts.notify import StrapStatus
 from alerts.payloads import encode, episode_payload, prompt_payload, state_payload
 from processing.arousal import Arousal, ArousalState
 from processing.episodes import Episode, EpisodeOnset
+from sensors.ids import InvalidUserId, UserId, parse_user_id
 
 log = logging.getLogger("calmstrap.mqtt")
 
@@ -96,13 +99,16 @@ class MqttSettings:
     def from_url(cls, url: str, **kwargs: Any) -> MqttSettings:
         """``mqtt://host[:1883]`` or ``mqtts://host[:8883]`` plus any other field."""
         parts = urlsplit(url)
+        shown = url.rsplit("@", 1)[-1]  # never a password in a message: only what follows the credentials
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise MqttSettingsError("url", url, "mqtt://host[:port] or mqtts://host[:port]")
+            raise MqttSettingsError("url", shown, "mqtt://host[:port] or mqtts://host[:port]")
+        if parts.username is not None or parts.password is not None:
+            raise MqttSettingsError("url", shown, "a URL without user:password@ (use username and password)")
         tls = parts.scheme == "mqtts"
         try:
             port = parts.port or (8883 if tls else 1883)
         except ValueError:
-            raise MqttSettingsError("url", url, "a port between 1 and 65535") from None
+            raise MqttSettingsError("url", shown, "a port between 1 and 65535") from None
         return cls(host=parts.hostname, port=port, tls=tls, **kwargs)
 
     @property
@@ -131,10 +137,9 @@ class MqttSettings:
             )
 
 
-def check_user(user: str) -> str:
-    if not user or "/" in user or _TOPIC_BAD.search(user):
-        raise MqttSettingsError("user", user, "a name without /, + or #")
-    return user
+def check_user(user: str) -> UserId:
+    """A user id as a topic level; raises :class:`sensors.ids.InvalidUserId` (the one rule for user ids)."""
+    return parse_user_id(user)
 
 
 class _Sent(Enum):
@@ -169,6 +174,7 @@ class MqttStats:
     states_published: int = 0
     commands: int = 0
     commands_ignored: int = 0
+    commands_stale: int = 0
 
 
 def _describe(exc: BaseException) -> str:
@@ -201,6 +207,7 @@ class MqttNotifier:
         self.time_scale = float(time_scale)
         self.sw_version = sw_version
         self._users: list[str] = [check_user(u) for u in users]
+        self._started_t = time.time()
         self._client_id = settings.client_id or (
             f"calmstrap-{self._users[0] if self._users else 'service'}-{secrets.token_hex(3)}"
         )
@@ -254,6 +261,7 @@ class MqttNotifier:
     async def __aenter__(self) -> MqttNotifier:
         self._loop = asyncio.get_running_loop()
         self._closing = False
+        self._started_t = time.time()
         self._task = asyncio.create_task(self._run(), name=f"mqtt:{self.settings.host}:{self.settings.port}")
         return self
 
@@ -342,7 +350,7 @@ class MqttNotifier:
 
         def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._on_message, msg.topic, bytes(msg.payload))
+                loop.call_soon_threadsafe(self._on_message, msg.topic, bytes(msg.payload), bool(msg.retain))
 
         c.on_connect = on_connect
         c.on_disconnect = on_disconnect
@@ -522,7 +530,7 @@ class MqttNotifier:
         if out.done is not None and not out.done.done():
             out.done.set_result(ok)
 
-    def _on_message(self, topic: str, payload: bytes) -> None:
+    def _on_message(self, topic: str, payload: bytes, retained: bool = False) -> None:
         s = self.settings
         if s.homeassistant and topic == f"{s.discovery_prefix}/status":
             if payload.strip().lower() == ONLINE:
@@ -531,8 +539,11 @@ class MqttNotifier:
             return
         try:
             cmd = parse_command(topic, payload, s.base_topic)
+            check_fresh(cmd, topic, now_t=time.time(), started_t=self._started_t, retained=retained)
         except CommandError as exc:
             self.stats.commands_ignored += 1
+            if isinstance(exc, StaleCommand):
+                self.stats.commands_stale += 1
             log.warning("%s", exc)
             return
         self.stats.commands += 1
@@ -544,10 +555,10 @@ class MqttNotifier:
             return True
         try:
             check_user(user)
-        except MqttSettingsError:
+        except InvalidUserId as exc:
             if user not in self._bad_users:
                 self._bad_users.add(user)
-                log.warning("MQTT: user name %r cannot be a topic level (/, + or #); not published", user)
+                log.warning("MQTT: %s; not published", exc)
             return False
         self._users.append(user)
         if self.connected:

@@ -12,6 +12,15 @@ import math
 from typing import Any
 
 from alerts.catalog import Prompt, PromptKind
+from alerts.commands import (
+    COMMAND_SCHEMA_ID,
+    MAX_BREATHS_PER_MIN,
+    MAX_PRACTICE_MIN,
+    MAX_PROMPT_ID_LEN,
+    MAX_SNOOZE_MIN,
+    MIN_BREATHS_PER_MIN,
+    MIN_PRACTICE_MIN,
+)
 from alerts.notify import StrapStatus
 from processing.arousal import Arousal, ArousalState
 from processing.episodes import Episode, EpisodeOnset
@@ -114,6 +123,51 @@ EPISODE_SCHEMA: dict[str, Any] = {
         "user": _STR,
         "onset_t": _NUM,
     },
+}
+
+
+_SENT_T = {"type": "number", "minimum": 0, "maximum": 1e11, "description": "when it was sent (epoch s)"}
+_COMMON = {"schema": {"const": COMMAND_SCHEMA_ID}, "t": _SENT_T}
+
+
+def _command(name: str, required: list[str], props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["command", *required],
+        "properties": {"command": {"const": name}, **_COMMON, **props},
+    }
+
+
+COMMAND_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": COMMAND_SCHEMA_ID,
+    "description": "Inbound on <base>/<user>/command (never retained) and from the person's page; "
+    "a command whose t is over a minute old is ignored (alerts/commands.py).",
+    "oneOf": [
+        _command(
+            "snooze", ["minutes"], {"minutes": {"type": "number", "minimum": 0, "maximum": MAX_SNOOZE_MIN}}
+        ),
+        _command(
+            "feedback",
+            ["prompt_id", "helped"],
+            {
+                "prompt_id": {"type": "string", "minLength": 1, "maxLength": MAX_PROMPT_ID_LEN},
+                "helped": {"type": "boolean"},
+            },
+        ),
+        _command(
+            "practice",
+            [],
+            {
+                "minutes": {"type": "number", "minimum": MIN_PRACTICE_MIN, "maximum": MAX_PRACTICE_MIN},
+                "breaths_per_min": {
+                    "type": "number",
+                    "minimum": MIN_BREATHS_PER_MIN,
+                    "maximum": MAX_BREATHS_PER_MIN,
+                },
+            },
+        ),
+    ],
 }
 
 

@@ -1,7 +1,9 @@
 """A guided slow-breathing practice: pacing prompts, one per breath, asked for with a ``practice`` command.
 
 At ``breaths_per_min`` (default 6, the resonance range) each breath is 40 % in, 60 % out (4 s in, 6 s out at
-6 per minute). Each pacing prompt expires when its breath is over: a late pacing cue is worse than none.
+6 per minute). Each pacing prompt expires when its breath is over: a late pacing cue is worse than none. Prompt ids are
+``<user>-practice-<start in epoch ms>-<breath>``: with one practice at a time per user
+(:func:`alerts.commands.check_practice_free`) no two practices share an id.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def practice_prompts(user: str, start_t: float, minutes: float, breaths_per_min:
         last = i == n - 1
         out.append(
             Prompt(
-                id=f"{user}-practice-{int(start_t)}-{i + 1}",
+                id=f"{user}-practice-{round(start_t * 1000)}-{i + 1}",
                 user=user,
                 t=t,
                 kind=PromptKind.BREATHING,

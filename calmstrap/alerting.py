@@ -10,15 +10,24 @@ import math
 import time
 from collections.abc import AsyncIterator, Sequence
 
-from alerts.commands import Command, Feedback, Practice, Snooze
+from alerts.catalog import Prompt
+from alerts.commands import (
+    Command,
+    Feedback,
+    Practice,
+    Snooze,
+    check_feedback_owner,
+    check_practice_free,
+)
 from alerts.console import ConsoleNotifier
-from alerts.errors import MqttError, MqttSettingsError
+from alerts.errors import CommandError, MqttError
 from alerts.mqtt import MqttNotifier, MqttSettings
 from alerts.notify import Notifier
 from alerts.practice import PRACTICE_TEMPLATE_ID, practice_prompts
 from calmstrap import __version__
 from calmstrap.config import Config, ConfigError, MqttConfig
-from calmstrap.pipeline import StrapSession
+from calmstrap.pipeline import PracticeRun, StrapSession
+from sensors.ids import InvalidUserId
 
 log = logging.getLogger("calmstrap.alerting")
 
@@ -62,10 +71,8 @@ def build_notifiers(
         names = tuple(users) or (cfg.general.user,)
         try:
             out.append(MqttNotifier(settings, users=names, time_scale=time_scale, sw_version=__version__))
-        except MqttSettingsError as exc:
-            raise ConfigError(
-                "general.user", names, "user names without /, + or # (they are MQTT topic levels)", "config"
-            ) from exc
+        except InvalidUserId as exc:
+            raise ConfigError("general.user", exc.value, "", "config", detail=str(exc)) from exc
     out.append(console)
     return out
 
@@ -132,32 +139,59 @@ async def serve_commands(source: MqttNotifier, sessions: dict[str, StrapSession]
             if session is None:
                 log.warning("ignored a command for user %r, who has no session here", cmd.user)
                 continue
-            apply_command(session, cmd, tg, time_scale)
+            try:
+                apply_command(session, cmd, tg, time_scale, where=source.topic(cmd.user, "command"))
+            except CommandError as exc:
+                log.warning("%s", exc)
 
 
-def apply_command(session: StrapSession, cmd: Command, tg: asyncio.TaskGroup, time_scale: float) -> None:
+def prompt_owner(session: StrapSession, prompt_id: str) -> str | None:
+    """The user the archive has for a prompt id (None: no such prompt)."""
+    rows = session.archive.query("SELECT user FROM prompts WHERE id = ?", (prompt_id,))
+    return str(rows[0][0]) if rows else None
+
+
+def apply_command(
+    session: StrapSession, cmd: Command, tg: asyncio.TaskGroup, time_scale: float, *, where: str = "command"
+) -> None:
+    """Apply a valid, fresh command (:mod:`alerts.commands`) to its user's session; the MQTT intake and the
+    web page both call this. Raises :class:`alerts.errors.CommandError` when the session refuses it:
+    feedback on a prompt that is not this user's, or a practice while one runs (nothing is changed then).
+    ``where`` names the command's origin in that error."""
+    if cmd.user != session.user:
+        raise CommandError(where, f"a command for {cmd.user} given to the session of {session.user}")
     match cmd:
         case Snooze():
             session.policy.snooze(_now(session), cmd.minutes)
             log.info("%s: prompts snoozed for %g minutes", session.user, cmd.minutes)
         case Feedback():
+            check_feedback_owner(cmd, prompt_owner(session, cmd.prompt_id), where)
             learned = session.policy.on_feedback(cmd.prompt_id, cmd.helped)
-            stored = session.archive.set_prompt_feedback(cmd.prompt_id, cmd.helped)
+            session.archive.set_prompt_feedback(cmd.prompt_id, cmd.helped)
             session.archive.commit()
-            if not stored:
-                log.warning("%s: feedback for an unknown prompt id ignored", session.user)
-            elif not learned:
+            if not learned:
                 log.info("%s: feedback stored (prompt not in this run's learning window)", session.user)
         case Practice():
-            tg.create_task(run_practice(session, cmd, time_scale), name=f"practice:{session.user}")
+            running = session.practice
+            remaining_s = None
+            if running is not None and not running.task.done():
+                remaining_s = max(running.end_t - _now(session), 0.0)
+            check_practice_free(session.user, remaining_s, where)
+            start = _now(session)
+            prompts = practice_prompts(session.user, start, cmd.minutes, cmd.breaths_per_min)
+            task = tg.create_task(
+                run_practice(session, prompts, start, time_scale), name=f"practice:{session.user}"
+            )
+            session.practice = PracticeRun(task, prompts[-1].expires_t)
 
 
-async def run_practice(session: StrapSession, cmd: Practice, time_scale: float) -> None:
+async def run_practice(
+    session: StrapSession, prompts: Sequence[Prompt], start: float, time_scale: float
+) -> None:
     """Send a practice's pacing prompts on time (pipeline clock, ``time_scale`` x the wall clock)."""
-    start = _now(session)
     wall0 = time.monotonic()
-    log.info("%s: guided practice, %g minutes", session.user, cmd.minutes)
-    for p in practice_prompts(session.user, start, cmd.minutes, cmd.breaths_per_min):
+    log.info("%s: guided practice, %d breaths", session.user, len(prompts))
+    for p in prompts:
         delay = wall0 + (p.t - start) / time_scale - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)

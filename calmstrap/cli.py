@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from alerts.catalog import Prompt, PromptKind
 from alerts.console import ConsoleNotifier
@@ -20,12 +21,16 @@ from calmstrap.alerting import alert_services, build_notifiers
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.demo_baseline import calm_baseline
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
+from calmstrap.preflight import check_services
 from calmstrap.sources import SourceChoiceError, consume_isolated, plan_sources
 from calmstrap.summary import StatusLine, format_summary
 from sensors.errors import SensorError
 from sensors.simulated import SimulatedStrap, demo_script
 from sensors.source import BeatSource
 from storage.archive import Archive
+from storage.imports import recover_interrupted_imports
+from storage.links import close_dangling_links
+from storage.lock import DataDirLock, DataDirLocked
 
 log = logging.getLogger("calmstrap")
 
@@ -107,7 +112,9 @@ def _setup_logging(cfg: Config) -> None:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    return load_config(args.config)
+    cfg = load_config(args.config)
+    check_services(cfg)  # every service setting checked before any data is touched (exit 2 naming the key)
+    return cfg
 
 
 def notifiers_for(
@@ -163,6 +170,30 @@ async def _run_until_stopped(sessions: Sequence[tuple[StrapSession, BeatSource]]
     return by_signal
 
 
+def _service_lock(data_dir: Path, command: str) -> DataDirLock | None:
+    """The data dir's service lock, held; None (after saying why on stderr) when another service holds it."""
+    lock = DataDirLock(data_dir)
+    try:
+        lock.acquire()
+    except DataDirLocked as exc:
+        print(f"calmstrap {command}: {exc}", file=sys.stderr)
+        return None
+    return lock
+
+
+def _recover(archive: Archive) -> None:
+    """On start (holding the lock): remove imports a crash interrupted, close straps a crash left connected."""
+    for d in recover_interrupted_imports(archive):
+        log.warning("removed an interrupted import of %s (%d rows)", d.path, d.rows_removed)
+    for gap in close_dangling_links(archive, time.time()):
+        log.info(
+            "%s (%s) was left connected by an earlier stop: recorded as disconnected, %.0f s gap to now",
+            gap.device,
+            gap.user,
+            gap.duration_s,
+        )
+
+
 def follow_prompt(strap: SimulatedStrap, prompt: Prompt) -> None:
     """The demo's simulated person does what a prompt suggests (a recovery message asks for nothing)."""
     if prompt.kind is PromptKind.RECOVERY:
@@ -192,10 +223,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     status = StatusLine(sys.stdout, origin=start)
     console = ConsoleNotifier(clock_origin=start)
+    lock = _service_lock(data_dir, "demo")
+    if lock is None:
+        return EXIT_CONFIG
     print(f"calmstrap demo: {args.minutes:g} simulated minutes at {args.speed:g}x, seed {args.seed}")
-    with Archive.in_dir(data_dir) as archive:
+    with lock, Archive.in_dir(data_dir) as archive:
         archive.delete_user(DEMO_USER)
         archive.commit()
+        _recover(archive)
 
         def on_prompt(prompt: Prompt, via: str) -> None:
             status.clear()
@@ -280,7 +315,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"calmstrap run: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     console = ConsoleNotifier()
-    with Archive.in_dir(data_dir) as archive:
+    lock = _service_lock(data_dir, "run")
+    if lock is None:
+        return EXIT_CONFIG
+    with lock, Archive.in_dir(data_dir) as archive:
         status = StatusLine(sys.stdout, origin=None)
         observer = PipelineObserver(on_arousal=status.update, on_prompt=lambda p, via: status.clear())
         pairs: list[tuple[StrapSession, BeatSource]] = []
@@ -297,6 +335,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 observer=observer,
             )
             pairs.append((session, plan.source))
+        _recover(archive)
         log.info("running: %s; archive %s; Ctrl-C stops", note, archive.path)
         asyncio.run(_session_main(pairs, cfg, archive, time_scale=args.speed))
         status.clear()
@@ -310,6 +349,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 session.stats.prompts,
                 session.stats.episodes,
             )
+    failed = [s for s, _ in pairs if s.stats.error is not None]
+    if failed:
+        print(
+            f"calmstrap run: {len(failed)} of {len(pairs)} strap(s) stopped on an error "
+            f"(first: {failed[0].device}: {failed[0].stats.error})",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

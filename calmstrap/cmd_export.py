@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from calmstrap.cli_args import user_id
 from calmstrap.config import load_config
 from exports.dataset import ExportRange
 from exports.errors import ExportError
@@ -54,7 +55,7 @@ def register(
         "are created with mode 0600; nothing is written when the range holds no data.",
     )
     add_common(p)
-    p.add_argument("--user", required=True, help="whose data (the user id in the archive)")
+    p.add_argument("--user", required=True, type=user_id, help="whose data (the user id in the archive)")
     p.add_argument("--from", dest="start", required=True, metavar="DATE", help="first day (UTC) or date-time")
     p.add_argument("--to", dest="end", required=True, metavar="DATE", help="last day (UTC, inclusive)")
     p.add_argument(
@@ -64,7 +65,12 @@ def register(
         help="kubios, csv, pdf, fhir or all (default all)",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing, 0700)")
-    p.add_argument("--label", help="a name written into the files instead of the user id (e.g. a pseudonym)")
+    p.add_argument(
+        "--label",
+        type=user_id,
+        help="a name written into the files and their names instead of the user id (e.g. a pseudonym; "
+        "the same rule as a user id)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=cmd_export)
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import itertools
+import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
+from calmstrap.cli_args import user_id
 from calmstrap.config import Config, load_config
 from calmstrap.pipeline import MAX_RR_MS, MIN_RR_MS, stream_config
 from processing.arousal import Arousal
@@ -20,12 +22,25 @@ from processing.outcomes import PromptOutcome
 from processing.stream import StreamProcessor, WindowResult
 from sensors.beats import Beat, Gap, GapReason
 from sensors.errors import ReplayFormatError
-from sensors.replay import RRFormat, RRRecording, beat_times, read_rr_file
+from sensors.replay import RRFormat, RRRecording
+from sensors.rr_files import EPOCH_UNITS, FUTURE_SLACK_S, MIN_EPOCH_S, RRScan, iter_rr_file, scan_rr_file
 from storage.archive import Archive
+from storage.imports import (
+    begin_import,
+    discard_import,
+    finish_import,
+    record_chunk,
+    recover_interrupted_imports,
+)
 
 EXIT_BAD_FILE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 IMPORT_GAP_S = 3.0
 """With per-beat times in the file: a pause longer than this beyond the RR is recorded as a gap."""
+CHUNK_BEATS = 10_000
+"""Beats per write transaction: processing runs outside it, so the archive's write lock is held only for
+the inserts of one chunk (milliseconds; ``benchmarks/import_memory.py`` measures the longest)."""
 
 
 def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -34,12 +49,13 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
         help="import an RR file (Kubios RR text, CSV) into the archive",
         description="Read an RR file -- Kubios RR text ('#' header lines, then one RR per line, ms or s), "
         "or CSV of RR in ms with or without timestamps -- run it through processing and store beats, "
-        "windows, arousal and episodes in the archive, in one transaction: a bad line fails with its "
-        "line number and imports nothing. No prompts are sent for imported data.",
+        "windows, arousal and episodes in the archive, all or nothing: every line is checked before the "
+        "first write, a bad line fails with its line number, and a failed import leaves nothing. "
+        "No prompts are sent for imported data.",
     )
     add_common(p)
     p.add_argument("file", metavar="FILE", help="the RR file")
-    p.add_argument("--user", required=True, help="whose recording it is")
+    p.add_argument("--user", required=True, type=user_id, help="whose recording it is (a user id)")
     p.add_argument(
         "--format", choices=[f.value for f in RRFormat], default="auto", help="file format (default: auto)"
     )
@@ -47,13 +63,14 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
         "--start",
         metavar="TIME",
         help="when the recording started (ISO 8601 or epoch seconds) for files without timestamps "
-        "(default: it ended at the file's modification time)",
+        "(default: the '# start:' line of calmstrap's own Kubios export, else it ended at the file's "
+        "modification time)",
     )
     p.add_argument("--device", default="", help="device label stored with the beats (default: import:FILE)")
     p.set_defaults(func=cmd_import)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class ImportResult:
     beats: int
     gaps: int
@@ -61,6 +78,16 @@ class ImportResult:
     episodes: int
     start_t: float
     end_t: float
+
+
+class ImportConflict(Exception):
+    """Beats of this import are already in the archive (written beside it since the overlap check)."""
+
+
+class ProgressLike(Protocol):
+    def update(self, done: int) -> None: ...
+
+    def done(self) -> None: ...
 
 
 class Progress:
@@ -87,33 +114,206 @@ class Progress:
             self.out.flush()
 
 
-def _parse_start(text: str) -> float:
+class BadStart(ValueError):
+    """``--start`` (or a file's ``# start:``) is not a usable time; the message says what is expected."""
+
+
+def _range_text() -> str:
+    return f"between {datetime.fromtimestamp(MIN_EPOCH_S, UTC).date().isoformat()} and now"
+
+
+def parse_start(text: str, duration_s: float, *, now_t: float | None = None) -> float:
+    """``--start``: ISO 8601 or epoch seconds, finite, with the whole recording between 2000 and now."""
+    now = time.time() if now_t is None else now_t
     try:
-        return float(text)
+        v = float(text)
     except ValueError:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        try:
+            dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise BadStart(
+                f"--start {text!r}: expected an ISO 8601 date-time (2026-11-02T08:00) or epoch seconds"
+            ) from None
         if dt.tzinfo is None:
             dt = dt.astimezone()
-        return dt.astimezone(UTC).timestamp()
+        v = dt.astimezone(UTC).timestamp()
+    return check_start(v, duration_s, f"--start {text!r}", now_t=now)
 
 
-def _beats_and_gaps(rec: RRRecording, start_t: float, user: str, device: str) -> tuple[list[Beat], list[Gap]]:
-    times = beat_times(rec, start_t)
-    beats = [Beat(t=t, rr_ms=r, device=device, user=user) for t, r in zip(times, rec.rr_ms, strict=True)]
-    gaps: list[Gap] = []
-    if rec.t_s is not None:
-        for prev, b in itertools.pairwise(beats):
-            if b.t - prev.t - b.rr_ms / 1000.0 > IMPORT_GAP_S:
-                gaps.append(
-                    Gap(
-                        start_t=prev.t,
-                        end_t=b.t - b.rr_ms / 1000.0,
-                        device=device,
-                        user=user,
-                        reason=GapReason.SILENCE,
-                    )
+def check_start(v: float, duration_s: float, what: str, *, now_t: float | None = None) -> float:
+    now = time.time() if now_t is None else now_t
+    if not math.isfinite(v):
+        raise BadStart(f"{what}: expected a finite time")
+    if not v >= MIN_EPOCH_S or v + duration_s > now + FUTURE_SLACK_S:
+        for unit, scale in EPOCH_UNITS[1:]:
+            if v * scale >= MIN_EPOCH_S and v * scale + duration_s <= now + FUTURE_SLACK_S:
+                raise BadStart(
+                    f"{what}: {v:g} looks like epoch {unit}; --start takes epoch seconds ({v * scale:.3f})"
                 )
-    return beats, gaps
+        raise BadStart(
+            f"{what}: the recording ({duration_s / 60:.1f} min) would not lie {_range_text()}; expected its "
+            "start as ISO 8601 or epoch seconds"
+        )
+    return v
+
+
+def _stream_beats(scan: RRScan, start_t: float, user: str, device: str) -> Iterator[tuple[Beat, Gap | None]]:
+    """Every beat of the file with the gap that precedes it (per-beat times only), in order."""
+    t_run = start_t
+    prev: Beat | None = None
+    for t_file, rr in iter_rr_file(scan):
+        if t_file is None:
+            t_run += rr / 1000.0
+            t = t_run
+        else:
+            t = t_file
+        b = Beat(t=t, rr_ms=rr, device=device, user=user)
+        gap = None
+        if t_file is not None and prev is not None and b.t - prev.t - rr / 1000.0 > IMPORT_GAP_S:
+            gap = Gap(
+                start_t=prev.t, end_t=b.t - rr / 1000.0, device=device, user=user, reason=GapReason.SILENCE
+            )
+        yield b, gap
+        prev = b
+
+
+def _recording_beats(
+    rec: RRRecording, start_t: float, user: str, device: str
+) -> Iterator[tuple[Beat, Gap | None]]:
+    t_run = start_t
+    prev: Beat | None = None
+    for i, rr in enumerate(rec.rr_ms):
+        if rec.t_s is None:
+            t_run += rr / 1000.0
+            t = t_run
+        else:
+            t = rec.t_s[i]
+        b = Beat(t=t, rr_ms=rr, device=device, user=user)
+        gap = None
+        if rec.t_s is not None and prev is not None and b.t - prev.t - rr / 1000.0 > IMPORT_GAP_S:
+            gap = Gap(
+                start_t=prev.t, end_t=b.t - rr / 1000.0, device=device, user=user, reason=GapReason.SILENCE
+            )
+        yield b, gap
+        prev = b
+
+
+class _ChunkWriter:
+    """Collects one chunk's beats, gaps and processing outputs; writes them in one short transaction."""
+
+    def __init__(self, archive: Archive, import_id: int, user: str, device: str) -> None:
+        self.archive = archive
+        self.import_id = import_id
+        self.user = user
+        self.device = device
+        self.beats: list[Beat] = []
+        self.gaps: list[Gap] = []
+        self.outputs: list[object] = []
+        self.flagged: list[float] = []
+        self.windows = 0
+        self.episodes = 0
+        self.longest_tx_s = 0.0
+
+    def write(self, *, last: bool = False, baseline: tuple[float, Any] | None = None) -> None:
+        a = self.archive
+        t0 = time.monotonic()
+        with a.transaction():
+            seq_before = a.last_seq
+            if self.beats:
+                added = a.add_beats(self.beats, [not (MIN_RR_MS <= b.rr_ms <= MAX_RR_MS) for b in self.beats])
+                if added != len(self.beats):
+                    raise ImportConflict(
+                        f"{len(self.beats) - added} beats of this recording appeared in the archive while it "
+                        "was being imported (the same file imported twice at once?)"
+                    )
+            for g in self.gaps:
+                a.add_gap(g)
+            for out in self.outputs:
+                if isinstance(out, WindowResult):
+                    a.add_window(out)
+                    self.windows += 1
+                elif isinstance(out, Arousal):
+                    a.add_arousal(self.user, out)
+                elif isinstance(out, Episode):
+                    a.add_episode(out)
+                    self.episodes += 1
+                elif isinstance(out, EpisodeOnset | PromptOutcome):
+                    pass  # live-only: no prompts are sent for imported data
+                else:
+                    raise TypeError(f"unexpected processing output {type(out).__name__}")
+            if self.flagged:
+                a.flag_beats(self.user, self.device, self.flagged)
+            if baseline is not None:
+                a.save_baseline(self.user, baseline[0], baseline[1])
+            record_chunk(a, self.import_id, seq_before)
+            if last:
+                finish_import(a, self.import_id)
+        self.longest_tx_s = max(self.longest_tx_s, time.monotonic() - t0)
+        self.beats, self.gaps, self.outputs, self.flagged = [], [], [], []
+
+
+def import_beats(
+    cfg: Config,
+    archive: Archive,
+    beats: Iterable[tuple[Beat, Gap | None]],
+    *,
+    user: str,
+    device: str,
+    path: str,
+    total: int,
+    progress: ProgressLike | None = None,
+    chunk_beats: int = CHUNK_BEATS,
+) -> tuple[ImportResult, float]:
+    """Run beats through processing into the archive in short chunks, all or nothing (the import journal).
+
+    Returns the result and the longest write transaction in seconds. Any exception (KeyboardInterrupt too)
+    removes what was written before it propagates.
+    """
+    processor = StreamProcessor(user=user, device=device, config=stream_config(cfg))
+    saved = archive.load_baseline(user)
+    if saved is not None:
+        processor.baseline.restore(saved)
+    import_id = begin_import(archive, user, device, path)
+    w = _ChunkWriter(archive, import_id, user, device)
+    n = n_gaps = 0
+    first: Beat | None = None
+    last: Beat | None = None
+    try:
+        for b, gap in beats:
+            if gap is not None:
+                w.gaps.append(gap)
+                processor.gap(gap)
+                n_gaps += 1
+            w.outputs.extend(processor.push(b))
+            w.flagged.extend(processor.take_artifact_times())
+            w.beats.append(b)
+            first = first or b
+            last = b
+            n += 1
+            if len(w.beats) >= chunk_beats:
+                w.write()
+                if progress is not None:
+                    progress.update(n)
+        if first is None or last is None:
+            raise ImportConflict("no beats to import")
+        w.outputs.extend(processor.flush())
+        w.flagged.extend(processor.take_artifact_times())
+        w.write(last=True, baseline=(last.t, processor.baseline.current))
+    except BaseException:
+        discard_import(archive, import_id)
+        raise
+    if progress is not None:
+        progress.update(total)
+        progress.done()
+    res = ImportResult(
+        beats=n,
+        gaps=n_gaps,
+        windows=w.windows,
+        episodes=w.episodes,
+        start_t=first.t - first.rr_ms / 1000.0,
+        end_t=last.t,
+    )
+    return res, w.longest_tx_s
 
 
 def import_recording(
@@ -124,107 +324,114 @@ def import_recording(
     user: str,
     device: str,
     start_t: float,
-    progress: Progress | None = None,
+    progress: ProgressLike | None = None,
+    chunk_beats: int = CHUNK_BEATS,
 ) -> ImportResult:
-    """Run the recording through processing into the archive; all or nothing (one transaction)."""
-    beats, gaps = _beats_and_gaps(rec, start_t, user, device)
-    processor = StreamProcessor(user=user, device=device, config=stream_config(cfg))
-    saved = archive.load_baseline(user)
-    if saved is not None:
-        processor.baseline.restore(saved)
-    counts = {"windows": 0, "episodes": 0}
-
-    def store(outputs: Sequence[object]) -> None:
-        for out in outputs:
-            if isinstance(out, WindowResult):
-                archive.add_window(out)
-                counts["windows"] += 1
-            elif isinstance(out, Arousal):
-                archive.add_arousal(user, out)
-            elif isinstance(out, Episode):
-                archive.add_episode(out)
-                counts["episodes"] += 1
-            elif isinstance(out, EpisodeOnset | PromptOutcome):
-                pass  # live-only: no prompts are sent for imported data
-            else:
-                raise TypeError(f"unexpected processing output {type(out).__name__}")
-
-    pending_gaps = sorted(gaps, key=lambda g: g.start_t)
-    with archive.transaction():
-        archive.add_beats(beats, [not (MIN_RR_MS <= b.rr_ms <= MAX_RR_MS) for b in beats])
-        for g in gaps:
-            archive.add_gap(g)
-        gi = 0
-        for i, b in enumerate(beats):
-            while gi < len(pending_gaps) and pending_gaps[gi].end_t <= b.t - b.rr_ms / 1000.0 + 1e-9:
-                processor.gap(pending_gaps[gi])
-                gi += 1
-            store(processor.push(b))
-            flagged = processor.take_artifact_times()
-            if flagged:
-                archive.flag_beats(user, device, flagged)
-            if progress is not None and i % 256 == 0:
-                progress.update(i)
-        store(processor.flush())
-        archive.save_baseline(user, beats[-1].t, processor.baseline.current)
-    if progress is not None:
-        progress.update(len(beats))
-        progress.done()
-    return ImportResult(
-        beats=len(beats),
-        gaps=len(gaps),
-        windows=counts["windows"],
-        episodes=counts["episodes"],
-        start_t=beats[0].t - beats[0].rr_ms / 1000.0,
-        end_t=beats[-1].t,
+    """An in-memory recording through processing into the archive; all or nothing."""
+    res, _ = import_beats(
+        cfg,
+        archive,
+        _recording_beats(rec, start_t, user, device),
+        user=user,
+        device=device,
+        path=rec.path,
+        total=len(rec.rr_ms),
+        progress=progress,
+        chunk_beats=chunk_beats,
     )
+    return res
+
+
+def import_file(
+    cfg: Config,
+    archive: Archive,
+    scan: RRScan,
+    *,
+    user: str,
+    device: str,
+    start_t: float,
+    progress: ProgressLike | None = None,
+) -> tuple[ImportResult, float]:
+    """A scanned file, streamed (a second pass) through processing into the archive; all or nothing."""
+    return import_beats(
+        cfg,
+        archive,
+        _stream_beats(scan, start_t, user, device),
+        user=user,
+        device=device,
+        path=scan.path,
+        total=scan.n_beats,
+        progress=progress,
+    )
+
+
+def _fail(message: str, code: int = EXIT_BAD_FILE) -> int:
+    print(f"calmstrap import: {message}; nothing imported", file=sys.stderr)
+    return code
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     path = Path(args.file)
     try:
-        rec = read_rr_file(path, RRFormat(args.format))
+        scan = scan_rr_file(path, RRFormat(args.format))
     except ReplayFormatError as exc:
-        print(f"calmstrap import: {exc}; nothing imported", file=sys.stderr)
-        return EXIT_BAD_FILE
-    if args.start:
-        try:
-            start_t = _parse_start(args.start)
-        except ValueError:
-            print(
-                f"calmstrap import: --start {args.start!r}: expected ISO 8601 or epoch seconds",
-                file=sys.stderr,
+        return _fail(str(exc))
+    try:
+        if scan.has_times:
+            start_t = (scan.first_t or 0.0) - scan.first_rr_ms / 1000.0
+            if args.start:
+                print("calmstrap import: the file has its own times; --start is not used", file=sys.stderr)
+        elif args.start:
+            start_t = parse_start(args.start, scan.duration_s)
+        elif scan.header_start_t is not None:
+            start_t = check_start(scan.header_start_t, scan.duration_s, f"{path}: the '# start:' line")
+        else:
+            start_t = check_start(
+                os.stat(path).st_mtime - scan.duration_s,
+                scan.duration_s,
+                f"{path}: its modification time (give --start)",
             )
-            return 2
-    else:
-        start_t = os.stat(path).st_mtime - rec.duration_s
+    except BadStart as exc:
+        return _fail(str(exc), EXIT_USAGE)
     device = args.device or f"import:{path.name}"
     with Archive.in_dir(cfg.data_dir(args.data_dir)) as archive:
-        end_t = start_t + rec.duration_s if rec.t_s is None else rec.t_s[-1]
-        first_t = start_t if rec.t_s is None else rec.t_s[0] - rec.rr_ms[0] / 1000.0
-        overlap = archive.query(
-            "SELECT COUNT(*) FROM beats WHERE user = ? AND t > ? AND t <= ?", (args.user, first_t, end_t)
-        )[0][0]
-        if overlap:
+        for d in recover_interrupted_imports(archive):
             print(
-                f"calmstrap import: the archive already has {overlap} beats of {args.user} in that span "
-                "(imported before?); nothing imported",
+                f"calmstrap import: removed an interrupted import of {d.path} ({d.rows_removed} rows)",
                 file=sys.stderr,
             )
-            return EXIT_BAD_FILE
-        res = import_recording(
-            cfg,
-            archive,
-            rec,
-            user=args.user,
-            device=device,
-            start_t=start_t,
-            progress=Progress(len(rec.rr_ms)),
-        )
+        end_t = scan.last_t if scan.last_t is not None else start_t + scan.duration_s
+        overlap = archive.query(
+            "SELECT COUNT(*) FROM beats WHERE user = ? AND t > ? AND t <= ?", (args.user, start_t, end_t)
+        )[0][0]
+        if overlap:
+            return _fail(
+                f"the archive already has {overlap} beats of {args.user} in that span (imported before?)"
+            )
+        try:
+            res, _ = import_file(
+                cfg,
+                archive,
+                scan,
+                user=args.user,
+                device=device,
+                start_t=start_t,
+                progress=Progress(scan.n_beats),
+            )
+        except (ReplayFormatError, ImportConflict) as exc:
+            return _fail(str(exc))
+        except KeyboardInterrupt:
+            return _fail("interrupted", EXIT_INTERRUPTED)
     when = datetime.fromtimestamp(res.start_t).isoformat(timespec="seconds")
+    dups = ""
+    if scan.duplicates:
+        dups = (
+            f"; {scan.duplicates} duplicate row{'s' if scan.duplicates != 1 else ''} (the same time as the row "
+            "before) skipped"
+        )
     print(
-        f"imported {res.beats} beats ({rec.format.value}, {rec.duration_s / 60:.1f} min from {when}) for "
-        f"{args.user}: {res.windows} windows, {res.episodes} episodes, {res.gaps} gaps"
+        f"imported {res.beats} beats ({scan.format.value}, {scan.duration_s / 60:.1f} min from {when}) for "
+        f"{args.user}: {res.windows} windows, {res.episodes} episodes, {res.gaps} gaps{dups}"
     )
     return 0

@@ -14,6 +14,7 @@ from typing import TextIO
 
 from calmstrap.config import Config, ConfigError, InfluxConfig, load_config
 from storage.archive import ARCHIVE_NAME, Archive
+from storage.imports import recover_interrupted_imports
 from storage.influx import Batch, InfluxError, InfluxWriter, Sink, TimeRange, sink_from_config
 
 log = logging.getLogger("calmstrap.sync")
@@ -195,6 +196,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     ranged = span.from_t is not None or span.to_t is not None
     sink: Sink = sink_from_config(cfg.influx)
     with Archive.in_dir(data_dir) as archive:
+        for d in recover_interrupted_imports(archive):
+            print(
+                f"calmstrap sync: removed an interrupted import of {d.path} ({d.rows_removed} rows)",
+                file=sys.stderr,
+            )
         writer = InfluxWriter(archive, sink, batch_size=max(1, cfg.influx.batch_size))
         if args.full and not ranged:
             writer.reset()
@@ -217,5 +223,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
         finally:
             sink.close()
         bar.finish()
-    print(f"synced {written} rows to {_target(cfg.influx)}")
+        waiting = sum(writer.pending().values()) if not ranged else 0
+    note = ""
+    if writer.rows_quarantined:
+        note += (
+            f"; {writer.rows_quarantined} row{'s' if writer.rows_quarantined != 1 else ''} quarantined "
+            "(InfluxDB refused them for good: see the archive's influx_quarantine table)"
+        )
+    if waiting:
+        note += f"; {waiting} rows of an import still running wait for it"
+    print(f"synced {written} rows to {_target(cfg.influx)}{note}")
     return 0

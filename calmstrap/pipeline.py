@@ -6,6 +6,7 @@ to the archive first. One :class:`StrapSession` per strap; sessions run as named
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -76,6 +77,8 @@ class SessionStats:
     gaps: int = 0
     prompts: int = 0
     episodes: int = 0
+    error: str | None = None
+    """Why the session's source stopped on an error (the service then exits non-zero)."""
 
 
 @dataclass
@@ -86,6 +89,14 @@ class PipelineObserver:
     on_prompt: Callable[[Prompt, str], None] | None = None
     on_episode: Callable[[Episode], None] | None = None
     on_outcome: Callable[[PromptOutcome], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeRun:
+    """A guided practice in progress (one at a time per user): its task, when its last breath ends."""
+
+    task: asyncio.Task[None]
+    end_t: float
 
 
 @dataclass
@@ -102,6 +113,7 @@ class StrapSession:
     stats: SessionStats = field(default_factory=SessionStats)
     clock: BeatClock = field(init=False)
     strap_status: StrapStatus | None = None
+    practice: PracticeRun | None = None
     prompts: list[Prompt] = field(default_factory=list)
     episodes: list[Episode] = field(default_factory=list)
     outcomes: list[PromptOutcome] = field(default_factory=list)

@@ -149,6 +149,7 @@ async def consume_isolated(session: StrapSession, source: BeatSource) -> None:
     try:
         await consume_source(session, source)
     except Exception as exc:
+        session.stats.error = str(exc) or type(exc).__name__
         log.error("strap %s (user %s) stopped: %s", session.device, session.user, exc)
         log.debug("strap failure", exc_info=True)
 

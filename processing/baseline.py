@@ -225,7 +225,7 @@ class BaselineTracker:
         """The baseline in force at epoch ``t`` (personal, provisional or population)."""
         self._stamp(t)
         collected = self._samples.minutes
-        if collected < self.provisional_minutes:
+        if collected < min(self.provisional_minutes, self.min_minutes):
             s = self.population
         elif collected < self.min_minutes:
             s = self._overall("provisional")

@@ -7,11 +7,15 @@ The schema version is ``PRAGMA user_version``; migrations run in order inside on
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import os
+import random
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,125 +29,22 @@ from processing.progress import WeekProgress
 from processing.stream import WindowResult
 from sensors.beats import Beat, Gap
 from storage.errors import SchemaTooNew
+from storage.schema import MIGRATIONS, SCHEMA_VERSION, SEQ_TABLES, WINDOW_FEATURES
+
+log = logging.getLogger("calmstrap.archive")
 
 ARCHIVE_NAME = "archive.db"
-
-WINDOW_FEATURES: tuple[str, ...] = (
-    "n_beats",
-    "artifact_pct",
-    "mean_rr_ms",
-    "mean_hr_bpm",
-    "sdnn_ms",
-    "rmssd_ms",
-    "pnn50_pct",
-    "lf_ms2",
-    "hf_ms2",
-    "lf_hf",
-    "sd1_ms",
-    "sd2_ms",
-    "dfa_a1",
-    "stress_index",
-    "resp_rate_bpm",
-)
-
-MIGRATIONS: tuple[str, ...] = (
-    # version 1
-    f"""
-    CREATE TABLE beats (
-        id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, user TEXT NOT NULL, device TEXT NOT NULL,
-        t REAL NOT NULL, rr_ms REAL NOT NULL, artifact INTEGER NOT NULL DEFAULT 0,
-        UNIQUE (user, device, t)
-    );
-    CREATE INDEX beats_seq ON beats (seq);
-    CREATE INDEX beats_user_t ON beats (user, t);
-    CREATE TABLE gaps (
-        id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, user TEXT NOT NULL, device TEXT NOT NULL,
-        start_t REAL NOT NULL, end_t REAL NOT NULL, reason TEXT NOT NULL
-    );
-    CREATE INDEX gaps_seq ON gaps (seq);
-    CREATE TABLE windows (
-        id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, user TEXT NOT NULL, device TEXT NOT NULL,
-        channel TEXT NOT NULL, t REAL NOT NULL, window_s REAL NOT NULL,
-        {", ".join(f"{c} REAL" for c in WINDOW_FEATURES)}, valid INTEGER NOT NULL
-    );
-    CREATE INDEX windows_seq ON windows (seq);
-    CREATE INDEX windows_user_t ON windows (user, channel, t);
-    CREATE TABLE arousal (
-        id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, user TEXT NOT NULL, t REAL NOT NULL,
-        score REAL NOT NULL, a REAL NOT NULL, z_hr REAL, z_ln_rmssd REAL, state TEXT NOT NULL,
-        warming_up INTEGER NOT NULL, gated INTEGER NOT NULL, hr_bpm REAL, rmssd_ms REAL
-    );
-    CREATE INDEX arousal_seq ON arousal (seq);
-    CREATE INDEX arousal_user_t ON arousal (user, t);
-    CREATE TABLE episodes (
-        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, user TEXT NOT NULL, onset_t REAL NOT NULL,
-        peak_t REAL NOT NULL, end_t REAL NOT NULL, peak_score REAL NOT NULL, peak_a REAL NOT NULL,
-        amplitude REAL NOT NULL, amplitude_a REAL NOT NULL, duration_s REAL NOT NULL,
-        recovery_s REAL NOT NULL, t50_s REAL NOT NULL, area_a_s REAL NOT NULL, prompt_ids TEXT NOT NULL
-    );
-    CREATE INDEX episodes_seq ON episodes (seq);
-    CREATE TABLE prompts (
-        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, user TEXT NOT NULL, t REAL NOT NULL, kind TEXT NOT NULL,
-        template_id TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL, duration_s REAL NOT NULL,
-        expires_t REAL NOT NULL, reason_episode_id TEXT, reason_score REAL,
-        inhale_s REAL, hold_s REAL, exhale_s REAL, delivered_via TEXT,
-        outcome_t REAL, d_ln_rmssd REAL, d_hr_bpm REAL, d_score REAL, helped INTEGER, feedback_helped INTEGER
-    );
-    CREATE INDEX prompts_seq ON prompts (seq);
-    CREATE TABLE baseline (
-        id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, user TEXT NOT NULL, t REAL NOT NULL,
-        bin TEXT NOT NULL DEFAULT 'all', hr_bpm REAL NOT NULL, hr_sd REAL NOT NULL,
-        ln_rmssd REAL NOT NULL, ln_rmssd_sd REAL NOT NULL, n_windows INTEGER NOT NULL, source TEXT NOT NULL
-    );
-    CREATE INDEX baseline_seq ON baseline (seq);
-    CREATE TABLE device_status (
-        id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, user TEXT NOT NULL, device TEXT NOT NULL,
-        t REAL NOT NULL, battery_pct REAL, connected INTEGER
-    );
-    CREATE INDEX device_status_seq ON device_status (seq);
-    CREATE TABLE motion (
-        id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, user TEXT NOT NULL, device TEXT NOT NULL,
-        t REAL NOT NULL, intensity REAL NOT NULL
-    );
-    CREATE INDEX motion_seq ON motion (seq);
-    CREATE TABLE weekly_progress (
-        user TEXT NOT NULL, week TEXT NOT NULL, seq INTEGER NOT NULL, week_start_t REAL NOT NULL,
-        hours_worn REAL, episodes INTEGER, episodes_per_hour REAL, median_amplitude REAL,
-        median_t50_s REAL, median_recovery_s REAL, resting_ln_rmssd REAL, resting_ln_rmssd_lo REAL,
-        resting_ln_rmssd_hi REAL, resting_hr_bpm REAL, prompts_sent INTEGER, prompts_helped INTEGER,
-        helped_share REAL,
-        PRIMARY KEY (user, week)
-    );
-    CREATE INDEX weekly_progress_seq ON weekly_progress (seq);
-    CREATE TABLE sync_watermark (
-        sink TEXT NOT NULL, tbl TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (sink, tbl)
-    );
-    """,
-    # version 2: the HR oscillation of a paced-breathing prompt's outcome (processing.outcomes.HrOscillation)
-    """
-    ALTER TABLE prompts ADD COLUMN osc_freq_hz REAL;
-    ALTER TABLE prompts ADD COLUMN osc_amplitude_bpm REAL;
-    ALTER TABLE prompts ADD COLUMN osc_power_share REAL
-    """,
-    # version 3: an episode during ambiguous exertion is kept and flagged (processing.episodes.Episode.exertion)
-    """
-    ALTER TABLE episodes ADD COLUMN exertion INTEGER NOT NULL DEFAULT 0
-    """,
-)
-
-SCHEMA_VERSION = len(MIGRATIONS)
-SEQ_TABLES: tuple[str, ...] = (
-    "beats",
-    "gaps",
-    "windows",
-    "arousal",
-    "episodes",
-    "prompts",
-    "baseline",
-    "device_status",
-    "motion",
-    "weekly_progress",
-)
+BUSY_TIMEOUT_S = 5.0
+"""SQLite's own wait for another process's write lock before :meth:`Archive._retry_busy` retries."""
+__all__ = [
+    "ARCHIVE_NAME",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "SEQ_TABLES",
+    "WINDOW_FEATURES",
+    "Archive",
+    "TableCounts",
+]
 
 
 def _num(x: float | None) -> float | None:
@@ -175,18 +76,22 @@ class TableCounts:
 class Archive:
     """One SQLite archive file. Use as a context manager; writes are committed by :meth:`commit`."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
         if not self.path.exists():
             _create_private(self.path)
-        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
+        )
+        self._in_tx = False
+        self._closed = False
+        self._seq = 0
+        self._seq_at_begin = 0
+        self._busy_waits = 0
+        self._retry_busy(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self._migrate()
-        self._seq = self._max_seq()
-        self._in_tx = False
-        self._closed = False
 
     @classmethod
     def in_dir(cls, data_dir: str | os.PathLike[str]) -> Archive:
@@ -202,42 +107,98 @@ class Archive:
     def close(self) -> None:
         if self._closed:
             return
-        if self._in_tx:
-            self.conn.execute("COMMIT")
-            self._in_tx = False
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.commit()
+        # a short busy wait: a checkpoint waiting for another process's readers would hold its writers up
+        self.conn.execute("PRAGMA busy_timeout = 50")
+        with contextlib.suppress(sqlite3.OperationalError):
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn.close()
         self._closed = True
 
+    @property
+    def busy_waits(self) -> int:
+        """How often this connection found the archive locked by another process's write and waited."""
+        return self._busy_waits
+
+    def _retry_busy(self, op: Callable[[], object]) -> None:
+        """Run ``op`` (a statement that takes the write lock); while another process writes, wait and retry.
+
+        SQLite's busy timeout waits first; past it the lock is retried with a growing random delay, for as
+        long as it takes: a service never stops because an ``import`` or ``sync`` is writing beside it.
+        """
+        delay_s = 0.02
+        warned_t: float | None = None
+        while True:
+            try:
+                op()
+                return
+            except sqlite3.OperationalError as exc:
+                msg = str(exc)
+                if "locked" not in msg and "busy" not in msg:
+                    raise
+            self._busy_waits += 1
+            now = time.monotonic()
+            if warned_t is None or now - warned_t > 60.0:
+                warned_t = now
+                log.warning("archive %s is busy (another process is writing); waiting for it", self.path)
+            time.sleep(delay_s * random.uniform(0.5, 1.0))
+            delay_s = min(1.0, delay_s * 2)
+
     def _migrate(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise SchemaTooNew(str(self.path), version, SCHEMA_VERSION)
-        for v in range(version, SCHEMA_VERSION):
-            self.conn.execute("BEGIN IMMEDIATE")
-            for stmt in MIGRATIONS[v].split(";"):
-                if stmt.strip():
-                    self.conn.execute(stmt)
-            self.conn.execute(f"PRAGMA user_version = {v + 1}")
+        while True:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(str(self.path), version, SCHEMA_VERSION)
+            if version == SCHEMA_VERSION:
+                return
+            self._retry_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+            # another process may have migrated while this one waited for the lock: read again inside
+            if self.conn.execute("PRAGMA user_version").fetchone()[0] != version:
+                self.conn.execute("ROLLBACK")
+                continue
+            try:
+                for stmt in MIGRATIONS[version].split(";"):
+                    if stmt.strip():
+                        self.conn.execute(stmt)
+                self.conn.execute(f"PRAGMA user_version = {version + 1}")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
             self.conn.execute("COMMIT")
 
-    def _max_seq(self) -> int:
-        return max(
-            (self.conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {t}").fetchone()[0] for t in SEQ_TABLES),
-            default=0,
-        )
-
     def _next_seq(self) -> int:
+        """The next number of the archive-wide sequence (inside the open write transaction)."""
+        if not self._in_tx:
+            self._begin()
         self._seq += 1
         return self._seq
 
     def _begin(self) -> None:
+        """Open a write transaction: the write lock first (BEGIN IMMEDIATE), then ``seq`` from the database.
+
+        Holding the lock from the start means the ``seq`` read here cannot be taken by another process
+        before :meth:`commit` stores the new value: no two rows ever share a ``seq``, whatever else writes.
+        """
         if not self._in_tx:
-            self.conn.execute("BEGIN")
+            self._retry_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
             self._in_tx = True
+            self._seq = self._seq_at_begin = int(
+                self.conn.execute("SELECT seq FROM seq_counter WHERE id = 0").fetchone()[0]
+            )
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_tx
+
+    @property
+    def last_seq(self) -> int:
+        """The last ``seq`` this connection handed out (inside the open transaction, or the last one)."""
+        return self._seq
 
     def commit(self) -> None:
         if self._in_tx:
+            if self._seq != self._seq_at_begin:
+                self.conn.execute("UPDATE seq_counter SET seq = ? WHERE id = 0", (self._seq,))
             self.conn.execute("COMMIT")
             self._in_tx = False
 
@@ -245,7 +206,7 @@ class Archive:
         if self._in_tx:
             self.conn.execute("ROLLBACK")
             self._in_tx = False
-            self._seq = self._max_seq()
+            self._seq = self._seq_at_begin
 
     @contextmanager
     def transaction(self) -> Iterator[Archive]:
@@ -258,6 +219,39 @@ class Archive:
             self.rollback()
             raise
         self.commit()
+
+    def set_watermark(self, sink: str, table: str, seq: int) -> None:
+        """Move a downstream sink's watermark of ``table`` up to ``seq`` (never down).
+
+        Joins the open transaction when there is one (committed with it: a crash before that only means a
+        replay, which overwrites); otherwise commits at once (never holds the write lock).
+        """
+        joined = self._in_tx
+        self._begin()
+        self.conn.execute(
+            "INSERT INTO sync_watermark (sink, tbl, seq) VALUES (?, ?, ?)"
+            " ON CONFLICT (sink, tbl) DO UPDATE SET seq = excluded.seq WHERE excluded.seq > seq",
+            (sink, table, seq),
+        )
+        if not joined:
+            self.commit()
+
+    def execute_write(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``executemany`` a write that carries no ``seq`` (bookkeeping tables): joins the open transaction,
+        else commits at once."""
+        joined = self._in_tx
+        self._begin()
+        self.conn.executemany(sql, rows)
+        if not joined:
+            self.commit()
+
+    def reset_watermarks(self, sink: str) -> None:
+        """Forget every watermark of ``sink`` (its next drain sends the whole archive)."""
+        joined = self._in_tx
+        self._begin()
+        self.conn.execute("DELETE FROM sync_watermark WHERE sink = ?", (sink,))
+        if not joined:
+            self.commit()
 
     # -- writes ----------------------------------------------------------------------------------------
     def add_beats(self, beats: Iterable[Beat], artifacts: Sequence[bool] | None = None) -> int:

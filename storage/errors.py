@@ -17,3 +17,26 @@ class SchemaTooNew(StorageError):
         super().__init__(
             f"{path}: archive schema version {found} is newer than this calmstrap knows ({known})"
         )
+
+
+class InfluxError(StorageError):
+    """Base of the InfluxDB writer's errors."""
+
+
+class InfluxUnavailable(InfluxError):
+    """The server could not be reached or answered 5xx/429: retry later, nothing was acknowledged."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"InfluxDB at {url} unavailable: {reason}")
+
+
+class InfluxRejected(InfluxError):
+    """The server refused the request (4xx): bad credentials, unknown database/bucket, bad data."""
+
+    def __init__(self, url: str, status: int, message: str) -> None:
+        self.url = url
+        self.status = status
+        self.message = message
+        super().__init__(f"InfluxDB at {url} refused the write: HTTP {status}: {message}")

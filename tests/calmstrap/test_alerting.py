@@ -94,5 +94,5 @@ def test_learning_is_restored_from_the_archive_of_earlier_runs(tmp_path: Path) -
         before = second.policy.learner.stats[p.kind].helped
         assert restore_learning(second) == 2
         assert second.policy.learner.stats[p.kind].helped == before + 1.0 + 2.0
-        other = new_session(cfg, archive, [], user="someone-else", device="d")
+        other = new_session(cfg, archive, [], user="someone_else", device="d")
         assert restore_learning(other) == 0

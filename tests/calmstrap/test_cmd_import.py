@@ -71,11 +71,11 @@ def test_bad_line_17_fails_and_leaves_the_archive_unchanged(tmp_path: Path) -> N
 
 
 def test_failure_inside_processing_rolls_the_whole_import_back(tmp_path: Path) -> None:
-    """An error half-way through processing leaves no beats of that import behind (one transaction)."""
+    """An error after two committed chunks leaves no row of that import behind (one logical transaction)."""
     from calmstrap.cmd_import import import_recording
     from calmstrap.config import Config
     from sensors.replay import RRFormat, RRRecording
-    from storage.archive import Archive
+    from storage.archive import SEQ_TABLES, Archive
 
     rec = RRRecording(rr_ms=tuple([800.0] * 2000), t_s=None, format=RRFormat.KUBIOS, path="mem")
 
@@ -99,10 +99,12 @@ def test_failure_inside_processing_rolls_the_whole_import_back(tmp_path: Path) -
                 user="cy",
                 device="f",
                 start_t=1.7e9,
-                progress=ExplodingProgress(),  # type: ignore[arg-type]
+                progress=ExplodingProgress(),
+                chunk_beats=500,
             )
-        assert archive.count("beats") == 0
-        assert archive.count("windows") == 0
+        for table in SEQ_TABLES:
+            assert archive.count(table) == 0, table
+        assert archive.query("SELECT COUNT(*) FROM imports")[0][0] == 0
 
 
 def test_import_help_names_the_formats() -> None:

@@ -95,3 +95,138 @@ def test_motion_is_on_by_default_for_straps(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text('[[straps]]\nname = "H10"\n[[straps]]\nname = "TICKR"\nmotion = false\n')
     assert [s.motion for s in load_config(f, env={}).straps] == [True, False]
+
+
+# -- config that cannot lie ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "key", "words"),
+    [
+        ("CALMSTRAP_INFLUX__URL", "http://127.0.0.1:abc", "influx.url", "port"),
+        ("CALMSTRAP_INFLUX__URL", "http://127.0.0.1:0", "influx.url", "port"),
+        ("CALMSTRAP_INFLUX__URL", "http://127.0.0.1:70000", "influx.url", "port"),
+        ("CALMSTRAP_INFLUX__URL", "ftp://127.0.0.1:8086", "influx.url", "http://host"),
+        ("CALMSTRAP_INFLUX__URL", "http://:8086", "influx.url", "host"),
+        ("CALMSTRAP_INFLUX__URL", "http://127.0.0.1:8086?db=x", "influx.url", "http://host"),
+        ("CALMSTRAP_MQTT__URL", "mqtt://127.0.0.1:1883/x", "mqtt.url", "mqtt://host"),
+        ("CALMSTRAP_MQTT__URL", "mqtt://127.0.0.1:port", "mqtt.url", "port"),
+        ("CALMSTRAP_MQTT__URL", "mqtt://127.0.0.1 :1883", "mqtt.url", "mqtt://host"),
+        ("CALMSTRAP_POLICY__QUIET_HOURS", "99:00-07:00", "policy.quiet_hours", "HH:MM-HH:MM"),
+        ("CALMSTRAP_POLICY__QUIET_HOURS", "22:60-07:00", "policy.quiet_hours", "HH:MM-HH:MM"),
+        ("CALMSTRAP_PROCESSING__ELEVATED_A", "-0.5", "processing.elevated_a", "above 0"),
+        ("CALMSTRAP_PROCESSING__HIGH_A", "-1", "processing.high_a", "above 0"),
+        ("CALMSTRAP_PROCESSING__HIGH_A", "0.4", "processing.high_a", "above processing.elevated_a (0.5)"),
+        ("CALMSTRAP_PROCESSING__MAX_ARTIFACT_PCT", "150", "processing.max_artifact_pct", "from 0 to 100"),
+        ("CALMSTRAP_PROCESSING__FAST_STEP_S", "0", "processing.fast_step_s", "above 0"),
+        ("CALMSTRAP_PROCESSING__SLOW_WINDOW_S", "30", "processing.slow_window_s", "processing.fast_window_s"),
+        ("CALMSTRAP_POLICY__EXPIRY_S", "0", "policy.expiry_s", "from 1 to 3600"),
+        ("CALMSTRAP_MQTT__RECONNECT_MAX_S", "0.5", "mqtt.reconnect_max_s", "mqtt.reconnect_min_s"),
+        ("CALMSTRAP_INFLUX__BATCH_SIZE", "0", "influx.batch_size", "whole number from 1"),
+    ],
+)
+def test_a_bad_value_names_the_key_and_what_it_expects(var: str, value: str, key: str, words: str) -> None:
+    """Bad URLs, ports, times and thresholds: a ConfigError naming the key, its source and the expectation."""
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env={var: value})
+    assert info.value.key == key
+    assert key in str(info.value) and var in str(info.value) and words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "attr", "expected"),
+    [
+        ("CALMSTRAP_POLICY__QUIET_HOURS", "22:00-24:00", "policy.quiet_hours", "22:00-00:00"),
+        (
+            "CALMSTRAP_INFLUX__URL",
+            "https://influx.example/proxy/",
+            "influx.url",
+            "https://influx.example/proxy/",
+        ),
+        ("CALMSTRAP_MQTT__URL", "mqtts://[::1]:8883", "mqtt.url", "mqtts://[::1]:8883"),
+        ("CALMSTRAP_PROCESSING__HIGH_A", "2.5", "processing.high_a", "2.5"),
+    ],
+)
+def test_good_values_at_the_edges_are_accepted(var: str, value: str, attr: str, expected: str) -> None:
+    """24:00 as an end, a path behind a proxy, an IPv6 broker, a higher threshold: all fine."""
+    section, key = attr.split(".")
+    assert str(getattr(getattr(load_config(None, env={var: value}), section), key)) == expected
+
+
+def test_parse_url_gives_scheme_host_and_default_port() -> None:
+    """The helper other settings use: the default port of the scheme when none is given."""
+    from calmstrap.config import Url, parse_url
+
+    assert parse_url("nats.url", "nats://10.0.0.2", {"nats": 4222}) == Url("nats", "10.0.0.2", 4222)
+    assert parse_url("x.url", "HTTP://h:81/p/", {"http": 80}, allow_path=True) == Url("http", "h", 81, "/p")
+
+
+@pytest.mark.parametrize(
+    ("var", "url"),
+    [
+        ("CALMSTRAP_MQTT__URL", "mqtt://u:SECRETPW@host"),
+        ("CALMSTRAP_MQTT__URL", "mqtt://u:SEC/RETPW@host:1883"),
+        ("CALMSTRAP_INFLUX__URL", "http://admin:SECRETPW@127.0.0.1:8086"),
+    ],
+)
+def test_credentials_in_a_url_are_refused_without_showing_the_password(var: str, url: str) -> None:
+    """user:password@ in a URL: refused, pointing at the keys that hold credentials; the password never shown."""
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env={var: url})
+    text = f"{info.value} {info.value!r}"
+    assert "SECRETPW" not in text and "RETPW" not in text
+    assert "***" in text and "without credentials" in text
+    assert "password_file" in text
+
+
+def test_secret_values_are_never_shown_in_errors(tmp_path: Path) -> None:
+    """A bad value of a secret key, or a misspelt key, is reported without its value."""
+    f = tmp_path / "c.toml"
+    f.write_text("[influx]\ntoken = 987654321\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(f, env={})
+    assert info.value.key == "influx.token"
+    assert "987654321" not in str(info.value) and "'***'" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env={"CALMSTRAP_MQTT__PASWORD": "SECRETPW"})
+    assert info.value.key == "mqtt.pasword" and "SECRETPW" not in str(info.value)
+
+
+def test_passwords_and_tokens_from_the_environment_are_not_in_any_repr() -> None:
+    """Secrets set in the environment are used but never part of the config's repr."""
+    cfg = load_config(
+        None,
+        env={
+            "CALMSTRAP_MQTT__URL": "mqtt://127.0.0.1:1883",
+            "CALMSTRAP_MQTT__USERNAME": "me",
+            "CALMSTRAP_MQTT__PASSWORD": "SECRETPW",
+            "CALMSTRAP_INFLUX__TOKEN": "SECRETTOKEN",
+        },
+    )
+    assert cfg.mqtt.password == "SECRETPW" and cfg.influx.token == "SECRETTOKEN"
+    assert "SECRETPW" not in repr(cfg) and "SECRETTOKEN" not in repr(cfg)
+
+
+def test_a_too_open_data_dir_is_made_private_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An existing 0755 data dir becomes 0700, and the person is told."""
+    import logging
+    import stat
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    cfg = load_config(None, env={})
+    with caplog.at_level(logging.WARNING, logger="calmstrap.config"):
+        assert cfg.data_dir(str(data)) == data
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert any("0700" in r.getMessage() and "755" in r.getMessage() for r in caplog.records)
+
+
+def test_a_private_data_dir_is_left_alone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A 0700 data dir: no change, no warning."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    load_config(None, env={}).data_dir(str(data))
+    assert not caplog.records

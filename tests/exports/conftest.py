@@ -28,7 +28,7 @@ from sensors.simulated import RRGenerator, ScriptedEpisode, notifications
 from storage.archive import Archive
 from storage.progress import refresh_weekly_progress
 
-USER = "alice-7f3c"
+USER = "alice_7f3c"
 DEVICE = "sim-strap"
 START = datetime(2026, 10, 5, 9, 0, tzinfo=UTC).timestamp()
 DAYS = 28
@@ -98,7 +98,7 @@ def month_archive(month: Month) -> Iterator[Archive]:
     archive.close()
 
 
-LABEL = "client-A"
+LABEL = "client_a"
 # words a wellness export must not use (ARCHITECTURE: no diagnosis words)
 FORBIDDEN = ("diagnos", "disorder", "disease", "symptom", "patholog", "patient", "anxiety")
 REPO = Path(__file__).resolve().parents[2]

@@ -71,7 +71,7 @@ def test_impossible_rr_is_a_format_error(tmp_path: Path) -> None:
 def test_csv_timestamps_going_backwards_fail(tmp_path: Path) -> None:
     """A timestamp earlier than the one before is a bad line."""
     with pytest.raises(ReplayFormatError, match="line 3"):
-        read_rr_file(_write(tmp_path, "t.csv", "time,rr\n100.0,800\n99.0,800\n"))
+        read_rr_file(_write(tmp_path, "t.csv", "time,rr\n1700000100.0,800\n1700000099.0,800\n"))
 
 
 def test_replay_streams_every_rr_in_order_as_notifications() -> None:
