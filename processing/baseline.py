@@ -109,6 +109,8 @@ class _Samples:
 
     cap: int
     n: int = 0
+    minutes: int = 0
+    """Sum of ``m`` over the stored samples (kept up to date: it is asked for every window)."""
     t: npt.NDArray[np.uint32] = field(default_factory=lambda: np.empty(0, np.uint32))
     h: npt.NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
     m: npt.NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
@@ -131,8 +133,10 @@ class _Samples:
         i = self.n
         self.t[i], self.h[i], self.m[i], self.hr[i], self.lr[i] = int(t), h, minutes, hr, lr
         self.n += 1
+        self.minutes += int(minutes)
 
     def _drop_first(self, k: int) -> None:
+        self.minutes -= int(self.m[:k].sum(dtype=np.int64))
         for a in (self.t, self.h, self.m, self.hr, self.lr):
             a[: self.n - k] = a[k : self.n]
         self.n -= k
@@ -141,10 +145,6 @@ class _Samples:
         k = int(np.searchsorted(self.t[: self.n], max(oldest_t, 0.0)))
         if k:
             self._drop_first(k)
-
-    @property
-    def minutes(self) -> int:
-        return int(self.m[: self.n].sum(dtype=np.int64))
 
     @property
     def nbytes(self) -> int:

@@ -128,6 +128,7 @@ def test_sample_store_is_bounded() -> None:
         b.add(60.0, 4.0, t + 60.0)  # too soon once personal: not kept
         t += 300.0
     assert b.n_samples <= 28 * 288 + 30
+    assert b._samples.minutes == int(b._samples.m[: b._samples.n].sum())  # the running total survives drops
     assert b.nbytes < 130_000
 
 
