@@ -343,19 +343,21 @@ class BaselineTracker:
 
     # -- persistence -----------------------------------------------------------------------------------
     def snapshot(self) -> list[tuple[str, BaselineStats]]:
-        """(bin name, statistics): ``all`` and each quarter's centre hour; empty while warming up."""
-        if self.warming_up:
-            return []
+        """(bin name, statistics): ``all`` and each quarter's centre hour; ``source`` is ``provisional`` while
+        warming up (so a warm-up spread over several short sessions keeps its minutes); empty without data."""
         if self._pending:  # restored and not used since: what was restored
             return list(self._restored)
+        if self._samples.n == 0:
+            return []
+        source = "provisional" if self.warming_up else "personal"
         quarter = self._samples.h[: self._samples.n] // (6 * HOUR_STEPS)
         minutes = self._samples.m[: self._samples.n].astype(np.int64)
         out = []
         for i, b in enumerate(TOD_BINS):
             s = self._at_hour(int(BIN_CENTRE_H[b]))
             own = int(minutes[quarter == i].sum())
-            out.append((str(b), BaselineStats(s.hr_bpm, s.hr_sd, s.ln_rmssd, s.ln_rmssd_sd, own, s.source)))
-        out.append((str(TimeBin.ALL), self._overall("personal")))
+            out.append((str(b), BaselineStats(s.hr_bpm, s.hr_sd, s.ln_rmssd, s.ln_rmssd_sd, own, source)))
+        out.append((str(TimeBin.ALL), self._overall(source)))
         return out
 
     def restore(self, stats: BaselineStats, bin_name: str = "all") -> None:
@@ -364,7 +366,7 @@ class BaselineTracker:
         Quarter bins come back as pseudo-samples at their centre hour; ``all`` only when no quarter bin was
         restored (an archive that saved only the all-day row), spread over the four centres.
         """
-        if stats.source != "personal":
+        if stats.source not in ("personal", "provisional"):
             return
         b = TimeBin(bin_name)
         self._restored = [r for r in self._restored if r[0] != str(b)] + [(str(b), stats)]

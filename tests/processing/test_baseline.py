@@ -233,3 +233,17 @@ def test_time_of_day_takes_an_offset_function() -> None:
         _fill(b, 120, DAY_START + 7 * 3600, 60.0, hr=60.0)  # 07:00-09:00 UTC
     # 08:00 UTC is 20:00 for the shifted tracker: the same samples, filed 12 h apart
     assert plain._samples.h[0] == 70 and shifted._samples.h[0] == 190
+
+
+def test_warm_up_spread_over_short_sessions_is_kept() -> None:
+    """Twenty minutes a day: the warm-up's minutes survive a restart, so day two makes it personal."""
+    day1 = _tracker()
+    _fill(day1, 20, DAY_START + 9 * 3600, 60.0)
+    snap = day1.snapshot()
+    assert day1.warming_up and {s.source for _, s in snap} == {"provisional"}
+    day2 = _tracker()
+    for name, stats in snap:
+        day2.restore(stats, name)
+    assert day2.collected_minutes == pytest.approx(20, abs=2)
+    _fill(day2, 12, DAY_START + DAY + 9 * 3600, 60.0)
+    assert not day2.warming_up
