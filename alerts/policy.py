@@ -11,10 +11,21 @@ posterior of "helped"; a measured outcome (:class:`processing.outcomes.PromptOut
 explicit answer from the person ("helped" / "didn't") counts ``feedback_weight`` times. Every choice draws
 one sample per kind and takes the largest; with probability ``explore`` a kind is drawn uniformly instead,
 so no kind is starved by an unlucky start. All randomness comes from one ``random.Random(seed)``.
+
+Controls (a within-person micro-randomised design, as in HeartSteps): at each moment the policy would
+prompt -- an episode's onset, or its escalation -- the prompt is held back with probability
+``control_probability`` (0.25; 0 turns controls off) and the moment is returned as a
+:class:`processing.outcomes.ControlMoment` instead; its outcome is measured like a prompt's and is what
+later prompts are compared with. The draw is a hash of the user and the episode id and stage (never the wall
+clock or the policy's random stream), so a replay holds back the same moments. A held-back moment is not a
+prompt: it uses no cooldown and no hourly cap, and an episode held back at its onset gets no escalation (the
+person was not prompted in it). The learner learns from ``helped`` (better than the controls), never from
+the raw change.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections import OrderedDict, deque
 from collections.abc import Iterable
@@ -24,7 +35,7 @@ from datetime import datetime, time, timedelta, tzinfo
 from alerts.catalog import CATALOG, CHECK_IN_MESSAGES, RECOVERY_MESSAGES, Prompt, PromptKind, PromptTemplate
 from processing.arousal import Arousal, ArousalState
 from processing.episodes import Episode, EpisodeOnset
-from processing.outcomes import PromptOutcome
+from processing.outcomes import ControlBasis, ControlMoment, PromptOutcome, Stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +53,22 @@ class PolicyConfig:
     """How many measured outcomes one explicit "helped" / "didn't" answer is worth."""
     prior_helped: float = 1.0
     prior_not_helped: float = 1.0
+    disabled_kinds: frozenset[PromptKind] = frozenset()
+    """Kinds the person switched off: never chosen (``recovery``: no recovery message)."""
+    control_probability: float = 0.25
+    """Probability of holding a prompt back as a control at each moment the policy would prompt."""
+    hold_back_first: bool = False
+    """Hold back the first moment of this policy's life whatever the draw (the demo: something to compare)."""
+
+
+def held_back(user: str, key: str, probability: float) -> bool:
+    """The control draw: a deterministic function of ``user`` and the moment's ``key`` (uniform in [0, 1))."""
+    if probability <= 0.0:
+        return False
+    if probability >= 1.0:
+        return True
+    digest = hashlib.blake2b(f"{user}\x1f{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64 < probability
 
 
 def in_quiet_hours(t: float, start: time, end: time, tz: tzinfo | None = None) -> bool:
@@ -104,6 +131,7 @@ class PromptLearner:
 class _EpisodeState:
     episode_id: str
     first_prompt_t: float | None = None
+    held_back: bool = False
     first_template: str | None = None
     escalated: bool = False
     prompt_ids: list[str] = field(default_factory=list)
@@ -123,12 +151,15 @@ class PromptPolicy:
     _learner: PromptLearner | None = None
     _kind_of: OrderedDict[str, PromptKind] = field(default_factory=OrderedDict)
     _answered: set[str] = field(default_factory=set)
+    _last_arousal: Arousal | None = None
     suppressed: int = 0
+    controls: int = 0
+    """Moments held back as controls so far."""
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         c = self.config
-        kinds = tuple(dict.fromkeys(t.kind for t in CATALOG))
+        kinds = tuple(k for k in dict.fromkeys(t.kind for t in CATALOG) if k not in c.disabled_kinds)
         self._learner = PromptLearner(kinds, self._rng, c.explore, c.prior_helped, c.prior_not_helped)
 
     @property
@@ -169,7 +200,7 @@ class PromptPolicy:
     def on_outcome(self, outcome: PromptOutcome) -> None:
         """A measured outcome of one of this policy's prompts: learn from it."""
         kind = self._kind_of.get(outcome.prompt_id)
-        if kind is not None:
+        if kind is not None and outcome.helped is not None:
             self.learner.update(kind, outcome.helped, 1.0)
 
     def learn_from_history(self, rows: Iterable[tuple[str, bool | None, bool | None]]) -> int:
@@ -217,12 +248,33 @@ class PromptPolicy:
             exhale_s=tpl.exhale_s,
         )
 
-    def on_onset(self, onset: EpisodeOnset) -> Prompt | None:
+    def _hold_back(self, episode_id: str, stage: Stage) -> bool:
+        if self.config.hold_back_first and self.controls == 0 and not self._sent:
+            return True
+        return held_back(self.user, f"{episode_id}/{stage}", self.config.control_probability)
+
+    def _control(self, episode_id: str, stage: Stage, t: float, score: float | None) -> ControlMoment:
+        self.controls += 1
+        return ControlMoment(
+            id=f"{episode_id}-{stage}-c",
+            user=self.user,
+            t=t,
+            stage=stage,
+            basis=ControlBasis.HELD_BACK,
+            episode_id=episode_id,
+            score=float("nan") if score is None else score,
+        )
+
+    def on_onset(self, onset: EpisodeOnset) -> Prompt | ControlMoment | None:
+        """At an episode's onset: a prompt, a control (the prompt held back), or None (not allowed now)."""
         self._episode = _EpisodeState(onset.episode_id)
         t = onset.detected_t
-        if not self._allowed(t):
+        if not self.learner.kinds or not self._allowed(t):
             self.suppressed += 1
             return None
+        if self._hold_back(onset.episode_id, Stage.ONSET):
+            self._episode.held_back = True
+            return self._control(onset.episode_id, Stage.ONSET, t, onset.score)
         # a rise that may be physical work (no motion data): ask, do not assume
         tpl = CHECK_IN_MESSAGES[0] if onset.exertion else self.choose()
         p = self._make(tpl, t, onset.episode_id, onset.score)
@@ -233,7 +285,9 @@ class PromptPolicy:
         self._episode.prompt_ids.append(p.id)
         return p
 
-    def on_arousal(self, x: Arousal) -> Prompt | None:
+    def on_arousal(self, x: Arousal) -> Prompt | ControlMoment | None:
+        """While an episode lasts: at most one escalation prompt (or its control)."""
+        self._last_arousal = x
         ep = self._episode
         if ep is None or ep.first_prompt_t is None or ep.escalated:
             return None
@@ -241,10 +295,14 @@ class PromptPolicy:
             return None
         ep.escalated = True
         c = self.config
+        if len(self.learner.kinds) < 2:  # nothing else to offer
+            return None
         if x.t < self._snooze_until or in_quiet_hours(x.t, c.quiet_start, c.quiet_end, self.tz):
             return None
         if sum(1 for s in self._sent if x.t - s < 3600.0) >= c.max_per_hour:
             return None
+        if self._hold_back(ep.episode_id, Stage.ESCALATION):
+            return self._control(ep.episode_id, Stage.ESCALATION, x.t, x.score)
         tpl = self.choose(exclude=ep.first_template)
         p = self._make(tpl, x.t, ep.episode_id, x.score)
         self._remember(p)
@@ -258,6 +316,11 @@ class PromptPolicy:
         if ep is None or ep.episode_id != episode.id or not ep.prompt_ids or not self.config.recovery_message:
             return None
         c = self.config
+        if PromptKind.RECOVERY in c.disabled_kinds:
+            return None
+        last = self._last_arousal
+        if last is None or last.state is not ArousalState.CALM:
+            return None  # only when arousal really came down (not an episode cut off by the end of a run)
         if in_quiet_hours(t, c.quiet_start, c.quiet_end, self.tz):
             return None
         return self._make(RECOVERY_MESSAGES[0], t, episode.id, episode.peak_score)

@@ -1,6 +1,7 @@
 """Sync throughput: calmstrap's InfluxDB writer against the limit, posting pre-built line protocol.
 
-Run by hand (results go to BENCHMARKS.md):
+Run by hand (results go to BENCHMARKS.md); `--small-tx N [--peer DIR]` times one-beat commits instead
+(the cost of taking seq from the database inside each write transaction, against another checkout):
 
     PYTHONPATH=. python benchmarks/storage.py [--beats 300000] [--repeat 3] [--batch-size 5000]
 
@@ -100,12 +101,61 @@ def encode_only(path: Path, batch_size: int) -> float:
         return time.perf_counter() - t
 
 
+SMALL_TX = """
+import sys, tempfile, time
+from pathlib import Path
+from sensors.beats import Beat
+from storage.archive import Archive
+n = int(sys.argv[1])
+with tempfile.TemporaryDirectory() as tmp:
+    with Archive(Path(tmp) / "archive.db") as a:
+        for i in range(200):  # warm up
+            a.add_beats([Beat(t=1.0 + i, rr_ms=800.0, device="d", user="u")]); a.commit()
+        t = time.perf_counter()
+        for i in range(n):
+            a.add_beats([Beat(t=1e6 + i, rr_ms=800.0, device="d", user="u")])
+            a.commit()
+        print((time.perf_counter() - t) / n * 1e6)
+"""
+
+
+def small_transactions(code_dir: Path, n: int, repeat: int) -> float:
+    """Median microseconds per commit of the service's shape (one beat, then commit), code from ``code_dir``."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(code_dir)}
+    runs = [
+        float(subprocess.run([sys.executable, "-c", SMALL_TX, str(n)], env=env, capture_output=True, text=True,
+                             check=True, cwd=code_dir).stdout)
+        for _ in range(repeat)
+    ]  # fmt: skip
+    return statistics.median(runs)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--beats", type=int, default=300_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=5000)
+    ap.add_argument(
+        "--small-tx",
+        type=int,
+        metavar="N",
+        help="instead: time N one-beat commits (the service's transaction shape), seq from the database",
+    )
+    ap.add_argument(
+        "--peer", type=Path, help="with --small-tx: the same against another checkout's storage code"
+    )
     args = ap.parse_args()
+    if args.small_tx:
+        here = small_transactions(Path(__file__).resolve().parents[1], args.small_tx, args.repeat)
+        print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores; "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")  # fmt: skip
+        print(f"one-beat commits: {here:.1f} us each (this checkout)")
+        if args.peer is not None:
+            peer = small_transactions(args.peer, args.small_tx, args.repeat)
+            print(f"one-beat commits: {peer:.1f} us each ({args.peer}); ratio {here / peer:.2f}")
+        return 0
     n = args.beats
     with tempfile.TemporaryDirectory(prefix="calmstrap-bench-") as tmp:
         root = Path(tmp)

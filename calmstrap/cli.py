@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import logging
 import signal
@@ -18,12 +19,16 @@ from alerts.console import ConsoleNotifier
 from alerts.notify import Notifier
 from calmstrap import __version__, cmd_sync
 from calmstrap.alerting import alert_services, build_notifiers
+from calmstrap.cli_args import user_id
+from calmstrap.cmd_health import heartbeat
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.demo_baseline import calm_baseline
+from calmstrap.page import PagePlan, page_service, plan_page
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
 from calmstrap.preflight import check_services
 from calmstrap.sources import SourceChoiceError, consume_isolated, plan_sources
-from calmstrap.summary import StatusLine, format_summary
+from calmstrap.summary import StatusLine, format_control, format_summary
+from processing.outcomes import ControlMoment
 from sensors.errors import SensorError
 from sensors.simulated import SimulatedStrap, demo_script
 from sensors.source import BeatSource
@@ -42,8 +47,21 @@ COMMAND_MODULES: tuple[str, ...] = (
     "calmstrap.cmd_import",
     "calmstrap.cmd_sync",
     "calmstrap.cmd_export",
+    "calmstrap.cmd_health",
+    "calmstrap.cmd_answer",
 )
 DEMO_USER = "demo"
+USER_ID_OPTIONS = frozenset({"user", "label"})
+"""Options of any command that take a user id (:mod:`sensors.ids`), checked by :func:`cli_args.user_id`."""
+
+
+def _web_option(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument(
+        "--web",
+        metavar="[HOST:]PORT",
+        help=f"serve the person's page (live state, breathing pacer, answers) on this address; {default}. "
+        "Any host but 127.0.0.1/::1/localhost needs a token ([web] token, else one is made and shown once)",
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -67,18 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="run a simulated strap through the whole pipeline in accelerated time",
         description="Run a simulated strap (two scripted arousal episodes on a calm baseline) "
-        "through the whole pipeline in accelerated time, then print a summary. Quiet hours do "
-        "not apply to the demo; the previous demo's data (user 'demo') is replaced.",
+        "through the whole pipeline in accelerated time, then print a summary. The first episode's "
+        "prompt is held back as a control (the moment later prompts are compared with), the second is "
+        "prompted. Quiet hours do not apply to the demo; the previous demo's data (user 'demo') is replaced.",
     )
     _common(demo)
     demo.add_argument("--seed", type=int, default=1, help="seed of the simulated strap (default 1)")
     demo.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second (default 60)")
-    demo.add_argument("--minutes", type=float, default=20.0, help="simulated minutes (default 20)")
+    demo.add_argument("--minutes", type=float, default=25.0, help="simulated minutes (default 25)")
     demo.add_argument(
         "--ignore-prompts",
         action="store_true",
         help="the simulated person ignores the prompts (by default they follow them, and it helps)",
     )
+    _web_option(demo, "default: no page")
     demo.set_defaults(func=cmd_demo)
 
     run = sub.add_parser(
@@ -93,13 +113,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="where beats come from: ble (default: the [[straps]] of the config, or the single strap a "
         "scan finds); sim (the simulated strap); replay:FILE (an RR file streamed as if live)",
     )
+    run.add_argument(
+        "--user",
+        type=user_id,
+        help="whose data this is (default: the configured [general] user; for --source sim: user 'sim', so "
+        "simulated beats never land in a person's archive, baseline or dashboard)",
+    )
     run.add_argument("--seed", type=int, default=0, help="seed of the simulated strap (source sim)")
     run.add_argument(
         "--speed", type=float, default=1.0, help="recorded seconds per second (sources sim and replay)"
     )
+    _web_option(run, "default: [web] listen, 127.0.0.1:8421 (off: no page)")
     run.set_defaults(func=cmd_run)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub, _common)
+    for command in sub.choices.values():  # every --user / --label of every command: one user-id check
+        for action in command._actions:
+            if action.dest in USER_ID_OPTIONS:
+                action.type = user_id
     return parser
 
 
@@ -118,10 +149,17 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def notifiers_for(
-    cfg: Config, console: ConsoleNotifier, *, users: Sequence[str] = (), time_scale: float = 1.0
+    cfg: Config,
+    console: ConsoleNotifier,
+    *,
+    users: Sequence[str] = (),
+    time_scale: float = 1.0,
+    page: PagePlan | None = None,
 ) -> list[Notifier]:
-    """The notifiers in order of preference: MQTT when ``mqtt.url`` is set, the console always last."""
-    return build_notifiers(cfg, console, users=users, time_scale=time_scale)
+    """The page and pushes beside the chain: MQTT when ``mqtt.url`` is set, the console always last."""
+    link = page.public_url if page is not None else (cfg.web.public_url or None)
+    hub = page.hub if page is not None else None
+    return build_notifiers(cfg, console, users=users, time_scale=time_scale, hub=hub, link_base=link)
 
 
 class _Stop(Exception):
@@ -211,6 +249,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("calmstrap demo: --minutes and --speed must be > 0", file=sys.stderr)
         return EXIT_CONFIG
     data_dir = cfg.data_dir(args.data_dir)
+    # the demo holds its first episode back as a control and prompts the later one (no random hold-back), so
+    # one short run always shows a prompt and has a moment to compare it with
+    cfg = dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, control_probability=0.0))
     duration_s = args.minutes * 60.0
     start = float(int(time.time() - duration_s))
     strap = SimulatedStrap(
@@ -226,6 +267,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     lock = _service_lock(data_dir, "demo")
     if lock is None:
         return EXIT_CONFIG
+    page = plan_page(cfg, args.web, default_on=False)
     print(f"calmstrap demo: {args.minutes:g} simulated minutes at {args.speed:g}x, seed {args.seed}")
     with lock, Archive.in_dir(data_dir) as archive:
         archive.delete_user(DEMO_USER)
@@ -237,17 +279,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if not args.ignore_prompts:
                 follow_prompt(strap, prompt)
 
-        observer = PipelineObserver(on_arousal=status.update, on_prompt=on_prompt)
+        def on_control(c: ControlMoment) -> None:
+            status.clear()
+            print(format_control(c, start))
+
+        observer = PipelineObserver(on_arousal=status.update, on_prompt=on_prompt, on_control=on_control)
         session = new_session(
             cfg,
             archive,
-            notifiers_for(cfg, console, users=(DEMO_USER,), time_scale=args.speed),
+            notifiers_for(cfg, console, users=(DEMO_USER,), time_scale=args.speed, page=page),
             user=DEMO_USER,
             device=strap.device,
             seed=args.seed,
             observer=observer,
             restore_baseline=False,
             ignore_quiet_hours=True,
+            hold_back_first=True,  # the demo's first episode is a control: its second prompt has a comparison
         )
         # the person's baseline from a simulated calm half hour before the demo (calmstrap/demo_baseline.py)
         session.processor.baseline = calm_baseline(session.processor.config, seed=args.seed, end_t=start)
@@ -260,6 +307,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 time_scale=args.speed,
                 influx_wait_s=cmd_sync.FINAL_DRAIN_DEMO_S,
                 influx_replace_user=DEMO_USER,
+                page=page,
+                data_dir=data_dir,
             )
         )
         status.clear()
@@ -288,14 +337,32 @@ async def _session_main(
     time_scale: float = 1.0,
     influx_wait_s: float = 10.0,
     influx_replace_user: str | None = None,
+    page: PagePlan | None = None,
+    data_dir: Path | None = None,
+    seed_now: float | None = None,
+    heartbeat_dir: Path | None = None,
 ) -> bool:
+    sessions = [s for s, _ in pairs]
     # with influx.url set, the archive drains into InfluxDB as data arrives (calmstrap/cmd_sync.py)
     async with (
+        heartbeat(heartbeat_dir) if heartbeat_dir is not None else contextlib.nullcontext(),
         cmd_sync.background_sync(
             cfg, archive, final_timeout_s=influx_wait_s, replace_user=influx_replace_user
         ),
-        alert_services([s for s, _ in pairs], time_scale=time_scale),  # MQTT client lifetime
+        alert_services(sessions, time_scale=time_scale),  # MQTT client and push lifetimes
+        contextlib.AsyncExitStack() as stack,
     ):
+        if page is not None and cfg is not None:  # the person's page (calmstrap/page.py)
+            await stack.enter_async_context(
+                page_service(
+                    page,
+                    cfg,
+                    sessions,
+                    data_dir=data_dir or Path("."),
+                    time_scale=time_scale,
+                    seed_now=seed_now,
+                )
+            )
         stopped = await _run_until_stopped(pairs)
         for s, _ in pairs:
             await s.finish()
@@ -310,20 +377,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     data_dir = cfg.data_dir(args.data_dir)
     try:
-        plans, note = asyncio.run(plan_sources(args.source, cfg, seed=args.seed, speed=args.speed))
+        plans, note = asyncio.run(
+            plan_sources(args.source, cfg, seed=args.seed, speed=args.speed, user=args.user)
+        )
     except (SourceChoiceError, SensorError) as exc:
         print(f"calmstrap run: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    console = ConsoleNotifier()
+    console = ConsoleNotifier(tz=cfg.tz())
     lock = _service_lock(data_dir, "run")
     if lock is None:
         return EXIT_CONFIG
+    page = plan_page(cfg, args.web, default_on=True)
     with lock, Archive.in_dir(data_dir) as archive:
-        status = StatusLine(sys.stdout, origin=None)
+        status = StatusLine(sys.stdout, origin=None, tz=cfg.tz())
         observer = PipelineObserver(on_arousal=status.update, on_prompt=lambda p, via: status.clear())
         pairs: list[tuple[StrapSession, BeatSource]] = []
         # one notifier chain (one MQTT connection) shared by every strap's session
-        notifiers = notifiers_for(cfg, console, users=tuple(p.user for p in plans), time_scale=args.speed)
+        notifiers = notifiers_for(
+            cfg, console, users=tuple(p.user for p in plans), time_scale=args.speed, page=page
+        )
         for plan in plans:
             session = new_session(
                 cfg,
@@ -337,7 +409,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             pairs.append((session, plan.source))
         _recover(archive)
         log.info("running: %s; archive %s; Ctrl-C stops", note, archive.path)
-        asyncio.run(_session_main(pairs, cfg, archive, time_scale=args.speed))
+        asyncio.run(
+            _session_main(
+                pairs,
+                cfg,
+                archive,
+                time_scale=args.speed,
+                page=page,
+                data_dir=data_dir,
+                seed_now=time.time(),
+                heartbeat_dir=data_dir,
+            )
+        )
         status.clear()
         for session, _ in pairs:
             log.info(

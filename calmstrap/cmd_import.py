@@ -1,4 +1,4 @@
-"""``calmstrap import FILE --user U``: an RR file through processing into the archive, in one transaction."""
+"""``calmstrap import FILE --user U``: an RR file through processing into the archive, all or nothing."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from calmstrap.config import Config, load_config
 from calmstrap.pipeline import MAX_RR_MS, MIN_RR_MS, stream_config
 from processing.arousal import Arousal
 from processing.episodes import Episode, EpisodeOnset
-from processing.outcomes import PromptOutcome
+from processing.outcomes import ControlOutcome, PromptOutcome
 from processing.stream import StreamProcessor, WindowResult
 from sensors.beats import Beat, Gap, GapReason
 from sensors.errors import ReplayFormatError
@@ -38,7 +38,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 IMPORT_GAP_S = 3.0
 """With per-beat times in the file: a pause longer than this beyond the RR is recorded as a gap."""
-CHUNK_BEATS = 10_000
+CHUNK_BEATS = 1_000
 """Beats per write transaction: processing runs outside it, so the archive's write lock is held only for
 the inserts of one chunk (milliseconds; ``benchmarks/import_memory.py`` measures the longest)."""
 
@@ -237,7 +237,7 @@ class _ChunkWriter:
                 elif isinstance(out, Episode):
                     a.add_episode(out)
                     self.episodes += 1
-                elif isinstance(out, EpisodeOnset | PromptOutcome):
+                elif isinstance(out, EpisodeOnset | PromptOutcome | ControlOutcome):
                     pass  # live-only: no prompts are sent for imported data
                 else:
                     raise TypeError(f"unexpected processing output {type(out).__name__}")

@@ -16,153 +16,34 @@ bad one raises :class:`ConfigError` naming the key, where it came from and what 
 Secrets (passwords, tokens) come from the environment or from files; they are never part of a repr, and
 every message shows them as ``***`` (a URL's password too). :meth:`Config.data_dir` makes the data
 directory private: an existing one that group or others may enter is set to 0700, with a WARNING.
+The value types and their messages live in :mod:`calmstrap.config_values` (re-exported here).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import re
-import stat
 import tomllib
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import UTC, time, tzinfo
 from pathlib import Path
 from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sensors.ids import InvalidUserId, parse_user_id, shown
+from calmstrap.config_values import ConfigError as ConfigError
+from calmstrap.config_values import Range as Range
+from calmstrap.config_values import TimeRange as TimeRange
+from calmstrap.config_values import Url as Url
+from calmstrap.config_values import display_value as display_value
+from calmstrap.config_values import make_private_dir as make_private_dir
+from calmstrap.config_values import parse_url as parse_url
+from calmstrap.config_values import redact_url as redact_url
+from sensors.ids import InvalidUserId, parse_user_id
 
 ENV_PREFIX = "CALMSTRAP_"
 DEFAULT_CONFIG_NAME = "calmstrap.toml"
-log = logging.getLogger("calmstrap.config")
-
-_SECRET_KEY = re.compile(r"(^|[._])(password|token|secret)$")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with the password of a ``user:password@`` part replaced by ``***`` (for messages)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    userinfo, hostport = rest.rsplit("@", 1)  # a password may hold "/" or "@": everything up to the last "@"
-    user, colon, _password = userinfo.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{hostport}"
-
-
-def display_value(key: str, value: object) -> str:
-    """A config value for a message: secrets as ``'***'``, URLs without their password, long values
-    shortened, control characters escaped."""
-    if _SECRET_KEY.search(key) and value not in ("", None):
-        return "'***'"
-    if isinstance(value, str) and "://" in value:
-        value = redact_url(value)
-    return shown(value)
-
-
-class ConfigError(ValueError):
-    """A configuration value that cannot be used: ``key`` is ``section.key``.
-
-    The message shows the value through :func:`display_value` (never a secret); ``detail``, when given,
-    replaces the "expected ..." part (a user id's error reads the same everywhere)."""
-
-    def __init__(
-        self, key: str, value: object, expected: str, source: str, *, detail: str | None = None
-    ) -> None:
-        self.key = key
-        self.value = value
-        self.expected = expected
-        self.source = source
-        if detail is not None:
-            super().__init__(f"config error: {key} (from {source}): {detail}")
-        else:
-            super().__init__(
-                f"config error: {key} = {display_value(key, value)} (from {source}): expected {expected}"
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class Url:
-    """A parsed service URL (no credentials: they are refused): ``scheme``, ``host``, ``port``, ``path``."""
-
-    scheme: str
-    host: str
-    port: int
-    path: str = ""
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}{self.path}"
-
-
-def parse_url(
-    key: str,
-    value: str,
-    schemes: Mapping[str, int],
-    *,
-    source: str = "config",
-    allow_path: bool = False,
-    credentials_hint: str = "",
-) -> Url:
-    """Parse a service URL at load; a :class:`ConfigError` names ``key`` (and never shows a password).
-
-    ``schemes`` maps each accepted scheme to its default port (``{"mqtt": 1883, "mqtts": 8883}``). The
-    port must be 1-65535; a host is required; a path only with ``allow_path``; no query, fragment,
-    whitespace or credentials (``credentials_hint`` says where they go instead)."""
-    forms = " or ".join(f"{s}://host[:port]" + ("[/path]" if allow_path else "") for s in schemes)
-
-    def bad(expected: str) -> ConfigError:
-        return ConfigError(key, value, expected, source)
-
-    if not isinstance(value, str) or not value or any(c.isspace() or not c.isprintable() for c in value):
-        raise bad(forms)
-    try:
-        parts = urllib.parse.urlsplit(value)
-    except ValueError:
-        raise bad(forms) from None
-    if parts.scheme.lower() not in schemes:
-        raise bad(forms)
-    if parts.username is not None or parts.password is not None or "@" in value.partition("://")[2]:
-        where = credentials_hint or f"{key.rsplit('.', 1)[0]}.username and a password file or variable"
-        raise bad(f"a URL without credentials (user:password@): put them in {where}")
-    if not parts.hostname:
-        raise bad(f"{forms}: the host is missing")
-    try:
-        port = parts.port
-    except ValueError:
-        raise bad(f"{forms}: the port must be a number from 1 to 65535") from None
-    if port == 0:
-        raise bad(f"{forms}: the port must be a number from 1 to 65535")
-    path = parts.path.rstrip("/")
-    if (path and not allow_path) or parts.query or parts.fragment or "?" in value or "#" in value:
-        raise bad(forms)
-    scheme = parts.scheme.lower()
-    return Url(scheme, parts.hostname, port or schemes[scheme], path)
-
-
-@dataclass(frozen=True)
-class TimeRange:
-    """A daily time range ``HH:MM-HH:MM`` that may wrap midnight; equal ends mean "never"."""
-
-    start: time
-    end: time
-
-    @classmethod
-    def parse(cls, text: str) -> TimeRange:
-        """``HH:MM-HH:MM``: hours 0-23, minutes 0-59; ``24:00`` is accepted as midnight. ValueError else."""
-        m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text)
-        if not m:
-            raise ValueError(text)
-        h1, m1, h2, m2 = (int(g) for g in m.groups())
-        for h, mm in ((h1, m1), (h2, m2)):
-            if not (0 <= h <= 23 and 0 <= mm <= 59) and (h, mm) != (24, 0):
-                raise ValueError(text)
-        return cls(time(h1 % 24, m1), time(h2 % 24, m2))
-
-    def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
 @dataclass(frozen=True)
@@ -171,6 +52,8 @@ class GeneralConfig:
     data_dir: str = ""
     """Empty: ``$XDG_DATA_HOME/calmstrap`` (``~/.local/share/calmstrap``)."""
     log_level: str = "INFO"
+    timezone: str = ""
+    """The person's IANA time zone (``America/New_York``) for quiet hours, days and weeks; empty: the system's."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +78,34 @@ class PolicyConfig:
     escalate_after_s: float = 180.0
     expiry_s: float = 120.0
     recovery_message: bool = True
+    disabled_kinds: tuple[str, ...] = ()
+    """Prompt kinds never sent (e.g. ``["urge_surfing"]``); see alerts.catalog.PromptKind."""
+    control_probability: float = 0.25
+    """Probability of holding a prompt back as a control (0 turns controls off)."""
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The person's page (web/): where it listens and the token any address but loopback needs."""
+
+    listen: str = "127.0.0.1:8421"
+    """``HOST:PORT`` or ``PORT``; empty or ``off``: no page. Any host but 127.0.0.1/::1/localhost needs a token."""
+    token: str = field(default="", repr=False)
+    token_file: str = ""
+    public_url: str = ""
+    """The page's address as a phone reaches it (for links in pushes); empty: from ``listen``."""
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Phone pushes through Apprise URLs (ntfy://, gotifys://, pover://, tgram://, json://, ...)."""
+
+    urls: tuple[str, ...] = field(default=(), repr=False)
+    """Apprise URLs hold secrets: from the environment (``CALMSTRAP_NOTIFY__URLS``) or ``urls_file``."""
+    urls_file: str = ""
+    """A file with one Apprise URL per line (``#`` comments)."""
+    retry_min_s: float = 1.0
+    retry_max_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -252,6 +163,12 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     influx: InfluxConfig = field(default_factory=InfluxConfig)
     straps: tuple[StrapConfig, ...] = ()
+    web: WebConfig = field(default_factory=WebConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+
+    def tz(self) -> tzinfo:
+        """The person's time zone: ``general.timezone`` (checked at load), else the system's."""
+        return zone(self.general.timezone) if self.general.timezone else system_zone()
 
     def data_dir(self, override: str | None = None) -> Path:
         """The data directory (``override``: ``--data-dir``), made private when it exists already
@@ -265,50 +182,6 @@ class Config:
             path = Path(xdg) / "calmstrap"
         make_private_dir(path)
         return path
-
-
-def make_private_dir(path: Path) -> bool:
-    """An existing directory that group or others may read or enter is set to 0700, with a WARNING (the
-    archive and exports in it are health data); True when it was changed. Missing: nothing to do."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False
-    if not stat.S_ISDIR(mode) or not mode & 0o077:
-        return False
-    try:
-        os.chmod(path, 0o700)
-    except OSError as exc:
-        log.warning(
-            "data directory %s is open to other users (mode %o) and could not be made private: %s",
-            path,
-            stat.S_IMODE(mode),
-            exc.strerror or exc,
-        )
-        return False
-    log.warning(
-        "data directory %s was open to other users (mode %o); set to 0700 (only you)",
-        path,
-        stat.S_IMODE(mode),
-    )
-    return True
-
-
-@dataclass(frozen=True, slots=True)
-class Range:
-    """The allowed values of a number: ``lo`` to ``hi``; ``lo_open``: ``lo`` itself not allowed."""
-
-    lo: float
-    hi: float
-    lo_open: bool = False
-
-    def __contains__(self, x: float) -> bool:
-        return (self.lo < x if self.lo_open else self.lo <= x) and x <= self.hi
-
-    def describe(self) -> str:
-        if self.lo_open:
-            return f"above {self.lo:g} and at most {self.hi:g}"
-        return f"from {self.lo:g} to {self.hi:g}"
 
 
 RANGES: Mapping[str, Range] = {
@@ -325,6 +198,7 @@ RANGES: Mapping[str, Range] = {
     "policy.max_per_hour": Range(0, 1_000_000),  # 0: no prompts; the load benchmark lifts the cap
     "policy.escalate_after_s": Range(0.0, 3600.0, lo_open=True),
     "policy.expiry_s": Range(1.0, 3600.0),
+    "policy.control_probability": Range(0.0, 1.0),  # 0: no prompt is held back as a control
     "mqtt.state_interval_s": Range(0.0, 3600.0, lo_open=True),
     "mqtt.reconnect_min_s": Range(0.0, 3600.0, lo_open=True),
     "mqtt.reconnect_max_s": Range(0.0, 3600.0, lo_open=True),
@@ -353,6 +227,29 @@ _CREDENTIALS_HINT: Mapping[str, str] = {
     "influx.url": "influx.token_file (v2) or influx.username and influx.password_file (v1)",
 }
 _USER_KEY = re.compile(r"^(general|straps\[\d+\])\.user$")
+
+
+def zone(name: str) -> ZoneInfo:
+    """An IANA time zone by name; raises ValueError for a name the system's tz database does not know."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(name) from None
+
+
+def system_zone() -> tzinfo:
+    """The machine's time zone: ``TZ`` when it names a zone, else ``/etc/localtime``, else UTC."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        try:
+            return zone(name)
+        except ValueError:
+            pass
+    try:
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except (OSError, ValueError):
+        return UTC
 
 
 _CHOICES: Mapping[str, tuple[str, ...]] = {
@@ -404,6 +301,8 @@ def _convert(key: str, typ: Any, value: object, source: str) -> object:
             if not _in_range(key, out_f):
                 raise ValueError
             return out_f
+        if typ == tuple[str, ...]:
+            return _string_list(key, value)
         if typ is TimeRange:
             return value if isinstance(value, TimeRange) else TimeRange.parse(str(value))
         if typ is str:
@@ -421,7 +320,40 @@ def _convert(key: str, typ: Any, value: object, source: str) -> object:
         pass
     else:
         raise AssertionError(f"unsupported config type for {key}: {typ}")
-    raise ConfigError(key, value, _expected(key, typ), source)
+    shown = "(hidden)" if key in _SECRET_KEYS else value
+    raise ConfigError(key, shown, _expected(key, typ), source)
+
+
+_SECRET_KEYS = frozenset({"notify.urls", "web.token", "mqtt.password", "influx.token", "influx.password"})
+"""Keys whose value an error message never shows (Apprise URLs carry tokens and passwords)."""
+
+_LIST_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "policy.disabled_kinds": (
+        "breathing",
+        "sigh",
+        "exhale",
+        "orienting",
+        "grounding",
+        "urge_surfing",
+        "recovery",
+    ),
+}
+
+
+def _string_list(key: str, value: object) -> tuple[str, ...]:
+    """A TOML array of strings, or (environment) one string of items separated by spaces or commas."""
+    if isinstance(value, str):
+        items = [v for v in re.split(r"[\s,]+", value) if v]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = [v.strip() for v in value if v.strip()]
+    else:
+        raise ValueError
+    choices = _LIST_CHOICES.get(key)
+    if choices is not None:
+        items = [v.lower() for v in items]
+        if any(v not in choices for v in items):
+            raise ValueError
+    return tuple(items)
 
 
 def _in_range(key: str, x: float) -> bool:
@@ -432,6 +364,10 @@ def _in_range(key: str, x: float) -> bool:
 
 
 def _expected(key: str, typ: Any) -> str:
+    if key in _LIST_CHOICES:
+        return "a list of: " + ", ".join(_LIST_CHOICES[key])
+    if typ == tuple[str, ...]:
+        return "a list of strings (in the environment: separated by spaces or commas)"
     if key in _CHOICES:
         return "one of " + ", ".join(_CHOICES[key])
     if typ is bool:
@@ -475,6 +411,8 @@ _SECTIONS: Mapping[str, type[Any]] = {
     "policy": PolicyConfig,
     "mqtt": MqttConfig,
     "influx": InfluxConfig,
+    "web": WebConfig,
+    "notify": NotifyConfig,
 }
 
 
@@ -525,14 +463,33 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     straps_raw = raw.get("straps", [])
     if not isinstance(straps_raw, list):
         raise ConfigError("straps", straps_raw, "an array of tables [[straps]]", source_file)
-    straps = []
+    straps: list[StrapConfig] = []
     for i, s in enumerate(straps_raw):
         if not isinstance(s, dict):
             raise ConfigError(f"straps[{i}]", s, "a table with user and address or name", source_file)
         strap = _section(StrapConfig, f"straps[{i}]", {k: (v, source_file) for k, v in s.items()})
         if not strap.address and not strap.name:
             raise ConfigError(f"straps[{i}]", s, "an address or a name", source_file)
+        for j, other in enumerate(straps):
+            if other.user == strap.user:
+                raise ConfigError(
+                    f"straps[{i}].user",
+                    strap.user,
+                    f"a user other than straps[{j}]'s (one person per strap)",
+                    source_file,
+                )
         straps.append(strap)
+    general: GeneralConfig = sections["general"]
+    if general.timezone:
+        try:
+            zone(general.timezone)
+        except ValueError:
+            raise ConfigError(
+                "general.timezone",
+                general.timezone,
+                "an IANA time zone name such as Europe/Berlin or America/New_York (or empty: the system's)",
+                _src(values, "general", "timezone"),
+            ) from None
     for full, schemes in URL_SCHEMES.items():
         section, key = full.split(".", 1)
         url = getattr(sections[section], key)
@@ -565,6 +522,14 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         influx = dataclasses.replace(
             influx, password=_read_secret_file("influx.password_file", influx.password_file)
         )
+    web: WebConfig = sections["web"]
+    if not web.token and web.token_file:
+        web = dataclasses.replace(web, token=_read_secret_file("web.token_file", web.token_file))
+    notify: NotifyConfig = sections["notify"]
+    if not notify.urls and notify.urls_file:
+        lines = _read_secret_file("notify.urls_file", notify.urls_file).splitlines()
+        urls = tuple(u.strip() for u in lines if u.strip() and not u.strip().startswith("#"))
+        notify = dataclasses.replace(notify, urls=urls)
     return Config(
         general=sections["general"],
         processing=sections["processing"],
@@ -572,6 +537,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         mqtt=mqtt,
         influx=influx,
         straps=tuple(straps),
+        web=web,
+        notify=notify,
     )
 
 

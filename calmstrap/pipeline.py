@@ -12,8 +12,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import tzinfo
 
-from alerts.catalog import Prompt
+from alerts.catalog import Prompt, PromptKind
 from alerts.notify import Notifier, StrapStatus
 from alerts.policy import PolicyConfig as PolicyParams
 from alerts.policy import PromptPolicy
@@ -21,11 +22,12 @@ from calmstrap.config import Config
 from processing.arousal import Arousal
 from processing.baseline import BASELINE_BINS
 from processing.episodes import Episode, EpisodeOnset
-from processing.outcomes import PromptOutcome
+from processing.outcomes import ControlMoment, ControlOutcome, PromptOutcome, Stage
 from processing.stream import StreamConfig, StreamProcessor, WindowResult
 from sensors.beats import BeatClock, Gap
 from sensors.heart_rate import MalformedMeasurement, parse_measurement
 from storage.archive import Archive
+from storage.progress import refresh_weekly_progress
 
 log = logging.getLogger("calmstrap.pipeline")
 
@@ -38,6 +40,8 @@ MOTION_FULL_SCALE_MG = 1000.0 / 3.0
 in acceleration-magnitude (ENMO-like) metrics."""
 BASELINE_SAVE_EVERY_S = 600.0
 """Stream time between periodic baseline saves (a crash loses at most this much of the baseline's updates)."""
+PROGRESS_EVERY_S = 3600.0
+"""Stream time between refreshes of the weekly progress (also refreshed as each episode ends)."""
 
 
 def stream_config(cfg: Config) -> StreamConfig:
@@ -55,7 +59,9 @@ def stream_config(cfg: Config) -> StreamConfig:
     )
 
 
-def policy_params(cfg: Config, *, ignore_quiet_hours: bool = False) -> PolicyParams:
+def policy_params(
+    cfg: Config, *, ignore_quiet_hours: bool = False, hold_back_first: bool = False
+) -> PolicyParams:
     p = cfg.policy
     quiet = p.quiet_hours
     return PolicyParams(
@@ -66,6 +72,9 @@ def policy_params(cfg: Config, *, ignore_quiet_hours: bool = False) -> PolicyPar
         quiet_end=quiet.start if ignore_quiet_hours else quiet.end,
         expiry_s=p.expiry_s,
         recovery_message=p.recovery_message,
+        disabled_kinds=frozenset(PromptKind(k) for k in p.disabled_kinds),
+        control_probability=p.control_probability,
+        hold_back_first=hold_back_first,
     )
 
 
@@ -89,6 +98,7 @@ class PipelineObserver:
     on_prompt: Callable[[Prompt, str], None] | None = None
     on_episode: Callable[[Episode], None] | None = None
     on_outcome: Callable[[PromptOutcome], None] | None = None
+    on_control: Callable[[ControlMoment], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +127,14 @@ class StrapSession:
     prompts: list[Prompt] = field(default_factory=list)
     episodes: list[Episode] = field(default_factory=list)
     outcomes: list[PromptOutcome] = field(default_factory=list)
+    controls: list[ControlMoment] = field(default_factory=list)
+    control_outcomes: list[ControlOutcome] = field(default_factory=list)
     baseline_save_every_s: float = BASELINE_SAVE_EVERY_S
+    tz: tzinfo | None = None
+    """The person's time zone: weekly progress is kept per ISO week of their local days."""
+    progress_every_s: float = PROGRESS_EVERY_S
     _next_baseline_save_t: float | None = field(default=None, init=False)
+    _next_progress_t: float | None = field(default=None, init=False)
     _saved_baseline: dict[str, object] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -157,6 +173,11 @@ class StrapSession:
         elif t >= self._next_baseline_save_t:
             self._next_baseline_save_t = t + self.baseline_save_every_s
             self.save_baseline(t, only_changed=True)
+        if self._next_progress_t is None:
+            self._next_progress_t = t + self.progress_every_s
+        elif t >= self._next_progress_t:
+            self._next_progress_t = t + self.progress_every_s
+            self.refresh_progress()
         self.archive.commit()
 
     def on_motion(
@@ -179,6 +200,10 @@ class StrapSession:
             n += 1
         return n
 
+    def refresh_progress(self) -> None:
+        """Bring this user's weekly progress rows up to date (the dashboard's progress panels read them)."""
+        refresh_weekly_progress(self.archive, self.user, tz=self.tz)
+
     def on_gap(self, gap: Gap) -> None:
         self.archive.add_gap(gap)
         self.processor.gap(gap)
@@ -191,6 +216,7 @@ class StrapSession:
         for out in self.processor.flush():
             await self._dispatch(out)
         self.save_baseline(time.time())
+        self.refresh_progress()
         self.archive.commit()
 
     async def _dispatch(self, out: object) -> None:
@@ -203,15 +229,11 @@ class StrapSession:
                     self.observer.on_arousal(self.user, out)
                 for n in self.notifiers:
                     await n.publish_state(self.user, out, self.strap_status)
-                prompt = self.policy.on_arousal(out)
-                if prompt is not None:
-                    await self._send(prompt)
+                await self._decided(self.policy.on_arousal(out), Stage.ESCALATION)
             case EpisodeOnset():
                 for n in self.notifiers:
                     await n.publish_episode(self.user, out)
-                prompt = self.policy.on_onset(out)
-                if prompt is not None:
-                    await self._send(prompt)
+                await self._decided(self.policy.on_onset(out), Stage.ONSET)
             case Episode():
                 ep = dataclasses.replace(out, prompt_ids=self.policy.prompt_ids_for(out.id))
                 self.archive.add_episode(ep)
@@ -221,6 +243,7 @@ class StrapSession:
                     self.observer.on_episode(ep)
                 for n in self.notifiers:
                     await n.publish_episode(self.user, ep)
+                self.refresh_progress()
                 recovery = self.policy.on_episode_end(ep, self.processor.last_t)
                 if recovery is not None:
                     await self._send(recovery, track_outcome=False)
@@ -230,18 +253,45 @@ class StrapSession:
                 self.outcomes.append(out)
                 if self.observer.on_outcome:
                     self.observer.on_outcome(out)
+            case ControlOutcome():
+                self.archive.add_control(out.moment)  # a matched stretch is stored only now
+                self.archive.set_control_outcome(out)
+                self.control_outcomes.append(out)
             case _:
                 raise TypeError(f"unexpected processing output {type(out).__name__}")
 
+    async def _decided(self, decision: Prompt | ControlMoment | None, stage: Stage) -> None:
+        """Carry out the policy's decision: send the prompt, or record the held-back control."""
+        match decision:
+            case Prompt():
+                await self._send(decision, stage=stage)
+            case ControlMoment():
+                self.archive.add_control(decision)
+                self.archive.commit()
+                self.processor.note_control(decision)
+                self.controls.append(decision)
+                if self.observer.on_control:
+                    self.observer.on_control(decision)
+
     async def deliver(self, prompt: Prompt) -> None:
-        """Send a prompt that does not come from the policy (a guided practice's pacing prompts)."""
+        """Send a prompt decided outside the arousal path (no outcome is measured for it)."""
         await self._send(prompt, track_outcome=False)
 
-    async def _send(self, prompt: Prompt, *, track_outcome: bool = True) -> None:
+    async def _send(self, prompt: Prompt, *, track_outcome: bool = True, stage: Stage = Stage.ONSET) -> None:
+        """Archive first; then every side channel (the page, phone pushes: ``side_channel = True``) gets the
+        prompt, and the other notifiers in order until one delivers (MQTT, else the console)."""
         via = "none"
         self.archive.add_prompt(prompt, via)
         self.archive.commit()
         for n in self.notifiers:
+            if getattr(n, "side_channel", False):
+                try:
+                    await n.send_prompt(prompt)
+                except Exception:  # a notifier must never stop the pipeline
+                    log.exception("notifier %s failed", n.name)
+        for n in self.notifiers:
+            if getattr(n, "side_channel", False):
+                continue
             try:
                 ok = await n.send_prompt(prompt)
             except Exception:  # a notifier must never stop the pipeline
@@ -256,7 +306,7 @@ class StrapSession:
         if track_outcome:
             cycle_s = (prompt.inhale_s or 0.0) + (prompt.hold_s or 0.0) + (prompt.exhale_s or 0.0)
             paced_hz = 1.0 / cycle_s if cycle_s > 0 else None
-            self.processor.note_prompt(prompt.id, prompt.t, paced_breath_hz=paced_hz)
+            self.processor.note_prompt(prompt.id, prompt.t, paced_breath_hz=paced_hz, stage=stage)
         if self.observer.on_prompt:
             self.observer.on_prompt(prompt, via)
 
@@ -272,6 +322,7 @@ def new_session(
     observer: PipelineObserver | None = None,
     restore_baseline: bool = True,
     ignore_quiet_hours: bool = False,
+    hold_back_first: bool = False,
 ) -> StrapSession:
     processor = StreamProcessor(user=user, device=device, config=stream_config(cfg))
     if restore_baseline:
@@ -279,9 +330,15 @@ def new_session(
             saved = archive.load_baseline(user, bin_name)
             if saved is not None:
                 processor.baseline.restore(saved, bin_name)
+    tz = cfg.tz()
     policy = PromptPolicy(
-        user=user, config=policy_params(cfg, ignore_quiet_hours=ignore_quiet_hours), seed=seed
+        user=user,
+        config=policy_params(cfg, ignore_quiet_hours=ignore_quiet_hours, hold_back_first=hold_back_first),
+        tz=tz,
+        seed=seed,
     )
+    for stage, basis, d_a, a_at in archive.load_control_changes(user):  # the references survive a restart
+        processor.restore_reference(stage, basis, d_a, a_at)
     return StrapSession(
         user=user,
         device=device,
@@ -290,4 +347,5 @@ def new_session(
         processor=processor,
         policy=policy,
         observer=observer or PipelineObserver(),
+        tz=tz,
     )

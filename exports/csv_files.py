@@ -17,9 +17,10 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from exports.dataset import ExportData, Progress, iso_utc, iso_utc_array
+from exports.dataset import ExportData, Progress, iso_utc, iso_utc_array, zone_name
 from exports.files import Staging, safe_name
 from exports.kubios import RR_DECIMALS
+from processing.effect import welch_difference
 
 CHUNK_ROWS = 200_000
 
@@ -72,8 +73,12 @@ WINDOWS = CsvFile(
         Column("sd1_ms", "ms", "Poincare plot SD1 (short-term variability)"),
         Column("sd2_ms", "ms", "Poincare plot SD2 (longer-term variability)"),
         Column("dfa_a1", "", "detrended fluctuation analysis, short-term exponent alpha1"),
-        Column("stress_index", "", "Baevsky stress index"),
-        Column("resp_rate_bpm", "breaths/min", "breathing rate estimated from the RR spectrum"),
+        Column("stress_index", "", "Baevsky stress index as its square root (√SI; not Kubios' stress index)"),
+        Column(
+            "resp_rate_bpm",
+            "breaths/min",
+            "breathing rate estimated from the heart-rate rhythm of breathing (RR spectrum)",
+        ),
         Column("valid", "0/1", "1 when the window had enough clean beats to be used"),
     ),
 )
@@ -125,7 +130,10 @@ PROMPTS = CsvFile(
         Column("d_hr_bpm", "beats/min", "change in heart rate, same windows (down is calmer)"),
         Column("d_score", "score points", "change in arousal score, same windows (down is calmer)"),
         Column(
-            "helped", "0/1", "1 when ln RMSSD rose by half a resting SD and heart rate fell by 2 bpm or more"
+            "helped",
+            "0/1",
+            "helped compared with the moments held back: 1 when arousal came down after (came_down) and the"
+            " change in A beat the person's controls (see controls.csv; empty: nothing to compare with yet)",
         ),
         Column("feedback_helped", "0/1", "the person's own answer, when they gave one"),
         Column(
@@ -139,15 +147,59 @@ PROMPTS = CsvFile(
             "0-1",
             "paced-breathing prompts: its share of all heart-rate variation (coherence-like)",
         ),
+        Column("d_a", "baseline SD", "change in the arousal composite A, same windows (down is calmer)"),
+        Column(
+            "came_down",
+            "0/1",
+            "came down after: 1 when ln RMSSD rose by half a resting SD and heart rate fell by 2 bpm or more"
+            " (arousal near a peak falls by itself too, so this alone does not show the prompt helped)",
+        ),
+        Column(
+            "helped_basis",
+            "",
+            "what helped was judged against: controls (5 or more held back), matched stretches (fewer: also"
+            " unprompted episode onsets), none yet",
+        ),
+        Column("n_reference", "count", "how many moments without a prompt it was compared with"),
+    ),
+)
+
+CONTROLS = CsvFile(
+    "controls",
+    "Moments without a prompt, measured exactly like a prompt's outcome: held back (the policy would have"
+    " prompted and held the prompt back at random) or matched stretch (an episode onset at which no prompt"
+    " was allowed). The effect of prompting is the prompts' change minus these changes.",
+    (
+        Column("id", "", "control id"),
+        Column("time_utc", "ISO 8601 UTC", "the moment"),
+        Column("stage", "", "onset (an episode's first prompt decision) or escalation (its second)"),
+        Column("basis", "", "held back or matched stretch"),
+        Column("episode_id", "", "the episode"),
+        Column("reason_score", "score 0-100", "arousal score at the moment"),
+        Column("outcome_utc", "ISO 8601 UTC", "when the outcome was measured"),
+        Column("d_ln_rmssd", "ln(ms)", "change in ln RMSSD, 1-3 min after versus 2 min before"),
+        Column("d_hr_bpm", "beats/min", "change in heart rate, same windows"),
+        Column("d_score", "score points", "change in arousal score, same windows"),
+        Column("d_a", "baseline SD", "change in the arousal composite A, same windows"),
     ),
 )
 
 WEEKLY = CsvFile(
     "weekly_progress",
-    "Per ISO week (Monday to Sunday, UTC): the numbers that show change over time.",
+    "Per ISO week (Monday to Sunday, the person's local days): the numbers that show change over time, "
+    "of the exported range only.",
     (
         Column("week", "ISO week", "e.g. 2026-W45"),
-        Column("week_start_utc", "ISO 8601 UTC", "Monday 00:00 of the week"),
+        Column(
+            "first_day",
+            "date",
+            "first local day of the week in the range (the Monday, or the range's first day)",
+        ),
+        Column("last_day", "date", "last local day of the week in the range (inclusive)"),
+        Column(
+            "partial", "0/1", "1 when the range covers only part of the week: its numbers are of those days"
+        ),
+        Column("week_start_utc", "ISO 8601 UTC", "Monday 00:00 local time of the week"),
         Column("hours_worn", "h", "hours of heartbeat data"),
         Column("episodes", "count", "arousal episodes that started in the week"),
         Column("episodes_per_hour", "1/h", "episodes per hour worn"),
@@ -167,12 +219,17 @@ WEEKLY = CsvFile(
         Column("resting_ln_rmssd_hi", "ln(ms)", "upper edge of the resting band: that mean plus one SD"),
         Column("resting_hr_bpm", "beats/min", "resting heart rate (lower: calmer baseline)"),
         Column("prompts_sent", "count", "prompts sent"),
-        Column("prompts_helped", "count", "prompts after which arousal came down"),
-        Column("helped_share", "0-1", "prompts that helped / prompts with a measured outcome"),
+        Column(
+            "prompts_helped",
+            "count",
+            "prompts that helped (the person's own answer when given, else: helped compared with the"
+            " moments held back)",
+        ),
+        Column("helped_share", "0-1", "prompts that helped / prompts with a verdict"),
     ),
 )
 
-FILES: tuple[CsvFile, ...] = (BEATS, WINDOWS, EPISODES, PROMPTS, WEEKLY)
+FILES: tuple[CsvFile, ...] = (BEATS, WINDOWS, EPISODES, PROMPTS, CONTROLS, WEEKLY)
 
 
 def _num(x: Any) -> str:
@@ -195,15 +252,52 @@ def file_name(name: str, f: CsvFile) -> str:
     return f"{safe_name(name)}_{f.stem}.csv"
 
 
+def effect_paragraph(data: ExportData) -> list[str]:
+    """'Came down after' versus 'helped compared with the moments held back', and the effect of prompting."""
+    nan = float("nan")
+    held = [c for c in data.controls if c.basis == "held back"]
+    measured = [p for p in data.prompts if p.kind != "recovery"]
+    lines = [
+        "Two verdicts per prompt. 'came_down' (came down after): heart rate and RMSSD moved towards calm in the",
+        "1-3 minutes after the prompt; arousal near its peak falls by itself too, so this is not proof the",
+        "prompt helped. 'helped' (helped compared with the moments held back): at some moments when a prompt",
+        "was due, calmstrap held it back at random (controls.csv) and measured the same change; a prompt",
+        "helped when it came down after and did better than those moments.",
+    ]
+    hr = welch_difference(
+        [nan if p.d_hr_bpm is None else p.d_hr_bpm for p in measured],
+        [nan if c.d_hr_bpm is None else c.d_hr_bpm for c in held],
+    )
+    lr = welch_difference(
+        [nan if p.d_ln_rmssd is None else p.d_ln_rmssd for p in measured],
+        [nan if c.d_ln_rmssd is None else c.d_ln_rmssd for c in held],
+    )
+    if hr.known and lr.known:
+        lines.append(
+            f"Effect of prompting in this range (after a prompt minus after a moment held back, Welch 95 % CI;"
+            f" {hr.n_prompted} prompts, {hr.n_control} held back): heart rate {hr.diff:+.1f} bpm"
+            f" ({hr.ci_low:+.1f} to {hr.ci_high:+.1f}), ln RMSSD {lr.diff:+.2f} ({lr.ci_low:+.2f} to {lr.ci_high:+.2f})."
+        )
+    else:
+        lines.append(
+            f"Effect of prompting: not estimated in this range ({hr.n_prompted} prompts with an outcome,"
+            f" {hr.n_control} moments held back; at least 2 of each are needed)."
+        )
+    return lines
+
+
 def readme(data: ExportData) -> str:
     r = data.range
     lines = [
         f"calmstrap CSV export for {r.name}",
-        f"range: {iso_utc(r.start_t)} to {iso_utc(r.end_t)} (UTC)",
+        f"range: {iso_utc(r.start_t)} to {iso_utc(r.end_t)} (UTC; the person's days are in {zone_name(r.tz)})",
         "",
-        "Comma-separated, UTF-8, one header line. An empty field means no value. Times are ISO 8601 UTC.",
+        "Comma-separated, UTF-8, one header line. An empty field means no value. Times are ISO 8601 UTC;",
+        "days and weeks (weekly_progress) are the person's local days. Every row is of the range only.",
         "calmstrap is a wellness tool, not a medical device: these numbers describe the body's arousal and",
         "recovery; they are not a medical assessment.",
+        "",
+        *effect_paragraph(data),
         "",
     ]
     for f in FILES:
@@ -339,6 +433,26 @@ def write(data: ExportData, stage: Staging, progress: Progress | None = None) ->
                     _num(p.osc_freq_hz),
                     _num(p.osc_amplitude_bpm),
                     _num(p.osc_power_share),
+                    _num(p.d_a),
+                    _num(p.came_down),
+                    p.helped_basis or "",
+                    _num(p.n_reference),
+                ]
+            )
+    with stage.open_text(file_name(name, CONTROLS)) as out:
+        wr = csv.writer(out, lineterminator="\n")
+        wr.writerow([c.name for c in CONTROLS.columns])
+        for c in data.controls:
+            wr.writerow(
+                [
+                    c.id,
+                    iso_utc(c.t),
+                    c.stage,
+                    c.basis,
+                    c.reason_episode_id or "",
+                    _num(c.reason_score),
+                    "" if c.outcome_t is None else iso_utc(c.outcome_t),
+                    *(_num(x) for x in (c.d_ln_rmssd, c.d_hr_bpm, c.d_score, c.d_a)),
                 ]
             )
     with stage.open_text(file_name(name, WEEKLY)) as out:
@@ -348,6 +462,9 @@ def write(data: ExportData, stage: Staging, progress: Progress | None = None) ->
             wr.writerow(
                 [
                     wk.week,
+                    "" if wk.first_day is None else wk.first_day.isoformat(),
+                    "" if wk.last_day is None else wk.last_day.isoformat(),
+                    _num(wk.partial),
                     iso_utc(wk.week_start_t),
                     *(
                         _num(x)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import numpy as np
@@ -19,12 +19,13 @@ import numpy.typing as npt
 
 from exports.errors import EmptyRange, UnknownUser
 from processing.episodes import Episode
+from processing.progress import WeekProgress
 from storage.archive import WINDOW_FEATURES, Archive
+from storage.progress import range_progress
 
 Progress = Callable[[str, float], None]
 """Called with a stage name and the fraction of it done (0..1)."""
 
-WEEK_S = 7 * 86400.0
 
 BEAT_DTYPE = np.dtype([("t", "f8"), ("rr_ms", "f8"), ("artifact", "i1")])
 WINDOW_DTYPE = np.dtype(
@@ -55,6 +56,16 @@ def iso_utc_array(t: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
     return out
 
 
+def zone_name(tz: tzinfo | None) -> str:
+    """A time zone as the files name it: ``America/New_York``, ``UTC``, or "local time" for the system's."""
+    if tz is None:
+        return "local time"
+    key = getattr(tz, "key", None)
+    if key and key != "localtime":
+        return str(key)
+    return datetime.now(tz).strftime("%Z") or "local time"
+
+
 @dataclass(frozen=True, slots=True)
 class ExportRange:
     """Whose data, which half-open span ``[start_t, end_t)``, and the name written into the files."""
@@ -63,6 +74,8 @@ class ExportRange:
     start_t: float
     end_t: float
     label: str | None = None
+    tz: tzinfo | None = None
+    """The person's time zone: the report's days and weeks break at their local midnight (None: the system's)."""
 
     @property
     def name(self) -> str:
@@ -111,30 +124,28 @@ class PromptRow:
     osc_freq_hz: float | None = None
     osc_amplitude_bpm: float | None = None
     osc_power_share: float | None = None
+    d_a: float | None = None
+    came_down: bool | None = None
+    """The raw verdict: arousal came down after (ln RMSSD up, HR down); says nothing about the prompt alone."""
+    helped_basis: str | None = None
+    n_reference: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class WeekRow:
-    """One row of the archive's ``weekly_progress`` table (ISO week, e.g. ``2026-W45``)."""
+class ControlRow:
+    """One row of the archive's ``controls`` table: a moment without a prompt, measured like a prompt."""
 
-    week: str
-    week_start_t: float
-    hours_worn: float | None
-    episodes: int | None
-    episodes_per_hour: float | None
-    median_amplitude: float | None
-    median_t50_s: float | None
-    median_recovery_s: float | None
-    resting_ln_rmssd: float | None
-    resting_ln_rmssd_lo: float | None
-    resting_ln_rmssd_hi: float | None
-    resting_hr_bpm: float | None
-    prompts_sent: int | None
-    prompts_helped: int | None
-    helped_share: float | None
-
-
-WEEK_COLUMNS: tuple[str, ...] = tuple(WeekRow.__slots__)
+    id: str
+    t: float
+    stage: str
+    basis: str
+    reason_episode_id: str | None
+    reason_score: float | None
+    outcome_t: float | None
+    d_ln_rmssd: float | None
+    d_hr_bpm: float | None
+    d_score: float | None
+    d_a: float | None
 
 
 @dataclass(frozen=True)
@@ -152,7 +163,10 @@ class ExportData:
     episodes: tuple[Episode, ...]
     """``user`` is the name written into the files (the label when given), ids relabelled alike."""
     prompts: tuple[PromptRow, ...]
-    weeks: tuple[WeekRow, ...]
+    weeks: tuple[WeekProgress, ...]
+    """Weekly numbers of the range only (``storage.progress.range_progress``); a cut week is ``partial``."""
+    controls: tuple[ControlRow, ...] = ()
+    """Moments held back as controls and matched unprompted stretches (never prompts)."""
 
     @property
     def n_beats(self) -> int:
@@ -190,7 +204,9 @@ def _prompt_args(rng: ExportRange, r: tuple[Any, ...]) -> tuple[Any, ...]:
         *r[7:16],
         _opt_bool(r[16]),
         _opt_bool(r[17]),
-        *r[18:21],
+        *r[18:22],
+        _opt_bool(r[22]),
+        *r[23:25],
     )
 
 
@@ -261,19 +277,23 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
         for r in q(
             "SELECT id, t, kind, template_id, title, duration_s, reason_episode_id, reason_score, inhale_s,"
             " hold_s, exhale_s, delivered_via, outcome_t, d_ln_rmssd, d_hr_bpm, d_score, helped,"
-            " feedback_helped, osc_freq_hz, osc_amplitude_bpm, osc_power_share"
-            " FROM prompts WHERE user = ? AND t >= ? AND t < ? ORDER BY t, id",
+            " feedback_helped, osc_freq_hz, osc_amplitude_bpm, osc_power_share, d_a, came_down, helped_basis,"
+            " n_reference FROM prompts WHERE user = ? AND t >= ? AND t < ? ORDER BY t, id",
             span,
         )
     )
-    weeks = tuple(
-        WeekRow(*r)
+    controls = tuple(
+        ControlRow(
+            rng.relabel(r[0]) or "", r[1], r[2], r[3], rng.relabel(r[4]), r[5], r[6], r[7], r[8], r[9], r[10]
+        )
         for r in q(
-            f"SELECT {', '.join(WEEK_COLUMNS)} FROM weekly_progress"
-            " WHERE user = ? AND week_start_t < ? AND week_start_t > ? ORDER BY week_start_t",
-            (rng.user, rng.end_t, rng.start_t - WEEK_S),
+            "SELECT id, t, stage, basis, reason_episode_id, reason_score, outcome_t, d_ln_rmssd, d_hr_bpm,"
+            " d_score, d_a FROM controls WHERE user = ? AND t >= ? AND t < ? ORDER BY t, id",
+            span,
         )
     )
+    # computed from the range's own rows, never the stored whole weeks: nothing outside the range counts
+    weeks = tuple(range_progress(archive, rng.user, rng.start_t, rng.end_t, tz=rng.tz))
     if progress:
         progress("read", 1.0)
     return ExportData(
@@ -286,4 +306,5 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
         episodes=episodes,
         prompts=prompts,
         weeks=weeks,
+        controls=controls,
     )

@@ -30,7 +30,16 @@ from processing.arousal import Arousal, ArousalScorer, ExerciseGate
 from processing.baseline import BaselineTracker, UtcOffset
 from processing.episodes import Episode, EpisodeDetector, EpisodeOnset
 from processing.hrv import HrvWindow, compute_window
-from processing.outcomes import PromptOutcome, hr_oscillation, measure_outcome
+from processing.outcomes import (
+    ControlBasis,
+    ControlMoment,
+    ControlOutcome,
+    PromptOutcome,
+    Stage,
+    hr_oscillation,
+    measure_change,
+    measure_outcome,
+)
 from sensors.beats import Beat, Gap
 
 
@@ -49,7 +58,36 @@ class WindowResult:
     window: HrvWindow
 
 
-Output = WindowResult | Arousal | EpisodeOnset | Episode | PromptOutcome
+Output = WindowResult | Arousal | EpisodeOnset | Episode | PromptOutcome | ControlOutcome
+
+MATCH_A_TOLERANCE = 1.0
+"""A matched stretch is a reference for a prompt only when A at the two moments differs by at most this."""
+REFERENCES_KEPT = 200
+"""Reference changes kept per stage and kind (the newest; enough for the rank test, bounded memory)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A moment whose outcome window is still open: a prompt, a held-back control or a candidate stretch."""
+
+    id: str
+    t: float
+    stage: Stage
+    paced_hz: float | None = None
+    control: ControlMoment | None = None
+    candidate: EpisodeOnset | None = None
+
+
+@dataclass(slots=True)
+class _References:
+    """The changes of A after the controls of one stage: held back at random, and matched stretches."""
+
+    controls_d_a: deque[float] = field(default_factory=lambda: deque(maxlen=REFERENCES_KEPT))
+    matched: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=REFERENCES_KEPT))
+    """(A at the moment, change of A) of each matched stretch."""
+
+    def matched_near(self, a: float) -> list[float]:
+        return [d for a0, d in self.matched if not math.isfinite(a) or abs(a0 - a) <= MATCH_A_TOLERANCE]
 
 
 @dataclass(slots=True)
@@ -99,7 +137,11 @@ class StreamProcessor:
     _gate: ExerciseGate = field(default_factory=ExerciseGate)
     _episodes: EpisodeDetector | None = None
     _recent: deque[Arousal] = field(default_factory=lambda: deque(maxlen=64))
-    _pending_prompts: list[tuple[str, float, float | None]] = field(default_factory=list)
+    _pending: list[_Pending] = field(default_factory=list)
+    _references: dict[Stage, _References] = field(
+        default_factory=lambda: {stage: _References() for stage in Stage}
+    )
+    _prompt_times: deque[float] = field(default_factory=lambda: deque(maxlen=64))
     _motion_last_t: float = -math.inf
     _motion_active_until: float = -math.inf
     active_s: float = 0.0
@@ -137,13 +179,37 @@ class StreamProcessor:
             self._t.nbytes + self._rr.nbytes + self.baseline.nbytes + 200 * len(self._recent) + 80 * 240
         )
 
-    def note_prompt(self, prompt_id: str, t: float, *, paced_breath_hz: float | None = None) -> None:
+    def note_prompt(
+        self, prompt_id: str, t: float, *, paced_breath_hz: float | None = None, stage: Stage = Stage.ONSET
+    ) -> None:
         """A prompt was sent at ``t``: its outcome will be emitted ``outcome_after_s`` later.
 
         ``paced_breath_hz`` (1 / breath cycle) marks a paced-breathing prompt: its outcome also tracks
-        the HR oscillation at that frequency over the ``paced_window_s`` after the prompt.
+        the HR oscillation at that frequency over the ``paced_window_s`` after the prompt. The outcome's
+        ``helped`` compares it with the references of the same ``stage`` known by then.
         """
-        self._pending_prompts.append((prompt_id, t, paced_breath_hz))
+        self._prompt_times.append(t)
+        self._pending.append(_Pending(prompt_id, t, stage, paced_hz=paced_breath_hz))
+
+    def note_control(self, moment: ControlMoment) -> None:
+        """A prompt was held back at random at ``moment.t``: its :class:`ControlOutcome` follows later."""
+        self._prompt_times.append(moment.t)  # its window is no unprompted stretch either
+        self._pending.append(_Pending(moment.id, moment.t, moment.stage, control=moment))
+
+    def restore_reference(
+        self, stage: Stage, basis: ControlBasis, d_a: float, a_at: float = math.nan
+    ) -> None:
+        """Put back one reference change measured before a restart (oldest first)."""
+        refs = self._references[stage]
+        if basis is ControlBasis.HELD_BACK:
+            refs.controls_d_a.append(d_a)
+        else:
+            refs.matched.append((a_at, d_a))
+
+    def reference_counts(self, stage: Stage = Stage.ONSET) -> tuple[int, int]:
+        """How many (held-back controls, matched stretches) the verdicts of ``stage`` can use."""
+        refs = self._references[stage]
+        return len(refs.controls_d_a), len(refs.matched)
 
     def take_artifact_times(self) -> list[float]:
         """Times of the beats classified as artifacts since the last call (then forgotten).
@@ -310,33 +376,75 @@ class StreamProcessor:
         if verdict.active:
             self.active_s += c.fast_step_s
         if not warming:
-            out.extend(self.episodes.update(ar))
+            for ev in self.episodes.update(ar):
+                out.append(ev)
+                if isinstance(ev, EpisodeOnset):  # a matched stretch, unless a prompt or control comes
+                    self._pending.append(_Pending(ev.episode_id, ev.detected_t, Stage.ONSET, candidate=ev))
         ordinary = not (verdict.active or settling or verdict.exertion or motion is True)
         if ordinary and not self.episodes.active:
             self.baseline.add(w.mean_hr_bpm, w.ln_rmssd, t)
-        if self._pending_prompts:
-            self._pending_prompts = self._outcomes(t, base.ln_rmssd_sd, out)
+        if self._pending:
+            self._pending = self._outcomes(t, base.ln_rmssd_sd, out)
         return out
 
-    def _outcomes(
-        self, t: float, resting_sd: float, out: list[Output]
-    ) -> list[tuple[str, float, float | None]]:
-        """Emit the outcomes that are due; return the prompts still waiting."""
+    def _a_at(self, t: float) -> float:
+        return next((x.a for x in reversed(self._recent) if x.t <= t), math.nan)
+
+    def _outcomes(self, t: float, resting_sd: float, out: list[Output]) -> list[_Pending]:
+        """Emit the outcomes that are due (controls before prompts); return the moments still waiting."""
         c = self.config
-        still: list[tuple[str, float, float | None]] = []
-        for pid, pt, paced_hz in self._pending_prompts:
-            if t < pt + c.outcome_after_s:
-                still.append((pid, pt, paced_hz))
+        still: list[_Pending] = []
+        due: list[_Pending] = []
+        for p in self._pending:
+            (still if t < p.t + c.outcome_after_s else due).append(p)
+        due.sort(key=lambda p: (p.control is None and p.candidate is None, p.t))
+        samples = list(self._recent)
+        for p in due:
+            refs = self._references[p.stage]
+            if p.control is not None or p.candidate is not None:
+                moment = p.control
+                if moment is None:
+                    assert p.candidate is not None
+                    if any(p.t - 120.0 <= pt <= p.t + c.outcome_after_s for pt in self._prompt_times):
+                        continue  # a prompt or control came: not an unprompted stretch
+                    ev = p.candidate
+                    moment = ControlMoment(
+                        f"{ev.episode_id}-m",
+                        self.user,
+                        ev.detected_t,
+                        Stage.ONSET,
+                        ControlBasis.MATCHED,
+                        ev.episode_id,
+                        ev.score,
+                    )
+                change = measure_change(p.t, samples, after_end_s=c.outcome_after_s)
+                a_at = self._a_at(p.t)
+                if change.complete:
+                    if moment.basis is ControlBasis.HELD_BACK:
+                        refs.controls_d_a.append(change.d_a)
+                    else:
+                        refs.matched.append((a_at, change.d_a))
+                out.append(ControlOutcome(moment, p.t + c.outcome_after_s, change, a_at))
                 continue
             osc = None
-            if paced_hz is not None:
+            if p.paced_hz is not None:
                 tv = self._t[self._lo : self._hi]
-                lo = self._lo + int(np.searchsorted(tv, pt))
-                hi = self._lo + int(np.searchsorted(tv, pt + c.paced_window_s))
+                lo = self._lo + int(np.searchsorted(tv, p.t))
+                hi = self._lo + int(np.searchsorted(tv, p.t + c.paced_window_s))
                 seg = self._rr[lo:hi]
                 seg = seg[(seg >= 300.0) & (seg <= 2000.0)]
-                osc = hr_oscillation(seg, target_hz=paced_hz)
+                osc = hr_oscillation(seg, target_hz=p.paced_hz)
             out.append(
-                measure_outcome(pid, pt, list(self._recent), resting_ln_rmssd_sd=resting_sd, oscillation=osc)
+                measure_outcome(
+                    p.id,
+                    p.t,
+                    samples,
+                    resting_ln_rmssd_sd=resting_sd,
+                    controls_d_a=refs.controls_d_a,
+                    matched_d_a=refs.matched_near(self._a_at(p.t)),
+                    after_end_s=c.outcome_after_s,
+                    oscillation=osc,
+                    stage=p.stage,
+                )
             )
         return still

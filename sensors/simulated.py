@@ -94,13 +94,17 @@ class StrapModel:
 
 
 def demo_script(minutes: float) -> tuple[ScriptedEpisode, ...]:
-    """The demo's episodes: two, placed after the warm-up, scaled to the session length."""
+    """The demo's episodes: two of the same shape, placed after the warm-up, scaled to the session length.
+
+    The demo holds the first back as a control and prompts the second, so the two must be alike (the
+    comparison is the point), far enough apart not to merge into one, and the second early enough for its
+    prompt's outcome window (3 minutes) to end inside the session.
+    """
     total = minutes * 60.0
+    plateau_s = min(120.0, 0.08 * total)
     return (
-        ScriptedEpisode(start_s=0.28 * total, plateau_s=min(120.0, 0.10 * total), recover_tau_s=45.0),
-        ScriptedEpisode(
-            start_s=0.75 * total, plateau_s=min(60.0, 0.05 * total), recover_tau_s=40.0, intensity=0.8
-        ),
+        ScriptedEpisode(start_s=0.22 * total, plateau_s=plateau_s, recover_tau_s=45.0),
+        ScriptedEpisode(start_s=0.68 * total, plateau_s=plateau_s, recover_tau_s=45.0),
     )
 
 

@@ -28,6 +28,7 @@ from processing.outcomes import PromptOutcome
 from processing.progress import WeekProgress
 from processing.stream import WindowResult
 from sensors.beats import Beat, Gap
+from storage.controls import ControlsTable
 from storage.errors import SchemaTooNew
 from storage.schema import MIGRATIONS, SCHEMA_VERSION, SEQ_TABLES, WINDOW_FEATURES
 
@@ -73,7 +74,7 @@ class TableCounts:
     prompts: int
 
 
-class Archive:
+class Archive(ControlsTable):
     """One SQLite archive file. Use as a context manager; writes are committed by :meth:`commit`."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
@@ -377,16 +378,22 @@ class Archive:
         osc = o.oscillation
         self.conn.execute(
             "UPDATE prompts SET outcome_t = ?, d_ln_rmssd = ?, d_hr_bpm = ?, d_score = ?, helped = ?,"
-            " osc_freq_hz = ?, osc_amplitude_bpm = ?, osc_power_share = ?, seq = ? WHERE id = ?",
+            " osc_freq_hz = ?, osc_amplitude_bpm = ?, osc_power_share = ?, stage = ?, d_a = ?, came_down = ?,"
+            " helped_basis = ?, n_reference = ?, seq = ? WHERE id = ?",
             (
                 o.t,
                 _num(o.d_ln_rmssd),
                 _num(o.d_hr_bpm),
                 _num(o.d_score),
-                int(o.helped),
+                None if o.helped is None else int(o.helped),
                 None if osc is None else _num(osc.freq_hz),
                 None if osc is None else _num(osc.amplitude_bpm),
                 None if osc is None else _num(osc.power_share),
+                str(o.stage),
+                _num(o.d_a),
+                None if o.came_down is None else int(o.came_down),
+                str(o.helped_basis),
+                o.n_reference,
                 self._next_seq(),
                 o.prompt_id,
             ),

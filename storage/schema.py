@@ -125,7 +125,35 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX influx_quarantine_sink ON influx_quarantine (sink, tbl)
     """,
-    # version 4: an episode during ambiguous exertion is kept and flagged (processing.episodes.Episode.exertion)
+    # version 4: controls (moments held back at random, matched unprompted stretches) and the prompt's two
+    # verdicts: came_down (the raw change, what "helped" meant before) and helped (better than the controls)
+    """
+    CREATE TABLE controls (
+        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, user TEXT NOT NULL, t REAL NOT NULL, stage TEXT NOT NULL,
+        basis TEXT NOT NULL, reason_episode_id TEXT, reason_score REAL, a_at REAL, outcome_t REAL,
+        d_ln_rmssd REAL, d_hr_bpm REAL, d_score REAL, d_a REAL, n_before INTEGER, n_after INTEGER
+    );
+    CREATE INDEX controls_seq ON controls (seq);
+    CREATE INDEX controls_user_t ON controls (user, t);
+    ALTER TABLE prompts ADD COLUMN stage TEXT;
+    ALTER TABLE prompts ADD COLUMN d_a REAL;
+    ALTER TABLE prompts ADD COLUMN came_down INTEGER;
+    ALTER TABLE prompts ADD COLUMN helped_basis TEXT;
+    ALTER TABLE prompts ADD COLUMN n_reference INTEGER;
+    UPDATE prompts SET came_down = helped, helped = NULL WHERE helped IS NOT NULL
+    """,
+    # version 5: breathing practice sessions, one row each (storage.practice)
+    """
+    CREATE TABLE practice (
+        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, user TEXT NOT NULL, start_t REAL NOT NULL,
+        end_t REAL NOT NULL, minutes REAL NOT NULL, breaths_per_min REAL NOT NULL, origin TEXT NOT NULL,
+        completed INTEGER NOT NULL, n_beats INTEGER NOT NULL, osc_freq_hz REAL, osc_amplitude_bpm REAL,
+        osc_power_share REAL, hr_change_bpm REAL
+    );
+    CREATE INDEX practice_seq ON practice (seq);
+    CREATE INDEX practice_user_t ON practice (user, start_t)
+    """,
+    # version 6: an episode during ambiguous exertion is kept and flagged (processing.episodes.Episode.exertion)
     """
     ALTER TABLE episodes ADD COLUMN exertion INTEGER NOT NULL DEFAULT 0
     """,
@@ -143,4 +171,6 @@ SEQ_TABLES: tuple[str, ...] = (
     "device_status",
     "motion",
     "weekly_progress",
+    "controls",
+    "practice",
 )

@@ -8,14 +8,16 @@ from collections import Counter
 from datetime import UTC, datetime, time
 
 from alerts.catalog import CATALOG, Prompt, PromptKind
-from alerts.policy import PolicyConfig, PromptPolicy
+from alerts.policy import PolicyConfig, PromptPolicy, held_back
 from processing.arousal import Arousal, ArousalState, score_from_a
 from processing.episodes import Episode, EpisodeDetector, EpisodeOnset
-from processing.outcomes import PromptOutcome
+from processing.outcomes import ControlBasis, ControlMoment, HelpedBasis, PromptOutcome, Stage
 
 DAY0 = datetime(2026, 11, 2, tzinfo=UTC).timestamp()
 STEP_S = 5.0
-NEVER_QUIET = PolicyConfig(quiet_start=time(0, 0), quiet_end=time(0, 0))
+NO_CONTROLS = PolicyConfig(control_probability=0.0)
+"""The rules of when to prompt, without prompts held back as controls (tested on their own below)."""
+NEVER_QUIET = PolicyConfig(quiet_start=time(0, 0), quiet_end=time(0, 0), control_probability=0.0)
 
 
 def hours(h: float) -> float:
@@ -63,7 +65,7 @@ def test_simulated_day_prompts_once_per_sustained_episode_and_never_in_quiet_hou
     spikes = [(h, 40.0, 2.4) for h in [0.5 + 0.45 * k for k in range(52)]]  # 52 spikes of 40 s, day and night
     sustained = [(9.7, 720.0, 2.5), (15.2, 600.0, 2.3), (23.1, 720.0, 2.6)]
     spikes = [s for s in spikes if not any(h - 0.2 < s[0] < h + 0.35 for h, _, _ in sustained)]
-    policy = PromptPolicy(user="me", tz=UTC, seed=7)
+    policy = PromptPolicy(user="me", config=NO_CONTROLS, tz=UTC, seed=7)
     prompts, episodes = run_day(spikes + sustained, policy)
     assert len(spikes) >= 45
     assert len(episodes) == 3  # the spikes never make an episode
@@ -102,7 +104,7 @@ def test_cooldown_blocks_a_second_episode_within_fifteen_minutes() -> None:
 
 def test_at_most_two_prompts_per_hour() -> None:
     """Without a cooldown, episodes every 10 minutes still get at most 2 prompts in any hour."""
-    cfg = PolicyConfig(cooldown_s=0.0, quiet_start=time(0, 0), quiet_end=time(0, 0))
+    cfg = PolicyConfig(cooldown_s=0.0, quiet_start=time(0, 0), quiet_end=time(0, 0), control_probability=0.0)
     policy = PromptPolicy(user="me", config=cfg, seed=1)
     levels = [(10.0 + k / 6, 150.0, 2.5) for k in range(12)]
     prompts, eps = run_day(levels, policy, end_h=12.5)
@@ -121,7 +123,7 @@ def test_snooze_suppresses_prompts_until_it_ends() -> None:
 
 def test_recovery_message_only_after_a_prompted_episode() -> None:
     """An episode that was prompted ends with a recovery message; a suppressed one does not."""
-    policy = PromptPolicy(user="me", tz=UTC, seed=1)
+    policy = PromptPolicy(user="me", config=NO_CONTROLS, tz=UTC, seed=1)
     prompts, eps = run_day([(12.0, 200.0, 2.5), (22.5, 200.0, 2.5)], policy)
     rec = [p for p in prompts if p.kind is PromptKind.RECOVERY]
     assert [p.reason_episode_id for p in rec] == [eps[0].id]
@@ -180,3 +182,90 @@ def test_a_rise_that_may_be_exertion_gets_a_prompt_that_asks() -> None:
         EpisodeOnset("u-2", "u", hours(10), hours(10) + 60, 95.0)
     )
     assert q is not None and q.kind is not PromptKind.CHECK_IN
+
+
+# -- controls: prompts held back at random ------------------------------------------------------------------
+
+
+def test_hold_back_draw_is_a_deterministic_function_of_user_and_moment() -> None:
+    """The same user and moment always give the same draw; over 4000 moments about 25 % are held back."""
+    keys = [f"me-{1_700_000_000 + 37 * i}-{i}/onset" for i in range(4000)]
+    draws = [held_back("me", k, 0.25) for k in keys]
+    assert draws == [held_back("me", k, 0.25) for k in keys]
+    assert 0.23 <= sum(draws) / len(draws) <= 0.27
+    assert draws != [held_back("you", k, 0.25) for k in keys]  # per user
+
+
+def test_probability_zero_never_holds_back_and_one_always_does() -> None:
+    """control_probability 0 turns controls off; 1 holds back every moment."""
+    keys = [f"ep{i}/onset" for i in range(200)]
+    assert not any(held_back("me", k, 0.0) for k in keys)
+    assert all(held_back("me", k, 1.0) for k in keys)
+
+
+def test_held_back_onset_is_a_control_not_a_prompt_and_uses_no_cooldown() -> None:
+    """A held-back onset returns a control moment; the next episode 6 minutes later still gets a prompt."""
+    cfg = PolicyConfig(
+        quiet_start=time(0, 0), quiet_end=time(0, 0), control_probability=0.0, hold_back_first=True
+    )
+    policy = PromptPolicy(user="me", config=cfg, seed=1)
+    first = policy.on_onset(EpisodeOnset("ep1", "me", DAY0, DAY0 + 60, 95.0))
+    assert isinstance(first, ControlMoment)
+    assert (first.basis, first.stage, first.episode_id, first.t) == (
+        ControlBasis.HELD_BACK,
+        Stage.ONSET,
+        "ep1",
+        DAY0 + 60,
+    )
+    second = policy.on_onset(EpisodeOnset("ep2", "me", DAY0 + 360, DAY0 + 420, 95.0))
+    assert isinstance(second, Prompt)
+
+
+def test_episode_held_back_at_onset_gets_no_escalation() -> None:
+    """Still high five minutes after a held-back onset: no escalation prompt (the episode is a control)."""
+    cfg = PolicyConfig(quiet_start=time(0, 0), quiet_end=time(0, 0), control_probability=1.0)
+    policy = PromptPolicy(user="me", config=cfg, seed=1)
+    assert isinstance(policy.on_onset(EpisodeOnset("ep", "me", DAY0, DAY0 + 60, 95.0)), ControlMoment)
+    assert all(policy.on_arousal(sample(DAY0 + 60 + 5 * i, 2.5)) is None for i in range(60))
+
+
+def test_controlled_runs_hold_back_about_a_quarter_of_sustained_episodes() -> None:
+    """A day of 20 sustained episodes 40 min apart at the default 0.25: some held back, most prompted."""
+    cfg = PolicyConfig(quiet_start=time(0, 0), quiet_end=time(0, 0))
+    policy = PromptPolicy(user="me", config=cfg, seed=1)
+    levels = [(0.5 + k * 40 / 60, 200.0, 2.5) for k in range(20)]
+    decisions, eps = run_day(levels, policy, end_h=14.5)
+    controls = [d for d in decisions if isinstance(d, ControlMoment)]
+    firsts = {
+        d.reason_episode_id for d in decisions if isinstance(d, Prompt) and d.kind is not PromptKind.RECOVERY
+    }
+    assert len(eps) == 20
+    assert 1 <= len(controls) <= 10
+    assert {c.episode_id for c in controls}.isdisjoint(firsts)
+    assert len(firsts) + len(controls) == 20
+
+
+def test_learner_learns_only_from_outcomes_compared_with_controls() -> None:
+    """An outcome with nothing to compare with (helped None) leaves the posterior as it was."""
+    policy = PromptPolicy(user="me", config=NEVER_QUIET, seed=2)
+    p = policy.on_onset(EpisodeOnset("ep", "me", DAY0, DAY0 + 60, 95.0))
+    assert isinstance(p, Prompt)
+    st = policy.learner.stats[p.kind]
+    before = (st.helped, st.not_helped)
+    policy.on_outcome(PromptOutcome(p.id, DAY0 + 240, 0.3, -5.0, -20.0, None, 24, 25, came_down=True))
+    assert (st.helped, st.not_helped) == before
+    policy.on_outcome(
+        PromptOutcome(
+            p.id,
+            DAY0 + 240,
+            0.3,
+            -5.0,
+            -20.0,
+            False,
+            24,
+            25,
+            came_down=True,
+            helped_basis=HelpedBasis.CONTROLS,
+        )
+    )
+    assert (st.helped, st.not_helped) == (before[0], before[1] + 1.0)

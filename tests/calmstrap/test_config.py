@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from calmstrap.config import ConfigError, TimeRange, load_config
+from calmstrap.config import (
+    ConfigError,
+    GeneralConfig,
+    InfluxConfig,
+    MqttConfig,
+    PolicyConfig,
+    ProcessingConfig,
+    TimeRange,
+    load_config,
+)
 
 
 def test_defaults_without_file_or_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,6 +107,34 @@ def test_motion_is_on_by_default_for_straps(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text('[[straps]]\nname = "H10"\n[[straps]]\nname = "TICKR"\nmotion = false\n')
     assert [s.motion for s in load_config(f, env={}).straps] == [True, False]
+
+
+def test_timezone_is_an_iana_name() -> None:
+    """general.timezone takes an IANA name; a wrong one names the key and what it expects."""
+    cfg = load_config(None, env={"CALMSTRAP_GENERAL__TIMEZONE": "America/New_York"})
+    assert str(cfg.tz()) == "America/New_York"
+    with pytest.raises(ConfigError) as e:
+        load_config(None, env={"CALMSTRAP_GENERAL__TIMEZONE": "Mars/Olympus"})
+    assert e.value.key == "general.timezone" and "IANA time zone" in str(e.value)
+
+
+def test_bad_timezone_exits_2_naming_the_key(tmp_path: Path) -> None:
+    """A command with a bad timezone stops with exit status 2 and names general.timezone."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALMSTRAP_")}
+    env["CALMSTRAP_GENERAL__TIMEZONE"] = "New York"
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.run(
+        [sys.executable, "-m", "calmstrap", "export", "--data-dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "general.timezone" in proc.stderr
 
 
 # -- config that cannot lie ----------------------------------------------------------------------------------
@@ -230,3 +270,55 @@ def test_a_private_data_dir_is_left_alone(tmp_path: Path, caplog: pytest.LogCapt
     data.mkdir(mode=0o700)
     load_config(None, env={}).data_dir(str(data))
     assert not caplog.records
+
+
+def test_control_probability_defaults_to_a_quarter_and_must_be_between_0_and_1() -> None:
+    """[policy] control_probability: 0.25 by default, 0 allowed (off); 1.5 names the key and the range."""
+    assert load_config(env={}).policy.control_probability == 0.25
+    assert load_config(env={"CALMSTRAP_POLICY__CONTROL_PROBABILITY": "0"}).policy.control_probability == 0.0
+    with pytest.raises(ConfigError) as err:
+        load_config(env={"CALMSTRAP_POLICY__CONTROL_PROBABILITY": "1.5"})
+    assert err.value.key == "policy.control_probability"
+    assert "from 0 to 1" in str(err.value) and "CALMSTRAP_POLICY__CONTROL_PROBABILITY" in str(err.value)
+
+
+_ALL_KEYS = [
+    f"CALMSTRAP_{section.upper()}__{f.name.upper()}"
+    for section, cls in (
+        ("general", GeneralConfig),
+        ("processing", ProcessingConfig),
+        ("policy", PolicyConfig),
+        ("mqtt", MqttConfig),
+        ("influx", InfluxConfig),
+    )
+    for f in dataclasses.fields(cls)
+    if not f.name.endswith("_file") and f.name != "data_dir"
+]
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(_ALL_KEYS),
+        st.text(max_size=30)
+        | st.sampled_from(["-1", "0", "1e400", "nan", "25:00-01:00", "mqtt://h:99999", "http://u:p@h"]),
+        max_size=4,
+    )
+)
+@settings(max_examples=400, deadline=None)
+def test_any_environment_gives_a_config_or_a_config_error(env: dict[str, str]) -> None:
+    """Whatever the values, loading ends in a Config or a ConfigError, and no secret is ever in the message."""
+    try:
+        load_config(None, env=env)
+    except ConfigError as exc:
+        var = "CALMSTRAP_" + exc.key.replace(".", "__").upper()
+        if var.endswith(("PASSWORD", "TOKEN")) and env.get(var):
+            assert "'***'" in str(exc) and repr(env[var]) not in str(exc)
+
+
+def test_two_straps_for_one_user_are_refused(tmp_path: Path) -> None:
+    """Each [[straps]] entry is one person: a user named twice is an error naming the second entry."""
+    f = tmp_path / "c.toml"
+    f.write_text('[[straps]]\nuser = "ana"\nname = "H10"\n[[straps]]\nuser = "ana"\nname = "TICKR"\n')
+    with pytest.raises(ConfigError, match=r"straps\[0\]'s") as info:
+        load_config(f, env={})
+    assert info.value.key == "straps[1].user"

@@ -134,3 +134,19 @@ def test_demo_and_run_refuse_a_hostile_configured_user_before_touching_data(
         assert main(argv) == 2
         assert _message(value) in capsys.readouterr().err
     assert not data.exists()
+
+
+def test_every_user_option_of_every_command_checks_the_id() -> None:
+    """Each command's --user and --label (present and future) goes through the one user-id check."""
+    import argparse
+
+    from calmstrap.cli import build_parser
+    from calmstrap.cli_args import user_id
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    options = [
+        (name, a) for name, p in sub.choices.items() for a in p._actions if a.dest in ("user", "label")
+    ]
+    assert {name for name, _ in options} >= {"import", "export"}
+    assert all(a.type is user_id for _, a in options)

@@ -31,14 +31,16 @@ def _outcome(osc: HrOscillation | None) -> PromptOutcome:
 
 
 def test_version_1_archive_migrates_and_keeps_its_prompts(tmp_path: Path) -> None:
-    """A version-1 archive opens at the current version with its prompt rows intact and no oscillation yet."""
+    """A version-1 archive opens at the current version with its prompt rows intact and no oscillation yet;
+    its old "helped" (the raw change) becomes came_down, and helped (against controls) is unknown."""
     _v1_archive(tmp_path / "archive.db")
     with Archive.in_dir(tmp_path) as ar:
-        assert ar.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 3
+        assert ar.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 6
         rows = ar.query(
-            "SELECT id, title, d_ln_rmssd, helped, seq, osc_freq_hz, osc_amplitude_bpm FROM prompts"
+            "SELECT id, title, d_ln_rmssd, came_down, helped, seq, osc_freq_hz, osc_amplitude_bpm FROM prompts"
         )
-    assert rows == [("p1", "Breathe", 0.3, 1, 7, None, None)]
+        assert ar.count("controls") == 0
+    assert rows == [("p1", "Breathe", 0.3, 1, None, 7, None, None)]
 
 
 def test_prompt_outcome_stores_the_hr_oscillation(tmp_path: Path) -> None:
@@ -90,3 +92,20 @@ def test_episode_exertion_flag_is_stored(tmp_path: Path) -> None:
         ar.add_episode(ep(2, False))
         ar.commit()
         assert ar.query("SELECT id, exertion FROM episodes ORDER BY id") == [("u-1", 1), ("u-2", 0)]
+
+
+def test_controls_are_stored_in_their_own_table_and_reload_as_references(tmp_path: Path) -> None:
+    """A control and its outcome land in controls (never in prompts) and come back for the next session."""
+    from processing.outcomes import ControlBasis, ControlMoment, ControlOutcome, OutcomeChange, Stage
+
+    c = ControlMoment("ep1-onset-c", "u", T0, Stage.ONSET, ControlBasis.HELD_BACK, "ep1", 97.0)
+    with Archive.in_dir(tmp_path) as ar:
+        ar.add_control(c)
+        ar.add_control(c)  # once only
+        ar.set_control_outcome(ControlOutcome(c, T0 + 180, OutcomeChange(0.1, -1.5, -4.0, 0.4, 24, 25), 2.1))
+        ar.commit()
+        assert ar.count("controls") == 1 and ar.count("prompts") == 0
+        row = ar.query("SELECT stage, basis, d_hr_bpm, d_a, a_at, outcome_t FROM controls")[0]
+        assert row == ("onset", "held back", -1.5, 0.4, 2.1, T0 + 180)
+        assert ar.load_control_changes("u") == [(Stage.ONSET, ControlBasis.HELD_BACK, 0.4, 2.1)]
+        assert ar.load_control_changes("other") == []
