@@ -22,6 +22,7 @@ from calmstrap.alerting import alert_services, build_notifiers
 from calmstrap.cli_args import user_id
 from calmstrap.cmd_health import heartbeat
 from calmstrap.config import Config, ConfigError, load_config
+from calmstrap.demo_baseline import calm_baseline
 from calmstrap.page import PagePlan, page_service, plan_page
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
 from calmstrap.preflight import check_services
@@ -295,6 +296,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             ignore_quiet_hours=True,
             hold_back_first=True,  # the demo's first episode is a control: its second prompt has a comparison
         )
+        # the person's baseline from a simulated calm half hour before the demo (calmstrap/demo_baseline.py)
+        session.processor.baseline = calm_baseline(session.processor.config, seed=args.seed, end_t=start)
+        calm_min = session.processor.baseline.collected_minutes
         stopped = asyncio.run(
             _session_main(
                 [(session, strap)],
@@ -308,7 +312,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
         )
         status.clear()
-        print(format_summary(session, origin=start, archive_path=archive.path, minutes=args.minutes))
+        print(
+            format_summary(
+                session,
+                origin=start,
+                archive_path=archive.path,
+                minutes=args.minutes,
+                baseline_note=f"{calm_min:.0f} of them from a simulated calm half hour before the demo",
+            )
+        )
         ok = archive.integrity_ok()
     if not ok:
         print("archive integrity check failed", file=sys.stderr)
