@@ -46,7 +46,12 @@ def _sessions(
     broker: Mosquitto, archive: Archive, users: tuple[str, ...], time_scale: float = 1.0
 ) -> list[StrapSession]:
     cfg = load_config(
-        None, env={"CALMSTRAP_MQTT__URL": broker.url, "CALMSTRAP_POLICY__QUIET_HOURS": "0:00-0:00"}
+        None,
+        env={
+            "CALMSTRAP_MQTT__URL": broker.url,
+            "CALMSTRAP_POLICY__QUIET_HOURS": "0:00-0:00",
+            "CALMSTRAP_POLICY__CONTROL_PROBABILITY": "0",  # these tests are about commands, not controls
+        },
     )
     chain = notifiers_for(cfg, ConsoleNotifier(stream=io.StringIO()), users=users, time_scale=time_scale)
     return [new_session(cfg, archive, chain, user=u, device=f"d-{u}") for u in users]
