@@ -1,8 +1,11 @@
-# calmstrap service image. BLE goes through the host's BlueZ over D-Bus (see docker-compose.yml).
+# calmstrap service image. BLE goes through the host's BlueZ over D-Bus (see docker-compose.yml); the
+# compose healthcheck is `calmstrap health` (the service's heartbeat file in /data).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
+# the IANA time zones (zoneinfo) for [general] timezone / TZ
+RUN apt-get update && apt-get install -y --no-install-recommends tzdata && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY sensors ./sensors
 COPY processing ./processing

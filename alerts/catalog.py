@@ -12,6 +12,9 @@ from enum import StrEnum
 from alerts.errors import CatalogError
 from processing.outcomes import PromptOutcome
 
+STOP_IF_WORSE = "Stop if this feels worse, and breathe the way that feels natural."
+"""Said with every breathing prompt and practice (the page, pushes)."""
+
 
 class PromptKind(StrEnum):
     BREATHING = "breathing"
@@ -108,8 +111,9 @@ CATALOG: tuple[PromptTemplate, ...] = (
     PromptTemplate(
         id="feet-on-floor",
         kind=PromptKind.GROUNDING,
-        title="Feet on the floor",
-        body="Feel both feet on the floor and the weight of your body in the chair. Notice where you are held.",
+        title="Where you are held",
+        body="Notice where your body touches something solid: your feet, the seat, the bed or the floor. "
+        "Let your weight rest there for a few breaths.",
         duration_s=60,
         evidence="Interoceptive grounding through contact and weight is a core somatic-therapy exercise.",
     ),

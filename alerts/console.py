@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import sys
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -28,15 +29,15 @@ class ConsoleNotifier:
     name: str = "console"
     stream: TextIO = field(default_factory=lambda: sys.stdout)
     clock_origin: float | None = None
-    """When set, prompt times print as mm:ss since this epoch (the demo); else as local clock time."""
+    """When set, prompt times print as ``+mm:ss`` elapsed since this epoch (the demo); else as clock time."""
+    tz: _dt.tzinfo | None = None
+    """The person's time zone for clock times (None: the system's)."""
 
     def _clock(self, t: float) -> str:
         if self.clock_origin is not None:
-            s = int(t - self.clock_origin)
-            return f"{s // 60:02d}:{s % 60:02d}"
-        import datetime as _dt
-
-        return _dt.datetime.fromtimestamp(t).strftime("%H:%M:%S")
+            s = max(round(t - self.clock_origin), 0)
+            return f"+{s // 60:02d}:{s % 60:02d}"
+        return _dt.datetime.fromtimestamp(t, self.tz).strftime("%H:%M:%S")
 
     async def send_prompt(self, prompt: Prompt) -> bool:
         self.stream.write("\r\033[K" if self.stream.isatty() else "")

@@ -53,6 +53,8 @@ class PolicyConfig:
     """How many measured outcomes one explicit "helped" / "didn't" answer is worth."""
     prior_helped: float = 1.0
     prior_not_helped: float = 1.0
+    disabled_kinds: frozenset[PromptKind] = frozenset()
+    """Kinds the person switched off: never chosen (``recovery``: no recovery message)."""
     control_probability: float = 0.25
     """Probability of holding a prompt back as a control at each moment the policy would prompt."""
     hold_back_first: bool = False
@@ -149,6 +151,7 @@ class PromptPolicy:
     _learner: PromptLearner | None = None
     _kind_of: OrderedDict[str, PromptKind] = field(default_factory=OrderedDict)
     _answered: set[str] = field(default_factory=set)
+    _last_arousal: Arousal | None = None
     suppressed: int = 0
     controls: int = 0
     """Moments held back as controls so far."""
@@ -156,7 +159,7 @@ class PromptPolicy:
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         c = self.config
-        kinds = tuple(dict.fromkeys(t.kind for t in CATALOG))
+        kinds = tuple(k for k in dict.fromkeys(t.kind for t in CATALOG) if k not in c.disabled_kinds)
         self._learner = PromptLearner(kinds, self._rng, c.explore, c.prior_helped, c.prior_not_helped)
 
     @property
@@ -266,7 +269,7 @@ class PromptPolicy:
         """At an episode's onset: a prompt, a control (the prompt held back), or None (not allowed now)."""
         self._episode = _EpisodeState(onset.episode_id)
         t = onset.detected_t
-        if not self._allowed(t):
+        if not self.learner.kinds or not self._allowed(t):
             self.suppressed += 1
             return None
         if self._hold_back(onset.episode_id, Stage.ONSET):
@@ -283,6 +286,7 @@ class PromptPolicy:
 
     def on_arousal(self, x: Arousal) -> Prompt | ControlMoment | None:
         """While an episode lasts: at most one escalation prompt (or its control)."""
+        self._last_arousal = x
         ep = self._episode
         if ep is None or ep.first_prompt_t is None or ep.escalated:
             return None
@@ -290,6 +294,8 @@ class PromptPolicy:
             return None
         ep.escalated = True
         c = self.config
+        if len(self.learner.kinds) < 2:  # nothing else to offer
+            return None
         if x.t < self._snooze_until or in_quiet_hours(x.t, c.quiet_start, c.quiet_end, self.tz):
             return None
         if sum(1 for s in self._sent if x.t - s < 3600.0) >= c.max_per_hour:
@@ -309,6 +315,11 @@ class PromptPolicy:
         if ep is None or ep.episode_id != episode.id or not ep.prompt_ids or not self.config.recovery_message:
             return None
         c = self.config
+        if PromptKind.RECOVERY in c.disabled_kinds:
+            return None
+        last = self._last_arousal
+        if last is None or last.state is not ArousalState.CALM:
+            return None  # only when arousal really came down (not an episode cut off by the end of a run)
         if in_quiet_hours(t, c.quiet_start, c.quiet_end, self.tz):
             return None
         return self._make(RECOVERY_MESSAGES[0], t, episode.id, episode.peak_score)

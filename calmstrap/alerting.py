@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Sequence
 
-from alerts.catalog import Prompt
+from alerts.apprise_notify import AppriseNotifier, PushSettingsError
 from alerts.commands import (
     Command,
     Feedback,
@@ -23,11 +23,13 @@ from alerts.console import ConsoleNotifier
 from alerts.errors import CommandError, MqttError
 from alerts.mqtt import MqttNotifier, MqttSettings
 from alerts.notify import Notifier
-from alerts.practice import PRACTICE_TEMPLATE_ID, practice_prompts
+from alerts.practice import PRACTICE_TEMPLATE_ID
 from calmstrap import __version__
 from calmstrap.config import Config, ConfigError, MqttConfig
 from calmstrap.pipeline import PracticeRun, StrapSession
+from calmstrap.practice_session import run_practice
 from sensors.ids import InvalidUserId
+from web.live import LiveHub
 
 log = logging.getLogger("calmstrap.alerting")
 
@@ -62,10 +64,34 @@ def mqtt_settings(m: MqttConfig) -> MqttSettings:
 
 
 def build_notifiers(
-    cfg: Config, console: ConsoleNotifier, *, users: Sequence[str] = (), time_scale: float = 1.0
+    cfg: Config,
+    console: ConsoleNotifier,
+    *,
+    users: Sequence[str] = (),
+    time_scale: float = 1.0,
+    hub: LiveHub | None = None,
+    link_base: str | None = None,
 ) -> list[Notifier]:
-    """MQTT first when ``mqtt.url`` is set, the console always last (the fallback)."""
+    """Side channels first (the page ``hub``, Apprise pushes when ``notify.urls`` is set: each gets every
+    prompt), then MQTT when ``mqtt.url`` is set, the console always last (the fallback)."""
     out: list[Notifier] = []
+    if hub is not None:
+        out.append(hub)
+    if cfg.notify.urls:
+        try:
+            out.append(
+                AppriseNotifier(
+                    cfg.notify.urls,
+                    link_base=link_base,
+                    time_scale=time_scale,
+                    retry_min_s=max(cfg.notify.retry_min_s, 0.05),
+                    retry_max_s=max(cfg.notify.retry_max_s, cfg.notify.retry_min_s, 0.05),
+                )
+            )
+        except PushSettingsError as exc:
+            raise ConfigError(
+                "notify.urls", f"entry {exc.index} ({exc.scheme}://...)", "Apprise URLs", "config"
+            ) from None
     if cfg.mqtt.url:
         settings = mqtt_settings(cfg.mqtt)
         names = tuple(users) or (cfg.general.user,)
@@ -94,19 +120,20 @@ def restore_learning(session: StrapSession) -> int:
 
 @contextlib.asynccontextmanager
 async def alert_services(sessions: Sequence[StrapSession], *, time_scale: float = 1.0) -> AsyncIterator[None]:
-    """Open the sessions' MQTT clients (``async with``) and serve their commands while the body runs."""
-    seen: dict[int, MqttNotifier] = {}
+    """Open the sessions' MQTT clients and push channels (``async with``) and serve MQTT commands while the
+    body runs."""
+    seen: dict[int, MqttNotifier | AppriseNotifier] = {}
     for s in sessions:
         for n in s.notifiers:
-            if isinstance(n, MqttNotifier):
+            if isinstance(n, MqttNotifier | AppriseNotifier):
                 seen.setdefault(id(n), n)
-    clients = list(seen.values())
+    clients = [n for n in seen.values() if isinstance(n, MqttNotifier)]
     by_user = {s.user: s for s in sessions}
     for s in sessions:
         restore_learning(s)
     async with contextlib.AsyncExitStack() as stack:
-        for c in clients:
-            await stack.enter_async_context(c)
+        for n in seen.values():
+            await stack.enter_async_context(n)
         for c in clients:
             with contextlib.suppress(MqttError, TimeoutError):
                 await c.wait_connected(STARTUP_WAIT_S)
@@ -152,18 +179,26 @@ def prompt_owner(session: StrapSession, prompt_id: str) -> str | None:
 
 
 def apply_command(
-    session: StrapSession, cmd: Command, tg: asyncio.TaskGroup, time_scale: float, *, where: str = "command"
-) -> None:
-    """Apply a valid, fresh command (:mod:`alerts.commands`) to its user's session; the MQTT intake and the
-    web page both call this. Raises :class:`alerts.errors.CommandError` when the session refuses it:
-    feedback on a prompt that is not this user's, or a practice while one runs (nothing is changed then).
-    ``where`` names the command's origin in that error."""
+    session: StrapSession,
+    cmd: Command,
+    tg: asyncio.TaskGroup,
+    time_scale: float,
+    *,
+    where: str = "command",
+    origin: str = "mqtt",
+) -> str:
+    """Apply a valid, fresh command (:mod:`alerts.commands`) to its user's session; the MQTT intake, the
+    page and the CLI (through the page's API) all call this. Returns what was done, in plain words for the
+    person. Raises :class:`alerts.errors.CommandError` when the session refuses it: feedback on a prompt
+    that is not this user's, or a practice while one runs (nothing is changed then). ``where`` names the
+    command's origin in that error; ``origin`` (``mqtt``, ``page``, ``cli``) is stored with a practice."""
     if cmd.user != session.user:
         raise CommandError(where, f"a command for {cmd.user} given to the session of {session.user}")
     match cmd:
         case Snooze():
             session.policy.snooze(_now(session), cmd.minutes)
             log.info("%s: prompts snoozed for %g minutes", session.user, cmd.minutes)
+            return f"No prompts for {cmd.minutes:g} minutes."
         case Feedback():
             check_feedback_owner(cmd, prompt_owner(session, cmd.prompt_id), where)
             learned = session.policy.on_feedback(cmd.prompt_id, cmd.helped)
@@ -171,6 +206,10 @@ def apply_command(
             session.archive.commit()
             if not learned:
                 log.info("%s: feedback stored (prompt not in this run's learning window)", session.user)
+            for n in session.notifiers:
+                if isinstance(n, LiveHub):
+                    n.answered(session.user, cmd.prompt_id, cmd.helped)
+            return "Thanks, noted."
         case Practice():
             running = session.practice
             remaining_s = None
@@ -178,21 +217,8 @@ def apply_command(
                 remaining_s = max(running.end_t - _now(session), 0.0)
             check_practice_free(session.user, remaining_s, where)
             start = _now(session)
-            prompts = practice_prompts(session.user, start, cmd.minutes, cmd.breaths_per_min)
             task = tg.create_task(
-                run_practice(session, prompts, start, time_scale), name=f"practice:{session.user}"
+                run_practice(session, cmd, time_scale, origin, start), name=f"practice:{session.user}"
             )
-            session.practice = PracticeRun(task, prompts[-1].expires_t)
-
-
-async def run_practice(
-    session: StrapSession, prompts: Sequence[Prompt], start: float, time_scale: float
-) -> None:
-    """Send a practice's pacing prompts on time (pipeline clock, ``time_scale`` x the wall clock)."""
-    wall0 = time.monotonic()
-    log.info("%s: guided practice, %d breaths", session.user, len(prompts))
-    for p in prompts:
-        delay = wall0 + (p.t - start) / time_scale - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await session.deliver(p)
+            session.practice = PracticeRun(task, start + 60.0 * cmd.minutes)
+            return f"Practice started: {cmd.minutes:g} minute{'s' if cmd.minutes != 1 else ''}."

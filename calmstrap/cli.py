@@ -20,7 +20,9 @@ from alerts.notify import Notifier
 from calmstrap import __version__, cmd_sync
 from calmstrap.alerting import alert_services, build_notifiers
 from calmstrap.cli_args import user_id
+from calmstrap.cmd_health import heartbeat
 from calmstrap.config import Config, ConfigError, load_config
+from calmstrap.page import PagePlan, page_service, plan_page
 from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
 from calmstrap.preflight import check_services
 from calmstrap.sources import SourceChoiceError, consume_isolated, plan_sources
@@ -44,10 +46,21 @@ COMMAND_MODULES: tuple[str, ...] = (
     "calmstrap.cmd_import",
     "calmstrap.cmd_sync",
     "calmstrap.cmd_export",
+    "calmstrap.cmd_health",
+    "calmstrap.cmd_answer",
 )
 DEMO_USER = "demo"
 USER_ID_OPTIONS = frozenset({"user", "label"})
 """Options of any command that take a user id (:mod:`sensors.ids`), checked by :func:`cli_args.user_id`."""
+
+
+def _web_option(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument(
+        "--web",
+        metavar="[HOST:]PORT",
+        help=f"serve the person's page (live state, breathing pacer, answers) on this address; {default}. "
+        "Any host but 127.0.0.1/::1/localhost needs a token ([web] token, else one is made and shown once)",
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -84,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the simulated person ignores the prompts (by default they follow them, and it helps)",
     )
+    _web_option(demo, "default: no page")
     demo.set_defaults(func=cmd_demo)
 
     run = sub.add_parser(
@@ -98,10 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="where beats come from: ble (default: the [[straps]] of the config, or the single strap a "
         "scan finds); sim (the simulated strap); replay:FILE (an RR file streamed as if live)",
     )
+    run.add_argument(
+        "--user",
+        type=user_id,
+        help="whose data this is (default: the configured [general] user; for --source sim: user 'sim', so "
+        "simulated beats never land in a person's archive, baseline or dashboard)",
+    )
     run.add_argument("--seed", type=int, default=0, help="seed of the simulated strap (source sim)")
     run.add_argument(
         "--speed", type=float, default=1.0, help="recorded seconds per second (sources sim and replay)"
     )
+    _web_option(run, "default: [web] listen, 127.0.0.1:8421 (off: no page)")
     run.set_defaults(func=cmd_run)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub, _common)
@@ -127,10 +148,17 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def notifiers_for(
-    cfg: Config, console: ConsoleNotifier, *, users: Sequence[str] = (), time_scale: float = 1.0
+    cfg: Config,
+    console: ConsoleNotifier,
+    *,
+    users: Sequence[str] = (),
+    time_scale: float = 1.0,
+    page: PagePlan | None = None,
 ) -> list[Notifier]:
-    """The notifiers in order of preference: MQTT when ``mqtt.url`` is set, the console always last."""
-    return build_notifiers(cfg, console, users=users, time_scale=time_scale)
+    """The page and pushes beside the chain: MQTT when ``mqtt.url`` is set, the console always last."""
+    link = page.public_url if page is not None else (cfg.web.public_url or None)
+    hub = page.hub if page is not None else None
+    return build_notifiers(cfg, console, users=users, time_scale=time_scale, hub=hub, link_base=link)
 
 
 class _Stop(Exception):
@@ -238,6 +266,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     lock = _service_lock(data_dir, "demo")
     if lock is None:
         return EXIT_CONFIG
+    page = plan_page(cfg, args.web, default_on=False)
     print(f"calmstrap demo: {args.minutes:g} simulated minutes at {args.speed:g}x, seed {args.seed}")
     with lock, Archive.in_dir(data_dir) as archive:
         archive.delete_user(DEMO_USER)
@@ -257,7 +286,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         session = new_session(
             cfg,
             archive,
-            notifiers_for(cfg, console, users=(DEMO_USER,), time_scale=args.speed),
+            notifiers_for(cfg, console, users=(DEMO_USER,), time_scale=args.speed, page=page),
             user=DEMO_USER,
             device=strap.device,
             seed=args.seed,
@@ -274,6 +303,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 time_scale=args.speed,
                 influx_wait_s=cmd_sync.FINAL_DRAIN_DEMO_S,
                 influx_replace_user=DEMO_USER,
+                page=page,
+                data_dir=data_dir,
             )
         )
         status.clear()
@@ -294,14 +325,32 @@ async def _session_main(
     time_scale: float = 1.0,
     influx_wait_s: float = 10.0,
     influx_replace_user: str | None = None,
+    page: PagePlan | None = None,
+    data_dir: Path | None = None,
+    seed_now: float | None = None,
+    heartbeat_dir: Path | None = None,
 ) -> bool:
+    sessions = [s for s, _ in pairs]
     # with influx.url set, the archive drains into InfluxDB as data arrives (calmstrap/cmd_sync.py)
     async with (
+        heartbeat(heartbeat_dir) if heartbeat_dir is not None else contextlib.nullcontext(),
         cmd_sync.background_sync(
             cfg, archive, final_timeout_s=influx_wait_s, replace_user=influx_replace_user
         ),
-        alert_services([s for s, _ in pairs], time_scale=time_scale),  # MQTT client lifetime
+        alert_services(sessions, time_scale=time_scale),  # MQTT client and push lifetimes
+        contextlib.AsyncExitStack() as stack,
     ):
+        if page is not None and cfg is not None:  # the person's page (calmstrap/page.py)
+            await stack.enter_async_context(
+                page_service(
+                    page,
+                    cfg,
+                    sessions,
+                    data_dir=data_dir or Path("."),
+                    time_scale=time_scale,
+                    seed_now=seed_now,
+                )
+            )
         stopped = await _run_until_stopped(pairs)
         for s, _ in pairs:
             await s.finish()
@@ -316,20 +365,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     data_dir = cfg.data_dir(args.data_dir)
     try:
-        plans, note = asyncio.run(plan_sources(args.source, cfg, seed=args.seed, speed=args.speed))
+        plans, note = asyncio.run(
+            plan_sources(args.source, cfg, seed=args.seed, speed=args.speed, user=args.user)
+        )
     except (SourceChoiceError, SensorError) as exc:
         print(f"calmstrap run: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    console = ConsoleNotifier()
+    console = ConsoleNotifier(tz=cfg.tz())
     lock = _service_lock(data_dir, "run")
     if lock is None:
         return EXIT_CONFIG
+    page = plan_page(cfg, args.web, default_on=True)
     with lock, Archive.in_dir(data_dir) as archive:
-        status = StatusLine(sys.stdout, origin=None)
+        status = StatusLine(sys.stdout, origin=None, tz=cfg.tz())
         observer = PipelineObserver(on_arousal=status.update, on_prompt=lambda p, via: status.clear())
         pairs: list[tuple[StrapSession, BeatSource]] = []
         # one notifier chain (one MQTT connection) shared by every strap's session
-        notifiers = notifiers_for(cfg, console, users=tuple(p.user for p in plans), time_scale=args.speed)
+        notifiers = notifiers_for(
+            cfg, console, users=tuple(p.user for p in plans), time_scale=args.speed, page=page
+        )
         for plan in plans:
             session = new_session(
                 cfg,
@@ -343,7 +397,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             pairs.append((session, plan.source))
         _recover(archive)
         log.info("running: %s; archive %s; Ctrl-C stops", note, archive.path)
-        asyncio.run(_session_main(pairs, cfg, archive, time_scale=args.speed))
+        asyncio.run(
+            _session_main(
+                pairs,
+                cfg,
+                archive,
+                time_scale=args.speed,
+                page=page,
+                data_dir=data_dir,
+                seed_now=time.time(),
+                heartbeat_dir=data_dir,
+            )
+        )
         status.clear()
         for session, _ in pairs:
             log.info(

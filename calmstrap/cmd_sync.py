@@ -9,13 +9,14 @@ import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
 from typing import TextIO
 
 from calmstrap.config import Config, ConfigError, InfluxConfig, load_config
+from calmstrap.ranges import RangeError, parse_span
 from storage.archive import ARCHIVE_NAME, Archive
 from storage.imports import recover_interrupted_imports
 from storage.influx import Batch, InfluxError, InfluxWriter, Sink, TimeRange, sink_from_config
+from storage.progress import refresh_all
 
 log = logging.getLogger("calmstrap.sync")
 
@@ -101,20 +102,6 @@ async def background_sync(
 
 
 # -- calmstrap sync -----------------------------------------------------------------------------------------
-def parse_when(text: str) -> float:
-    """``--from/--to``: epoch seconds, or an ISO 8601 date or date-time (local time unless it has an offset)."""
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected an ISO 8601 date or date-time (2026-11-01, 2026-11-01T08:00) or epoch seconds"
-        ) from None
-
-
 class ProgressBar:
     """A one-line progress bar on a stream (redrawn at most 10 times a second)."""
 
@@ -160,13 +147,21 @@ def register(
         help="push the archive to InfluxDB (backfill)",
         description="Push every archive row InfluxDB has not acknowledged yet (from the per-table "
         "watermarks), with a progress bar on stderr. With --from/--to, re-send the rows of that time span "
-        "instead (a replay overwrites, nothing is counted twice). Uses the [influx] settings.",
+        "instead (a replay overwrites, nothing is counted twice): days are the person's local days "
+        "([general] timezone) as in `calmstrap export` (YYYY-MM-DD, today, yesterday, 7d; --to includes its "
+        "day), or ISO 8601 date-times and epoch seconds as exact times. The weekly progress is brought up to "
+        "date first. Uses the [influx] settings.",
     )
     add_common(p)
     p.add_argument(
-        "--from", dest="from_t", type=parse_when, metavar="WHEN", help="start of a span to re-send"
+        "--from", dest="from_t", metavar="WHEN", help="start of a span to re-send (a day, 7d, or a time)"
     )
-    p.add_argument("--to", dest="to_t", type=parse_when, metavar="WHEN", help="end of a span (exclusive)")
+    p.add_argument(
+        "--to",
+        dest="to_t",
+        metavar="WHEN",
+        help="end of the span: a day is included whole; a time is exclusive",
+    )
     p.add_argument("--full", action="store_true", help="forget the watermarks and send the whole archive")
     p.set_defaults(func=cmd_sync)
 
@@ -185,14 +180,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
         )
         return EXIT_CONFIG
     check_influx_config(cfg.influx)
-    if args.from_t is not None and args.to_t is not None and args.from_t >= args.to_t:
-        print("calmstrap sync: --from must be before --to", file=sys.stderr)
+    try:
+        when = parse_span(args.from_t, args.to_t, tz=cfg.tz())
+    except RangeError as exc:
+        print(f"calmstrap sync: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     data_dir = cfg.data_dir(args.data_dir)
     if not (data_dir / ARCHIVE_NAME).is_file():
         print(f"calmstrap sync: no archive at {data_dir / ARCHIVE_NAME}", file=sys.stderr)
         return 1
-    span = TimeRange(args.from_t, args.to_t)
+    span = TimeRange(when.start_t, when.end_t)
     ranged = span.from_t is not None or span.to_t is not None
     sink: Sink = sink_from_config(cfg.influx)
     with Archive.in_dir(data_dir) as archive:
@@ -201,6 +198,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 f"calmstrap sync: removed an interrupted import of {d.path} ({d.rows_removed} rows)",
                 file=sys.stderr,
             )
+        refresh_all(archive, tz=cfg.tz())  # the progress panels read weekly_progress: current before pushing
         writer = InfluxWriter(archive, sink, batch_size=max(1, cfg.influx.batch_size))
         if args.full and not ranged:
             writer.reset()

@@ -27,9 +27,10 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import UTC, time, tzinfo
 from pathlib import Path
 from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calmstrap.config_values import ConfigError as ConfigError
 from calmstrap.config_values import Range as Range
@@ -51,6 +52,8 @@ class GeneralConfig:
     data_dir: str = ""
     """Empty: ``$XDG_DATA_HOME/calmstrap`` (``~/.local/share/calmstrap``)."""
     log_level: str = "INFO"
+    timezone: str = ""
+    """The person's IANA time zone (``America/New_York``) for quiet hours, days and weeks; empty: the system's."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,34 @@ class PolicyConfig:
     escalate_after_s: float = 180.0
     expiry_s: float = 120.0
     recovery_message: bool = True
+    disabled_kinds: tuple[str, ...] = ()
+    """Prompt kinds never sent (e.g. ``["urge_surfing"]``); see alerts.catalog.PromptKind."""
     control_probability: float = 0.25
     """Probability of holding a prompt back as a control (0 turns controls off)."""
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The person's page (web/): where it listens and the token any address but loopback needs."""
+
+    listen: str = "127.0.0.1:8421"
+    """``HOST:PORT`` or ``PORT``; empty or ``off``: no page. Any host but 127.0.0.1/::1/localhost needs a token."""
+    token: str = field(default="", repr=False)
+    token_file: str = ""
+    public_url: str = ""
+    """The page's address as a phone reaches it (for links in pushes); empty: from ``listen``."""
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Phone pushes through Apprise URLs (ntfy://, gotifys://, pover://, tgram://, json://, ...)."""
+
+    urls: tuple[str, ...] = field(default=(), repr=False)
+    """Apprise URLs hold secrets: from the environment (``CALMSTRAP_NOTIFY__URLS``) or ``urls_file``."""
+    urls_file: str = ""
+    """A file with one Apprise URL per line (``#`` comments)."""
+    retry_min_s: float = 1.0
+    retry_max_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -132,6 +161,12 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     influx: InfluxConfig = field(default_factory=InfluxConfig)
     straps: tuple[StrapConfig, ...] = ()
+    web: WebConfig = field(default_factory=WebConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+
+    def tz(self) -> tzinfo:
+        """The person's time zone: ``general.timezone`` (checked at load), else the system's."""
+        return zone(self.general.timezone) if self.general.timezone else system_zone()
 
     def data_dir(self, override: str | None = None) -> Path:
         """The data directory (``override``: ``--data-dir``), made private when it exists already
@@ -192,6 +227,29 @@ _CREDENTIALS_HINT: Mapping[str, str] = {
 _USER_KEY = re.compile(r"^(general|straps\[\d+\])\.user$")
 
 
+def zone(name: str) -> ZoneInfo:
+    """An IANA time zone by name; raises ValueError for a name the system's tz database does not know."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(name) from None
+
+
+def system_zone() -> tzinfo:
+    """The machine's time zone: ``TZ`` when it names a zone, else ``/etc/localtime``, else UTC."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        try:
+            return zone(name)
+        except ValueError:
+            pass
+    try:
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except (OSError, ValueError):
+        return UTC
+
+
 _CHOICES: Mapping[str, tuple[str, ...]] = {
     "influx.api": ("v1", "v2"),
     "general.log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -237,6 +295,8 @@ def _convert(key: str, typ: Any, value: object, source: str) -> object:
             if not _in_range(key, out_f):
                 raise ValueError
             return out_f
+        if typ == tuple[str, ...]:
+            return _string_list(key, value)
         if typ is TimeRange:
             return value if isinstance(value, TimeRange) else TimeRange.parse(str(value))
         if typ is str:
@@ -254,7 +314,40 @@ def _convert(key: str, typ: Any, value: object, source: str) -> object:
         pass
     else:
         raise AssertionError(f"unsupported config type for {key}: {typ}")
-    raise ConfigError(key, value, _expected(key, typ), source)
+    shown = "(hidden)" if key in _SECRET_KEYS else value
+    raise ConfigError(key, shown, _expected(key, typ), source)
+
+
+_SECRET_KEYS = frozenset({"notify.urls", "web.token", "mqtt.password", "influx.token", "influx.password"})
+"""Keys whose value an error message never shows (Apprise URLs carry tokens and passwords)."""
+
+_LIST_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "policy.disabled_kinds": (
+        "breathing",
+        "sigh",
+        "exhale",
+        "orienting",
+        "grounding",
+        "urge_surfing",
+        "recovery",
+    ),
+}
+
+
+def _string_list(key: str, value: object) -> tuple[str, ...]:
+    """A TOML array of strings, or (environment) one string of items separated by spaces or commas."""
+    if isinstance(value, str):
+        items = [v for v in re.split(r"[\s,]+", value) if v]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = [v.strip() for v in value if v.strip()]
+    else:
+        raise ValueError
+    choices = _LIST_CHOICES.get(key)
+    if choices is not None:
+        items = [v.lower() for v in items]
+        if any(v not in choices for v in items):
+            raise ValueError
+    return tuple(items)
 
 
 def _in_range(key: str, x: float) -> bool:
@@ -265,6 +358,10 @@ def _in_range(key: str, x: float) -> bool:
 
 
 def _expected(key: str, typ: Any) -> str:
+    if key in _LIST_CHOICES:
+        return "a list of: " + ", ".join(_LIST_CHOICES[key])
+    if typ == tuple[str, ...]:
+        return "a list of strings (in the environment: separated by spaces or commas)"
     if key in _CHOICES:
         return "one of " + ", ".join(_CHOICES[key])
     if typ is bool:
@@ -301,6 +398,8 @@ _SECTIONS: Mapping[str, type[Any]] = {
     "policy": PolicyConfig,
     "mqtt": MqttConfig,
     "influx": InfluxConfig,
+    "web": WebConfig,
+    "notify": NotifyConfig,
 }
 
 
@@ -367,6 +466,17 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
                     source_file,
                 )
         straps.append(strap)
+    general: GeneralConfig = sections["general"]
+    if general.timezone:
+        try:
+            zone(general.timezone)
+        except ValueError:
+            raise ConfigError(
+                "general.timezone",
+                general.timezone,
+                "an IANA time zone name such as Europe/Berlin or America/New_York (or empty: the system's)",
+                _src(values, "general", "timezone"),
+            ) from None
     for full, schemes in URL_SCHEMES.items():
         section, key = full.split(".", 1)
         url = getattr(sections[section], key)
@@ -399,6 +509,14 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         influx = dataclasses.replace(
             influx, password=_read_secret_file("influx.password_file", influx.password_file)
         )
+    web: WebConfig = sections["web"]
+    if not web.token and web.token_file:
+        web = dataclasses.replace(web, token=_read_secret_file("web.token_file", web.token_file))
+    notify: NotifyConfig = sections["notify"]
+    if not notify.urls and notify.urls_file:
+        lines = _read_secret_file("notify.urls_file", notify.urls_file).splitlines()
+        urls = tuple(u.strip() for u in lines if u.strip() and not u.strip().startswith("#"))
+        notify = dataclasses.replace(notify, urls=urls)
     return Config(
         general=sections["general"],
         processing=sections["processing"],
@@ -406,6 +524,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         mqtt=mqtt,
         influx=influx,
         straps=tuple(straps),
+        web=web,
+        notify=notify,
     )
 
 

@@ -12,8 +12,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import tzinfo
 
-from alerts.catalog import Prompt
+from alerts.catalog import Prompt, PromptKind
 from alerts.notify import Notifier, StrapStatus
 from alerts.policy import PolicyConfig as PolicyParams
 from alerts.policy import PromptPolicy
@@ -26,6 +27,7 @@ from processing.stream import StreamConfig, StreamProcessor, WindowResult
 from sensors.beats import BeatClock, Gap
 from sensors.heart_rate import MalformedMeasurement, parse_measurement
 from storage.archive import Archive
+from storage.progress import refresh_weekly_progress
 
 log = logging.getLogger("calmstrap.pipeline")
 
@@ -38,6 +40,8 @@ MOTION_FULL_SCALE_MG = 1000.0 / 3.0
 in acceleration-magnitude (ENMO-like) metrics."""
 BASELINE_SAVE_EVERY_S = 600.0
 """Stream time between periodic baseline saves (a crash loses at most this much of the baseline's updates)."""
+PROGRESS_EVERY_S = 3600.0
+"""Stream time between refreshes of the weekly progress (also refreshed as each episode ends)."""
 
 
 def stream_config(cfg: Config) -> StreamConfig:
@@ -68,6 +72,7 @@ def policy_params(
         quiet_end=quiet.start if ignore_quiet_hours else quiet.end,
         expiry_s=p.expiry_s,
         recovery_message=p.recovery_message,
+        disabled_kinds=frozenset(PromptKind(k) for k in p.disabled_kinds),
         control_probability=p.control_probability,
         hold_back_first=hold_back_first,
     )
@@ -125,7 +130,11 @@ class StrapSession:
     controls: list[ControlMoment] = field(default_factory=list)
     control_outcomes: list[ControlOutcome] = field(default_factory=list)
     baseline_save_every_s: float = BASELINE_SAVE_EVERY_S
+    tz: tzinfo | None = None
+    """The person's time zone: weekly progress is kept per ISO week of their local days."""
+    progress_every_s: float = PROGRESS_EVERY_S
     _next_baseline_save_t: float | None = field(default=None, init=False)
+    _next_progress_t: float | None = field(default=None, init=False)
     _saved_baseline: dict[str, object] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -164,6 +173,11 @@ class StrapSession:
         elif t >= self._next_baseline_save_t:
             self._next_baseline_save_t = t + self.baseline_save_every_s
             self.save_baseline(t, only_changed=True)
+        if self._next_progress_t is None:
+            self._next_progress_t = t + self.progress_every_s
+        elif t >= self._next_progress_t:
+            self._next_progress_t = t + self.progress_every_s
+            self.refresh_progress()
         self.archive.commit()
 
     def on_motion(self, t: float, intensity_mg: float) -> None:
@@ -183,6 +197,10 @@ class StrapSession:
             n += 1
         return n
 
+    def refresh_progress(self) -> None:
+        """Bring this user's weekly progress rows up to date (the dashboard's progress panels read them)."""
+        refresh_weekly_progress(self.archive, self.user, tz=self.tz)
+
     def on_gap(self, gap: Gap) -> None:
         self.archive.add_gap(gap)
         self.processor.gap(gap)
@@ -195,6 +213,7 @@ class StrapSession:
         for out in self.processor.flush():
             await self._dispatch(out)
         self.save_baseline(time.time())
+        self.refresh_progress()
         self.archive.commit()
 
     async def _dispatch(self, out: object) -> None:
@@ -221,6 +240,7 @@ class StrapSession:
                     self.observer.on_episode(ep)
                 for n in self.notifiers:
                     await n.publish_episode(self.user, ep)
+                self.refresh_progress()
                 recovery = self.policy.on_episode_end(ep, self.processor.last_t)
                 if recovery is not None:
                     await self._send(recovery, track_outcome=False)
@@ -251,14 +271,24 @@ class StrapSession:
                     self.observer.on_control(decision)
 
     async def deliver(self, prompt: Prompt) -> None:
-        """Send a prompt that does not come from the policy (a guided practice's pacing prompts)."""
+        """Send a prompt decided outside the arousal path (no outcome is measured for it)."""
         await self._send(prompt, track_outcome=False)
 
     async def _send(self, prompt: Prompt, *, track_outcome: bool = True, stage: Stage = Stage.ONSET) -> None:
+        """Archive first; then every side channel (the page, phone pushes: ``side_channel = True``) gets the
+        prompt, and the other notifiers in order until one delivers (MQTT, else the console)."""
         via = "none"
         self.archive.add_prompt(prompt, via)
         self.archive.commit()
         for n in self.notifiers:
+            if getattr(n, "side_channel", False):
+                try:
+                    await n.send_prompt(prompt)
+                except Exception:  # a notifier must never stop the pipeline
+                    log.exception("notifier %s failed", n.name)
+        for n in self.notifiers:
+            if getattr(n, "side_channel", False):
+                continue
             try:
                 ok = await n.send_prompt(prompt)
             except Exception:  # a notifier must never stop the pipeline
@@ -297,9 +327,11 @@ def new_session(
             saved = archive.load_baseline(user, bin_name)
             if saved is not None:
                 processor.baseline.restore(saved, bin_name)
+    tz = cfg.tz()
     policy = PromptPolicy(
         user=user,
         config=policy_params(cfg, ignore_quiet_hours=ignore_quiet_hours, hold_back_first=hold_back_first),
+        tz=tz,
         seed=seed,
     )
     for stage, basis, d_a, a_at in archive.load_control_changes(user):  # the references survive a restart
@@ -312,4 +344,5 @@ def new_session(
         processor=processor,
         policy=policy,
         observer=observer or PipelineObserver(),
+        tz=tz,
     )

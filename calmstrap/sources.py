@@ -44,7 +44,9 @@ class PlannedSource:
     source: BeatSource
 
 
-def ble_plan(cfg: Config, found: Sequence[FoundStrap] | None = None) -> tuple[list[PlannedSource], str]:
+def ble_plan(
+    cfg: Config, found: Sequence[FoundStrap] | None = None, user: str | None = None
+) -> tuple[list[PlannedSource], str]:
     """Collectors for the ``[[straps]]`` entries; with none, the single strap ``found`` by a scan.
 
     Returns the plan and a sentence for the user saying what was chosen.
@@ -63,10 +65,11 @@ def ble_plan(cfg: Config, found: Sequence[FoundStrap] | None = None) -> tuple[li
                 + describe_found(found)
             )
         only = found[0]
-        straps = (StrapConfig(user=cfg.general.user, address=only.address, name=only.name),)
+        who = user or cfg.general.user
+        straps = (StrapConfig(user=who, address=only.address, name=only.name),)
         note = (
             f"no [[straps]] configured: using the only strap found, {only.name or '?'} ({only.address}), "
-            f"for user {cfg.general.user!r}"
+            f"for user {who!r}"
         )
     plan = [
         PlannedSource(
@@ -79,11 +82,15 @@ def ble_plan(cfg: Config, found: Sequence[FoundStrap] | None = None) -> tuple[li
     return plan, note
 
 
-def replay_plan(cfg: Config, path: str, speed: float) -> PlannedSource:
+SIM_USER = "sim"
+"""Whose data ``--source sim`` writes unless ``--user`` says otherwise: never the configured person's."""
+
+
+def replay_plan(cfg: Config, path: str, speed: float, user: str | None = None) -> PlannedSource:
     """An RR file streamed as if live (raises ReplayFormatError on a bad line)."""
     rec = read_rr_file(path)
     return PlannedSource(
-        user=cfg.general.user,
+        user=user or cfg.general.user,
         device=f"replay:{Path(path).name}",
         source=ReplaySource(rec, speed=speed),
     )
@@ -154,7 +161,7 @@ async def consume_isolated(session: StrapSession, source: BeatSource) -> None:
         log.debug("strap failure", exc_info=True)
 
 
-def sim_plan(cfg: Config, seed: int, speed: float) -> PlannedSource:
+def sim_plan(cfg: Config, seed: int, speed: float, user: str | None = None) -> PlannedSource:
     import random
 
     from sensors.simulated import SimulatedStrap, random_script
@@ -166,13 +173,20 @@ def sim_plan(cfg: Config, seed: int, speed: float) -> PlannedSource:
         episodes=random_script(7 * 86400.0, random.Random(seed)),
         device="sim-strap",
     )
-    return PlannedSource(user=cfg.general.user, device=strap.device, source=strap)
+    return PlannedSource(user=user or SIM_USER, device=strap.device, source=strap)
 
 
-async def plan_sources(spec: str, cfg: Config, *, seed: int, speed: float) -> tuple[list[PlannedSource], str]:
-    """The sources ``--source SPEC`` names; raises SourceChoiceError (or ReplayFormatError) when unusable."""
+async def plan_sources(
+    spec: str, cfg: Config, *, seed: int, speed: float, user: str | None = None
+) -> tuple[list[PlannedSource], str]:
+    """The sources ``--source SPEC`` names; raises SourceChoiceError (or ReplayFormatError) when unusable.
+
+    ``user``: whose data (``--user``); sim defaults to :data:`SIM_USER`, replay to the configured user; for
+    ble the ``[[straps]]`` entries say whose each strap is (``user`` only names the single scanned strap's).
+    """
     if spec == "sim":
-        return [sim_plan(cfg, seed, speed)], "source sim"
+        sim = sim_plan(cfg, seed, speed, user)
+        return [sim], f"source sim (simulated strap, user {sim.user!r})"
     if spec == "ble":
         found = None
         if not cfg.straps:
@@ -186,9 +200,9 @@ async def plan_sources(spec: str, cfg: Config, *, seed: int, speed: float) -> tu
                 raise SourceChoiceError(
                     f"Bluetooth is not available ({exc}); see README, 'Connect your strap'"
                 ) from None
-        plan, note = ble_plan(cfg, found)
+        plan, note = ble_plan(cfg, found, user)
         return plan, note or f"source ble: {len(plan)} strap(s) from the configuration"
     if spec.startswith("replay:") and len(spec) > len("replay:"):
         path = spec[len("replay:") :]
-        return [replay_plan(cfg, path, speed)], f"source replay of {path} at {speed:g}x"
+        return [replay_plan(cfg, path, speed, user)], f"source replay of {path} at {speed:g}x"
     raise SourceChoiceError(f"unknown --source {spec!r}; expected sim, ble or replay:FILE")

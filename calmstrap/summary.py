@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TextIO
 
@@ -13,13 +13,15 @@ from calmstrap.pipeline import StrapSession
 from processing.arousal import Arousal
 from processing.effect import Difference, welch_difference
 from processing.outcomes import ControlBasis, ControlMoment, HelpedBasis, PromptOutcome
+from web.words import words_for
 
 
-def _clock(t: float, origin: float | None) -> str:
+def _clock(t: float, origin: float | None, tz: tzinfo | None = None) -> str:
+    """Clock time in ``tz`` (None: the system's), or with an ``origin`` the time elapsed, ``+06:25``."""
     if origin is None:
-        return datetime.fromtimestamp(t).strftime("%H:%M:%S")
+        return datetime.fromtimestamp(t, tz).strftime("%H:%M:%S")
     s = max(round(t - origin), 0)
-    return f"{s // 60:02d}:{s % 60:02d}"
+    return f"+{s // 60:02d}:{s % 60:02d}"
 
 
 def _dur(seconds: float) -> str:
@@ -76,6 +78,7 @@ class StatusLine:
 
     stream: TextIO
     origin: float | None
+    tz: tzinfo | None = None
     _shown: bool = field(default=False)
 
     def update(self, user: str, x: Arousal) -> None:
@@ -84,8 +87,8 @@ class StatusLine:
         rmssd = f"{x.rmssd_ms:5.1f}" if math.isfinite(x.rmssd_ms) else "  -  "
         warm = " (learning your baseline)" if x.warming_up else ""
         self.stream.write(
-            f"\r\033[K{_clock(x.t, self.origin)}  HR {x.hr_bpm:5.1f} bpm  RMSSD {rmssd} ms  "
-            f"arousal {x.score:5.1f} {x.state.value:<8}{warm}"
+            f"\r\033[K{_clock(x.t, self.origin, self.tz)}  HR {x.hr_bpm:5.1f} bpm  RMSSD {rmssd} ms  "
+            f"now: {words_for(x.state.value).word:<14}{warm}"
         )
         self.stream.flush()
         self._shown = True
@@ -101,7 +104,8 @@ def format_summary(session: StrapSession, *, origin: float | None, archive_path:
     st = session.stats
     lines = [
         "",
-        f"Summary ({minutes:g} simulated minutes, user {session.user})",
+        f"Summary ({minutes:g} simulated minutes, user {session.user}"
+        + ("; times are +minutes:seconds from the start)" if origin is not None else ")"),
         f"  beats: {st.beats} from {st.notifications} notifications; malformed skipped: {st.malformed}; "
         f"gaps: {st.gaps}",
     ]

@@ -17,7 +17,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from exports.dataset import ExportData, Progress, iso_utc, iso_utc_array
+from exports.dataset import ExportData, Progress, iso_utc, iso_utc_array, zone_name
 from exports.files import Staging, safe_name
 from exports.kubios import RR_DECIMALS
 from processing.effect import welch_difference
@@ -73,8 +73,12 @@ WINDOWS = CsvFile(
         Column("sd1_ms", "ms", "Poincare plot SD1 (short-term variability)"),
         Column("sd2_ms", "ms", "Poincare plot SD2 (longer-term variability)"),
         Column("dfa_a1", "", "detrended fluctuation analysis, short-term exponent alpha1"),
-        Column("stress_index", "", "Baevsky stress index"),
-        Column("resp_rate_bpm", "breaths/min", "breathing rate estimated from the RR spectrum"),
+        Column("stress_index", "", "Baevsky stress index as its square root (√SI; not Kubios' stress index)"),
+        Column(
+            "resp_rate_bpm",
+            "breaths/min",
+            "breathing rate estimated from the heart-rate rhythm of breathing (RR spectrum)",
+        ),
         Column("valid", "0/1", "1 when the window had enough clean beats to be used"),
     ),
 )
@@ -178,10 +182,20 @@ CONTROLS = CsvFile(
 
 WEEKLY = CsvFile(
     "weekly_progress",
-    "Per ISO week (Monday to Sunday, UTC): the numbers that show change over time.",
+    "Per ISO week (Monday to Sunday, the person's local days): the numbers that show change over time, "
+    "of the exported range only.",
     (
         Column("week", "ISO week", "e.g. 2026-W45"),
-        Column("week_start_utc", "ISO 8601 UTC", "Monday 00:00 of the week"),
+        Column(
+            "first_day",
+            "date",
+            "first local day of the week in the range (the Monday, or the range's first day)",
+        ),
+        Column("last_day", "date", "last local day of the week in the range (inclusive)"),
+        Column(
+            "partial", "0/1", "1 when the range covers only part of the week: its numbers are of those days"
+        ),
+        Column("week_start_utc", "ISO 8601 UTC", "Monday 00:00 local time of the week"),
         Column("hours_worn", "h", "hours of heartbeat data"),
         Column("episodes", "count", "arousal episodes that started in the week"),
         Column("episodes_per_hour", "1/h", "episodes per hour worn"),
@@ -268,9 +282,10 @@ def readme(data: ExportData) -> str:
     r = data.range
     lines = [
         f"calmstrap CSV export for {r.name}",
-        f"range: {iso_utc(r.start_t)} to {iso_utc(r.end_t)} (UTC)",
+        f"range: {iso_utc(r.start_t)} to {iso_utc(r.end_t)} (UTC; the person's days are in {zone_name(r.tz)})",
         "",
-        "Comma-separated, UTF-8, one header line. An empty field means no value. Times are ISO 8601 UTC.",
+        "Comma-separated, UTF-8, one header line. An empty field means no value. Times are ISO 8601 UTC;",
+        "days and weeks (weekly_progress) are the person's local days. Every row is of the range only.",
         "calmstrap is a wellness tool, not a medical device: these numbers describe the body's arousal and",
         "recovery; they are not a medical assessment.",
         "",
@@ -439,6 +454,9 @@ def write(data: ExportData, stage: Staging, progress: Progress | None = None) ->
             wr.writerow(
                 [
                     wk.week,
+                    "" if wk.first_day is None else wk.first_day.isoformat(),
+                    "" if wk.last_day is None else wk.last_day.isoformat(),
+                    _num(wk.partial),
                     iso_utc(wk.week_start_t),
                     *(
                         _num(x)

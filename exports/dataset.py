@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import numpy as np
@@ -19,12 +19,13 @@ import numpy.typing as npt
 
 from exports.errors import EmptyRange, UnknownUser
 from processing.episodes import Episode
+from processing.progress import WeekProgress
 from storage.archive import WINDOW_FEATURES, Archive
+from storage.progress import range_progress
 
 Progress = Callable[[str, float], None]
 """Called with a stage name and the fraction of it done (0..1)."""
 
-WEEK_S = 7 * 86400.0
 
 BEAT_DTYPE = np.dtype([("t", "f8"), ("rr_ms", "f8"), ("artifact", "i1")])
 WINDOW_DTYPE = np.dtype(
@@ -55,6 +56,16 @@ def iso_utc_array(t: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
     return out
 
 
+def zone_name(tz: tzinfo | None) -> str:
+    """A time zone as the files name it: ``America/New_York``, ``UTC``, or "local time" for the system's."""
+    if tz is None:
+        return "local time"
+    key = getattr(tz, "key", None)
+    if key and key != "localtime":
+        return str(key)
+    return datetime.now(tz).strftime("%Z") or "local time"
+
+
 @dataclass(frozen=True, slots=True)
 class ExportRange:
     """Whose data, which half-open span ``[start_t, end_t)``, and the name written into the files."""
@@ -63,6 +74,8 @@ class ExportRange:
     start_t: float
     end_t: float
     label: str | None = None
+    tz: tzinfo | None = None
+    """The person's time zone: the report's days and weeks break at their local midnight (None: the system's)."""
 
     @property
     def name(self) -> str:
@@ -135,30 +148,6 @@ class ControlRow:
     d_a: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class WeekRow:
-    """One row of the archive's ``weekly_progress`` table (ISO week, e.g. ``2026-W45``)."""
-
-    week: str
-    week_start_t: float
-    hours_worn: float | None
-    episodes: int | None
-    episodes_per_hour: float | None
-    median_amplitude: float | None
-    median_t50_s: float | None
-    median_recovery_s: float | None
-    resting_ln_rmssd: float | None
-    resting_ln_rmssd_lo: float | None
-    resting_ln_rmssd_hi: float | None
-    resting_hr_bpm: float | None
-    prompts_sent: int | None
-    prompts_helped: int | None
-    helped_share: float | None
-
-
-WEEK_COLUMNS: tuple[str, ...] = tuple(WeekRow.__slots__)
-
-
 @dataclass(frozen=True)
 class ExportData:
     """Everything one export writes."""
@@ -174,7 +163,8 @@ class ExportData:
     episodes: tuple[Episode, ...]
     """``user`` is the name written into the files (the label when given), ids relabelled alike."""
     prompts: tuple[PromptRow, ...]
-    weeks: tuple[WeekRow, ...]
+    weeks: tuple[WeekProgress, ...]
+    """Weekly numbers of the range only (``storage.progress.range_progress``); a cut week is ``partial``."""
     controls: tuple[ControlRow, ...] = ()
     """Moments held back as controls and matched unprompted stretches (never prompts)."""
 
@@ -302,14 +292,8 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
             span,
         )
     )
-    weeks = tuple(
-        WeekRow(*r)
-        for r in q(
-            f"SELECT {', '.join(WEEK_COLUMNS)} FROM weekly_progress"
-            " WHERE user = ? AND week_start_t < ? AND week_start_t > ? ORDER BY week_start_t",
-            (rng.user, rng.end_t, rng.start_t - WEEK_S),
-        )
-    )
+    # computed from the range's own rows, never the stored whole weeks: nothing outside the range counts
+    weeks = tuple(range_progress(archive, rng.user, rng.start_t, rng.end_t, tz=rng.tz))
     if progress:
         progress("read", 1.0)
     return ExportData(

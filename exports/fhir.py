@@ -1,6 +1,6 @@
 """FHIR R4 export: one Bundle (type ``collection``) as a ``.json`` file.
 
-Per UTC day with valid 5-minute (300 s) windows, three Observations, each the median over that day's valid
+Per local day (the person's time zone) with valid 5-minute (300 s) windows, three Observations, each the median over that day's valid
 windows, with ``effectivePeriod`` from the first to the last window:
 
 * heart rate: LOINC 8867-4, vital-signs category, UCUM ``/min``;
@@ -9,7 +9,8 @@ windows, with ``effectivePeriod`` from the first to the last window:
   (:data:`CALMSTRAP_SYSTEM`, code ``rmssd``), never under 80404-7, which is SDNN.
 
 Each arousal episode is an Observation with calmstrap code ``arousal-episode``, its onset-to-end period and
-components for peak score, amplitude, time to half-way down and recovery. The strap is a Device resource that
+components for peak score, amplitude (in score points and in the person's baseline SDs, which do not
+saturate), time to half-way down and recovery. The strap is a Device resource that
 every Observation references. The subject is written as a display name only (the label, or the user id).
 Ids are UUIDs derived from the content, so exporting the same data twice gives the same bundle.
 """
@@ -20,13 +21,13 @@ import json
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from exports.dataset import ExportData, Progress, iso_utc
+from exports.dataset import ExportData, Progress, iso_utc, zone_name
 from exports.files import Staging, safe_name
+from processing.progress import local_date
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -56,6 +57,13 @@ EPISODE_PARTS: tuple[tuple[str, str, str, str, str], ...] = (
     # attribute, code, display, unit, UCUM code
     ("peak_score", "episode-peak-score", "Peak arousal score (0-100)", "score", "{score}"),
     ("amplitude", "episode-amplitude", "Amplitude: peak minus the minute before onset", "score", "{score}"),
+    (
+        "amplitude_a",
+        "episode-amplitude-sd",
+        "Amplitude in the person's own baseline standard deviations (does not flatten near the top)",
+        "baseline SD",
+        "{SD}",
+    ),
     ("t50_s", "episode-t50", "Time from peak to half-way down", "s", "s"),
     ("recovery_s", "episode-recovery", "Time from peak back to calm", "s", "s"),
     ("duration_s", "episode-duration", "Onset to end", "s", "s"),
@@ -114,9 +122,10 @@ def bundle(data: ExportData, progress: Progress | None = None) -> dict[str, Any]
         )
     w = data.windows
     slow = w[(w["channel"] == "300s") & (w["valid"] == 1)]
-    day = np.floor(slow["t"] / 86400.0).astype("int64")
-    by_key: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for i, (dev, d) in enumerate(zip(slow["dev"].tolist(), day.tolist(), strict=True)):
+    tz = data.range.tz
+    day = [local_date(t, tz).isoformat() for t in slow["t"].tolist()]
+    by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, (dev, d) in enumerate(zip(slow["dev"].tolist(), day, strict=True)):
         by_key[(data.devices[dev], d)].append(i)
     n_keys = max(1, len(by_key))
     for k, ((dev, d), idx) in enumerate(sorted(by_key.items())):
@@ -124,8 +133,7 @@ def bundle(data: ExportData, progress: Progress | None = None) -> dict[str, Any]
         ref = device_refs.get(dev) or _uuid("device", data.range.name, dev)
         t0 = float(rows["t"][0] - rows["window_s"][0])
         t1 = float(rows["t"][-1])
-        date = datetime.fromtimestamp(d * 86400.0, UTC).date().isoformat()
-        note = f"Median of {len(rows)} valid 5-minute windows on {date} (UTC). {WELLNESS_NOTE}"
+        note = f"Median of {len(rows)} valid 5-minute windows on {d} ({zone_name(tz)}). {WELLNESS_NOTE}"
         for code, field in ((HEART_RATE, "mean_hr_bpm"), (SDNN, "sdnn_ms"), (RMSSD, "rmssd_ms")):
             vals = rows[field]
             vals = vals[np.isfinite(vals)]

@@ -4,22 +4,32 @@ Lipponen JA, Tarvainen MP. A robust algorithm for heart rate variability time se
 using novel beat classification. J Med Eng Technol 2019;43(3):173-81 (the method of Kubios HRV).
 
 1. Range gate: intervals outside ``min_rr_ms``..``max_rr_ms`` (300-2000 ms) are impossible for a resting or
-   exercising adult; they are removed, never interpolated (a long one is a dropout, i.e. a gap).
+   exercising adult; they are never interpolated. A long one is a dropout (a gap) and is removed at once;
+   a short one is usually a piece of an interval cut by a spurious R peak, so it is classified with the
+   rest and either merged back with its partner (EXTRA) or removed.
 2. dRRs (successive differences) and mRRs (deviation from an 11-beat median, negative side doubled) are
    normalised by time-varying thresholds, ``alpha`` (5.2) times the quartile deviation of their absolute
    values over ``window_beats`` (91) beats; the thresholds are evaluated every ``threshold_stride`` beats
-   (a piecewise-constant approximation of the paper's per-beat rolling quartiles, for speed).
+   (a piecewise-constant approximation of the paper's per-beat rolling quartiles, for speed). The series
+   is mirrored by a few beats at each end first, so the first and last beats of a window are judged too.
 3. Each beat is classified with the paper's decision rules on the subspaces (dRR, S12) and (dRR, S22):
-   ectopic, long, short, missed or extra (constants c1 = 0.13, c2 = 0.17).
+   ectopic, long, short, missed or extra (constants c1 = 0.13, c2 = 0.17). Each artifact claims the
+   intervals it spoiled (both pieces of an extra beat, both intervals of an ectopic pair), so the neighbour
+   of a merged or averaged beat is never judged and corrected a second time on its own.
 4. Correction keeps the beat times honest: an ectopic beat is moved to the midpoint of its neighbours
    (the short/long pair becomes two equal intervals), a missed beat is split in two, an extra beat is
    merged with its successor, and a lone long or short interval is replaced by the local median.
+5. Where artifacts are dense they widen their own thresholds; there the classification is repeated on the
+   corrected series (:func:`detect`).
 
-Vectorised with numpy (no per-beat Python loop; only the few flagged beats are visited).
+Validated on two real recordings with injected artifacts, side by side with NeuroKit2 (BENCHMARKS.md,
+tests/processing/test_artifacts_injected.py). Vectorised with numpy; only flagged beats are visited.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -125,6 +135,32 @@ _SHORT = int(BeatClass.SHORT)
 _MISSED = int(BeatClass.MISSED)
 _EXTRA = int(BeatClass.EXTRA)
 
+_EDGE_BEATS = 5
+"""The series is mirrored by this many beats at each end before classifying (see :func:`classify`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """The classes of an in-range series and the corrections they call for (indices into the series).
+
+    Each artifact is one event that owns the intervals it spoiled: an extra beat owns its two pieces
+    (``merge_at`` and the interval after it), an ectopic beat its short/long pair (``pair_a``, ``pair_b``
+    = ``pair_a + 1``), a missed beat (``split_at``) and a long/short interval (``replace_at``) one each.
+    No interval belongs to two events, so no interval is corrected twice.
+    """
+
+    classes: npt.NDArray[np.int8]
+    median_rr_ms: FloatArray
+    pair_a: npt.NDArray[np.intp]
+    merge_at: npt.NDArray[np.intp]
+    split_at: npt.NDArray[np.intp]
+    replace_at: npt.NDArray[np.intp]
+
+
+def _mirror(rr: FloatArray, k: int) -> FloatArray:
+    """``rr`` with ``k`` beats reflected about each end (the end beats themselves not repeated)."""
+    return np.concatenate((rr[k:0:-1], rr, rr[-2 : -k - 2 : -1]))
+
 
 def classify(
     rr_ms: FloatArray,
@@ -135,91 +171,234 @@ def classify(
     window_beats: int = 91,
     medfilt_beats: int = 11,
     threshold_stride: int = 8,
-) -> tuple[npt.NDArray[np.int8], FloatArray]:
-    """Lipponen & Tarvainen classes of an in-range series, and its 11-beat median (ms)."""
+) -> Classification:
+    """Lipponen & Tarvainen classes of an in-range series, its 11-beat median (ms) and the corrections.
+
+    The decision rules run on the series mirrored by a few beats at each end, so the first and last
+    intervals of a window have neighbours on both sides: a missed beat at the very start or end of a
+    window reads as a lone long interval and is split like any other (the paper leaves the first dRR
+    undefined and the last two beats unclassified).
+
+    The beats are then visited in order, as in the paper's flow chart, and each artifact claims the
+    intervals it spoiled: the interval after an extra beat is the second half of the same cut interval,
+    so it is merged with the first, never judged (and "corrected") as a short beat of its own; the
+    partner of an ectopic beat is averaged with it once.
+    """
     rr = rr_ms
     n = rr.size
-    classes = np.zeros(n, dtype=np.int8)
+    none = np.empty(0, dtype=np.intp)
     if n < 5:
-        return classes, rr.copy()
-    drrs = np.empty(n)
-    drrs[1:] = np.diff(rr)
-    drrs[0] = float(drrs[1:].sum()) / (n - 1)
-    medrr = _median_filter(rr, medfilt_beats)
-    mrrs = rr - medrr
+        return Classification(np.zeros(n, dtype=np.int8), rr.copy(), none, none, none, none)
+    k = min(_EDGE_BEATS, n - 1)
+    x = _mirror(rr, k)
+    nx = x.size
+    drrs = np.empty(nx)
+    drrs[1:] = np.diff(x)
+    drrs[0] = 0.0
+    medx = _median_filter(x, medfilt_beats)
+    mrrs = x - medx
     mrrs[mrrs < 0] *= 2.0
     qd = _quartile_deviations(
         np.abs(np.vstack((drrs, mrrs))), window_beats=window_beats, stride=threshold_stride
     )
     th1 = alpha * qd[0]
     th2 = alpha * qd[1]
-    d = np.divide(drrs, th1, out=np.zeros(n), where=th1 > 0)
-    m = np.divide(mrrs, th2, out=np.zeros(n), where=th2 > 0)
-    big = np.abs(d) > 1.0
-    big[n - 2 :] = False
-    if not big.any():  # the usual case: nothing crosses the first threshold
-        return classes, medrr
-    dp = np.concatenate((d[2:0:-1], d, d[-2:-4:-1]))  # reflect-pad by two
-    prev, nxt, nxt2 = dp[1:-3], dp[3:-1], dp[4:]
+    d = np.divide(drrs, th1, out=np.zeros(nx), where=th1 > 0)
+    m = np.divide(mrrs, th2, out=np.zeros(nx), where=th2 > 0)
+    medrr = medx[k : k + n]
+    classes = np.zeros(n, dtype=np.int8)
+    big = np.flatnonzero(np.abs(d[k : k + n]) > 1.0) + k
+    if big.size == 0:  # the usual case: nothing crosses the first threshold
+        return Classification(classes, medrr, none, none, none, none)
+    dp = np.concatenate((d[:1], d, d[-1:], d[-1:]))  # prev/next/next-next of every padded beat
+    prev, nxt, nxt2 = dp[:-3], dp[2:-1], dp[3:]
     s12 = np.where(d > 0, np.maximum(prev, nxt), np.where(d < 0, np.minimum(prev, nxt), 0.0))
     s22 = np.where(d >= 0, np.minimum(nxt, nxt2), np.maximum(nxt, nxt2))
-    ectopic = big & (((d > 1) & (s12 < -c1 * d - c2)) | ((d < -1) & (s12 > -c1 * d + c2)))
-    cand = big & ~ectopic
-    follow = np.zeros(n, dtype=np.bool_)
-    follow[1 : n - 1] = cand[: n - 2] & (np.abs(d[1 : n - 1]) < np.abs(d[2:n]))
-    cand |= follow
-    cand[n - 1] = False
+    ectopic = ((d > 1) & (s12 < -c1 * d - c2)) | ((d < -1) & (s12 > -c1 * d + c2))
     eq3 = (d > 1) & (s22 < -1)
     eq4 = np.abs(m) > 3
     eq5 = (d < -1) & (s22 > 1)
-    nxt_rr = np.append(rr[1:], rr[-1])
-    eq6 = np.abs(rr / 2.0 - medrr) < th2
-    eq7 = np.abs(rr + nxt_rr - medrr) < th2
-    abnormal = cand & (eq3 | eq4 | eq5)
-    extra = abnormal & eq5 & eq7
-    missed = abnormal & ~extra & eq3 & eq6
-    longshort = abnormal & ~extra & ~missed
-    classes[longshort & (rr > medrr)] = _LONG
-    classes[longshort & (rr <= medrr)] = _SHORT
-    classes[missed] = _MISSED
-    classes[extra] = _EXTRA
-    classes[ectopic] = _ECTOPIC
-    return classes, medrr
+    nxt_x = np.append(x[1:], x[-1])
+    eq6 = np.abs(x / 2.0 - medx) < th2
+    eq7 = np.abs(x + nxt_x - medx) < th2
+    taken = np.zeros(n + 1, dtype=np.bool_)  # real indices; one spare for "the interval after the last"
+    pairs: list[int] = []
+    merges: list[int] = []
+    splits: list[int] = []
+    replaces: list[int] = []
+    for i in big.tolist():
+        j = i - k
+        if taken[j]:
+            continue
+        if ectopic[i]:
+            a = _ectopic_pair(rr, medrr, j)
+            if a < 0 or taken[a] or taken[a + 1]:
+                classes[j] = _ECTOPIC
+                taken[j] = True
+                replaces.append(j)
+                continue
+            classes[a : a + 2] = _ECTOPIC
+            taken[a : a + 2] = True
+            pairs.append(a)
+            continue
+        cands = [i]
+        if i + 2 < nx and abs(d[i + 1]) < abs(d[i + 2]) and i + 1 < k + n:
+            cands.append(i + 1)
+        for c in cands:
+            jc = c - k
+            if taken[jc] or not (eq3[c] or eq4[c] or eq5[c]):
+                continue
+            taken[jc] = True
+            if eq5[c] and eq7[c] and jc + 1 < n and not taken[jc + 1]:
+                classes[jc : jc + 2] = _EXTRA
+                taken[jc + 1] = True
+                merges.append(jc)
+            elif eq3[c] and eq6[c]:
+                classes[jc] = _MISSED
+                splits.append(jc)
+            else:
+                classes[jc] = _LONG if rr[jc] > medrr[jc] else _SHORT
+                replaces.append(jc)
+
+    def arr(xs: list[int]) -> npt.NDArray[np.intp]:
+        return np.asarray(sorted(xs), dtype=np.intp)
+
+    return Classification(classes, medrr, arr(pairs), arr(merges), arr(splits), arr(replaces))
 
 
-def _correct(rr: FloatArray, classes: npt.NDArray[np.int8], medrr: FloatArray) -> FloatArray:
-    """Apply the corrections of the module docstring (vectorised over the flagged beats)."""
-    out = rr.copy()
+def _ectopic_pair(rr: FloatArray, medrr: FloatArray, j: int) -> int:
+    """The first index of the short/long pair around ectopic beat ``j``: (j-1, j) or (j, j+1), whichever
+    sums closest to two local medians; -1 when ``j`` has no neighbour."""
     n = rr.size
-    ls = np.flatnonzero((classes == _LONG) | (classes == _SHORT))
-    out[ls] = medrr[ls]
-    ect = np.flatnonzero(classes == _ECTOPIC)
-    if ect.size:
-        # the short/long pair around j, (j-1, j) or (j, j+1): the one whose sum is closest to 2 medians
-        prev_ok = ect >= 1
-        next_ok = ect + 1 < n
-        jm = np.maximum(ect - 1, 0)
-        jp = np.minimum(ect + 1, n - 1)
-        err_prev = np.where(prev_ok, np.abs(rr[jm] + rr[ect] - 2.0 * medrr[ect]), np.inf)
-        err_next = np.where(next_ok, np.abs(rr[ect] + rr[jp] - 2.0 * medrr[ect]), np.inf)
-        a = np.where(err_prev <= err_next, jm, ect)
-        b = np.where(err_prev <= err_next, ect, jp)
-        ok = np.isfinite(np.minimum(err_prev, err_next))
-        mean = 0.5 * (rr[a] + rr[b])
-        out[a[ok]] = mean[ok]
-        out[b[ok]] = mean[ok]
-        out[ect[~ok]] = medrr[ect[~ok]]
-    merge = np.flatnonzero(classes == _EXTRA)
-    merge = merge[merge + 1 < n]
-    split = np.flatnonzero(classes == _MISSED)
+    err_prev = abs(rr[j - 1] + rr[j] - 2.0 * medrr[j]) if j >= 1 else math.inf
+    err_next = abs(rr[j] + rr[j + 1] - 2.0 * medrr[j]) if j + 1 < n else math.inf
+    if math.isinf(min(err_prev, err_next)):
+        return -1
+    return j - 1 if err_prev <= err_next else j
+
+
+def _correct(
+    rr: FloatArray, c: Classification, origin: npt.NDArray[np.intp]
+) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """Apply the corrections of the module docstring to the events of ``c`` (which never overlap).
+
+    ``origin`` names, per interval of ``rr``, the input interval it came from; it is carried along (a
+    merged interval keeps its first piece's origin, both halves of a split keep the split one's).
+    """
+    out = rr.copy()
+    out[c.replace_at] = c.median_rr_ms[c.replace_at]
+    if c.pair_a.size:
+        mean = 0.5 * (rr[c.pair_a] + rr[c.pair_a + 1])
+        out[c.pair_a] = mean
+        out[c.pair_a + 1] = mean
+    merge, split = c.merge_at, c.split_at
     if merge.size:
         out[merge] = out[merge] + out[merge + 1]
         out = np.delete(out, merge + 1)
+        origin = np.delete(origin, merge + 1)
         split = split - np.searchsorted(merge, split)  # later indices shift left by earlier merges
     if split.size:
         out[split] = out[split] / 2.0
         out = np.insert(out, split, out[split])
-    return out
+        origin = np.insert(origin, split, origin[split])
+    return out, origin
+
+
+def _n_events(c: Classification) -> int:
+    return c.pair_a.size + c.merge_at.size + c.split_at.size + c.replace_at.size
+
+
+def _event_starts(c: Classification) -> npt.NDArray[np.intp]:
+    return np.concatenate((c.pair_a, c.merge_at, c.split_at, c.replace_at))
+
+
+def _keep(c: Classification, ok: npt.NDArray[np.bool_]) -> Classification:
+    """Only the events of ``c`` that start where ``ok`` is True (the rest of the classes cleared)."""
+    classes = np.zeros_like(c.classes)
+    for at, width in ((c.pair_a, 2), (c.merge_at, 2), (c.split_at, 1), (c.replace_at, 1)):
+        for w in range(width):
+            classes[at[ok[at]] + w] = c.classes[at[ok[at]] + w]
+    return Classification(
+        classes,
+        c.median_rr_ms,
+        c.pair_a[ok[c.pair_a]],
+        c.merge_at[ok[c.merge_at]],
+        c.split_at[ok[c.split_at]],
+        c.replace_at[ok[c.replace_at]],
+    )
+
+
+def _dense(
+    starts: npt.NDArray[np.intp], n: int, *, window_beats: int, min_events: int
+) -> npt.NDArray[np.bool_]:
+    """True for the intervals that have at least ``min_events`` event starts within ``window_beats``."""
+    if starts.size < min_events:
+        return np.zeros(n, dtype=np.bool_)
+    marks = np.zeros(n + 1)
+    np.add.at(marks, starts, 1.0)
+    csum = np.concatenate(([0.0], np.cumsum(marks)))
+    h = window_beats // 2
+    idx = np.arange(n)
+    counts = csum[np.minimum(idx + h + 1, n + 1)] - csum[np.maximum(idx - h, 0)]
+    return np.asarray(counts >= min_events, dtype=np.bool_)
+
+
+def _possible(c: Classification, rr: FloatArray, *, min_rr_ms: float, max_rr_ms: float) -> Classification:
+    """``c`` without the events that would turn an impossible (too short) interval into a plausible one.
+
+    A piece shorter than ``min_rr_ms`` may only be merged away as an extra beat (the spurious R peak
+    removed, the real interval restored, if that lies in range); any other correction of it would invent
+    a beat, so it is left as it is and the range gate removes it afterwards.
+    """
+    short = rr < min_rr_ms
+    if not short.any():
+        return c
+    n = rr.size
+    ok = np.ones(n, dtype=np.bool_)
+    pair_bad = short[c.pair_a] | short[np.minimum(c.pair_a + 1, n - 1)]
+    ok[c.pair_a[pair_bad]] = False
+    ok[c.split_at[short[c.split_at]]] = False
+    ok[c.replace_at[short[c.replace_at]]] = False
+    merged = rr[c.merge_at] + rr[np.minimum(c.merge_at + 1, n - 1)]
+    ok[c.merge_at[(merged < min_rr_ms) | (merged > max_rr_ms)]] = False
+    return _merge_short(_keep(c, ok), rr, min_rr_ms=min_rr_ms, max_rr_ms=max_rr_ms)
+
+
+def _merge_short(
+    c: Classification, rr: FloatArray, *, min_rr_ms: float, max_rr_ms: float, tol: float = 0.10
+) -> Classification:
+    """Merge each too-short piece the decision rules left alone with the neighbour that makes the sum
+    closest to the local median, when that sum is in range and within ``tol`` of the median.
+
+    Such a piece can only be the beginning or the end of an interval cut by a spurious R peak (no heart
+    beats twice within 300 ms); removing it alone would drop its time and leave the other piece as a
+    short interval, shifting every later beat.
+    """
+    classes = c.classes.copy()
+    n = rr.size
+    merges = c.merge_at.tolist()
+    for j in np.flatnonzero((rr < min_rr_ms) & (classes == 0)).tolist():
+        best, best_err = -1, math.inf
+        for a in (j - 1, j):
+            if a < 0 or a + 1 >= n or classes[a] != 0 or classes[a + 1] != 0:
+                continue
+            total = rr[a] + rr[a + 1]
+            err = abs(total / c.median_rr_ms[j] - 1.0)
+            if min_rr_ms <= total <= max_rr_ms and err <= tol and err < best_err:
+                best, best_err = a, err
+        if best >= 0:
+            classes[best : best + 2] = _EXTRA
+            merges.append(best)
+    if len(merges) == c.merge_at.size:
+        return c
+    return Classification(
+        classes,
+        c.median_rr_ms,
+        c.pair_a,
+        np.asarray(sorted(merges), dtype=np.intp),
+        c.split_at,
+        c.replace_at,
+    )
 
 
 def detect(
@@ -230,14 +409,59 @@ def detect(
     alpha: float = 5.2,
     window_beats: int = 91,
     threshold_stride: int = 8,
+    max_passes: int = 4,
+    dense_events: int = 4,
 ) -> ArtifactResult:
-    """Classify every beat and return the corrected series (range-gated beats removed, others corrected)."""
+    """Classify every beat and return the corrected series (impossible beats removed, others corrected).
+
+    Impossible intervals are never interpolated: one longer than ``max_rr_ms`` is a dropout and is removed
+    before classifying; one shorter than ``min_rr_ms`` is classified with the rest, because it is usually
+    one piece of an interval cut by a spurious R peak, and is then either merged back (EXTRA) or removed
+    (OUT_OF_RANGE).
+
+    Dense artifacts widen the thresholds they are judged by (the quartile deviations include them), so
+    some hide behind others: five missed beats in 30 beats can leave two unflagged. Where the first pass
+    found at least ``dense_events`` artifacts within one threshold window (``window_beats``), the
+    classification runs again on the corrected series, up to ``max_passes`` times while each pass finds
+    fewer than the one before (NeuroKit2's iterative kubios method repeats everywhere); its findings are
+    kept only in those dense stretches and never next to an interval already corrected, because
+    elsewhere a second pass only digs into the normal variability around earlier corrections. A beat
+    keeps the class of the first pass that flagged it.
+    """
     rr = as_rr_array(rr_ms)
-    gated = range_gate(rr, min_rr_ms=min_rr_ms, max_rr_ms=max_rr_ms)
     classes = np.zeros(rr.size, dtype=np.int8)
-    classes[gated] = BeatClass.OUT_OF_RANGE
-    ok = rr[~gated]
-    inner, medrr = classify(ok, alpha=alpha, window_beats=window_beats, threshold_stride=threshold_stride)
-    classes[~gated] = inner
-    corrected = _correct(ok, inner, medrr) if np.any(inner) else ok
+    long_gap = rr > max_rr_ms
+    classes[long_gap] = BeatClass.OUT_OF_RANGE
+    kept = np.flatnonzero(~long_gap)
+    x = rr[kept]
+    run = functools.partial(
+        classify, alpha=alpha, window_beats=window_beats, threshold_stride=threshold_stride
+    )
+    possible = functools.partial(_possible, min_rr_ms=min_rr_ms, max_rr_ms=max_rr_ms)
+    c = possible(run(x), x)
+    inner = c.classes.copy()
+    corrected = x
+    origin = np.arange(x.size, dtype=np.intp)
+    if np.any(inner):
+        corrected, origin = _correct(x, c, origin)
+        dense = _dense(_event_starts(c), x.size, window_beats=window_beats, min_events=dense_events)
+        n_prev = _n_events(c)
+        for _ in range(max_passes - 1):
+            if not dense.any():
+                break
+            touched = inner != 0
+            near = touched | np.append(touched[1:], False) | np.insert(touched[:-1], 0, False)
+            c = possible(_keep(run(corrected), dense[origin] & ~near[origin]), corrected)
+            n = _n_events(c)
+            if n == 0 or n >= n_prev:
+                break
+            hit = np.flatnonzero(c.classes)
+            inner[origin[hit]] = c.classes[hit]
+            corrected, origin = _correct(corrected, c, origin)
+            n_prev = n
+    bad = range_gate(corrected, min_rr_ms=min_rr_ms, max_rr_ms=max_rr_ms)
+    if bad.any():
+        inner[origin[bad]] = BeatClass.OUT_OF_RANGE
+        corrected = corrected[~bad]
+    classes[kept] = inner
     return ArtifactResult(classes=classes, corrected_rr_ms=corrected)

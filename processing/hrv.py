@@ -1,10 +1,11 @@
 """HRV features over one clean window of RR intervals (ms): one pure function per family.
 
 * :func:`time_domain` — mean RR, mean HR, SDNN, RMSSD, pNN50 (Task Force 1996);
-* :func:`frequency_domain` — LF, HF, LF/HF and the HF peak as breathing rate (4 Hz cubic spline, Welch);
+* :func:`frequency_domain` — LF, HF, LF/HF and the HF peak (4 Hz cubic spline, Welch);
+* :func:`breathing_rate` — breaths/min from the RSA peak of 60 s pieces, kept clear of Mayer waves;
 * :func:`poincare` — SD1, SD2 (Brennan et al. 2001);
 * :func:`dfa_alpha1` — short-term detrended fluctuation exponent over 4-16 beats (Peng et al. 1995);
-* :func:`stress_index` — Kubios' stress index, the square root of Baevsky's SI (Baevsky & Chernikova 2017).
+* :func:`stress_index` — Baevsky's stress index as its square root, √SI (Baevsky & Chernikova 2017); not Kubios' variant.
 
 ``compute_window`` is the stable entry point (ARCHITECTURE.md contract): every feature, NaN where the
 window is too short for it. Functions raise only :class:`processing.errors.ProcessingError` subclasses.
@@ -12,6 +13,7 @@ window is too short for it. Functions raise only :class:`processing.errors.Proce
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from contextvars import ContextVar
@@ -252,27 +254,80 @@ def frequency_domain(
     return FrequencyDomain(lf, hf, lf / hf if hf > 0 else NAN, peak_hz, 60.0 * peak_hz)
 
 
-def breathing_rate(
-    rr_ms: RRInput, *, fs_hz: float = 4.0, band_hz: tuple[float, float] = (0.1, 0.75)
-) -> float:
-    """Breathing rate (breaths/min) from a short window: the largest RSA peak of one Hann periodogram.
-
-    For the 60 s fast channel, where Welch's 64 s segments do not fit; the band reaches beyond HF so that
-    fast breathing (exercise) is seen. NaN with fewer than 30 s of beats.
-    """
-    rr = as_rr_array(rr_ms)
-    if rr.size < 8 or float(rr.sum()) < 30000.0:
-        return NAN
+def _rate_one(rr: FloatArray, *, fs_hz: float, hf_from_hz: float, lf_dominance: float) -> float:
+    """Breathing rate of one short window (see :func:`breathing_rate`); NaN without a usable peak."""
     x = resample_rr(rr, fs_hz=fs_hz)
     n = x.size
+    if n < 8:
+        return NAN
     w, _wss, xc, xss = _hann(n)
     y = (x - float(x.sum()) / n - (x @ xc) / xss * xc) * w
-    spec = np.abs(np.fft.rfft(y)) ** 2
-    freqs = np.fft.rfftfreq(n, 1.0 / fs_hz)
-    sel = (freqs >= band_hz[0]) & (freqs < band_hz[1])
-    if not np.any(sel) or float(spec[sel].max()) <= 0:
+    nfft = 8 * n  # zero-padded: peaks placed to 1/8 of a bin
+    spec = np.abs(np.fft.rfft(y, nfft)) ** 2
+    freqs = np.fft.rfftfreq(nfft, 1.0 / fs_hz)
+    top_hz = min(_BREATH_MAX_HZ, 0.5 * 1000.0 / float(rr.mean()))  # beats sample the RSA: half the HR
+    peaks = np.flatnonzero((spec[1:-1] > spec[:-2]) & (spec[1:-1] >= spec[2:])) + 1
+    hf = peaks[(freqs[peaks] >= hf_from_hz) & (freqs[peaks] <= top_hz)]
+    lf = peaks[(freqs[peaks] >= _BREATH_MIN_HZ) & (freqs[peaks] < hf_from_hz)]
+    best_hf = int(hf[np.argmax(spec[hf])]) if hf.size else -1
+    best_lf = int(lf[np.argmax(spec[lf])]) if lf.size else -1
+    if best_hf < 0 and best_lf < 0:
         return NAN
-    return 60.0 * float(freqs[sel][int(np.argmax(spec[sel]))])
+    if best_hf < 0 or (best_lf >= 0 and spec[best_lf] > lf_dominance * spec[best_hf]):
+        return 60.0 * float(freqs[best_lf])
+    return 60.0 * float(freqs[best_hf])
+
+
+_BREATH_MIN_HZ = 0.095
+"""6 breaths/min, less half a bin of a 60 s window zero-padded eight times."""
+_BREATH_MAX_HZ = 0.5
+"""30 breaths/min."""
+
+
+def breathing_rate(
+    rr_ms: RRInput,
+    *,
+    fs_hz: float = 4.0,
+    window_s: float = 60.0,
+    step_s: float = 30.0,
+    hf_from_hz: float = 0.15,
+    lf_dominance: float = 10.0,
+) -> float:
+    """Breathing rate (breaths/min, 6-30) from the respiratory sinus arrhythmia of a window of 30 s or more.
+
+    The tachogram (4 Hz cubic spline) is linearly detrended, Hann-windowed and zero-padded eight times;
+    the breathing peak is the largest local maximum of its periodogram from ``hf_from_hz`` (0.15 Hz,
+    9/min) up to 0.5 Hz (30/min) or half the heart rate, whichever is lower (beats sample the RSA).
+    Mayer waves (baroreflex, about 0.1 Hz) live below 0.15 Hz: a peak there (down to 6/min) is taken only
+    when it is ``lf_dominance`` (10) times stronger than the best peak above, as it is when someone
+    breathes slowly (at 6/min the RSA and the baroreflex resonate) and not at ordinary rates. Searching
+    only local maxima keeps the rising flank of LF power at 0.15 Hz from reading as 9/min.
+
+    Windows longer than 1.5 × ``window_s`` are cut into ``window_s`` pieces every ``step_s`` and the
+    median of their rates is returned (breathing drifts over minutes; one long periodogram smears it).
+    NaN with fewer than 30 s of beats or no peak. Measured against a respiration belt and a simulated
+    RSA with Mayer waves in BENCHMARKS.md ("Breathing rate").
+    """
+    rr = as_rr_array(rr_ms)
+    if rr.size < 8:
+        return NAN
+    total_s = float(rr.sum()) / 1000.0
+    if total_s < 30.0:
+        return NAN
+    one = functools.partial(_rate_one, fs_hz=fs_hz, hf_from_hz=hf_from_hz, lf_dominance=lf_dominance)
+    if total_s <= 1.5 * window_s:
+        return one(rr)
+    t = np.cumsum(rr) / 1000.0
+    rates: list[float] = []
+    end = window_s
+    while end <= total_s + 1e-9:
+        a = int(np.searchsorted(t, end - window_s, side="right"))
+        b = int(np.searchsorted(t, end, side="right"))
+        r = one(rr[a:b]) if b - a >= 8 else NAN
+        if math.isfinite(r):
+            rates.append(r)
+        end += step_s
+    return float(np.median(rates)) if rates else NAN
 
 
 # -- nonlinear ----------------------------------------------------------------------------------------
@@ -378,11 +433,17 @@ def _dfa_plan(
 
 
 def stress_index(rr_ms: RRInput, *, bin_ms: float = 50.0, min_beats: int = 30) -> float:
-    """Kubios' stress index: √SI with Baevsky's SI = AMo / (2 · Mo · MxDMn).
+    """Baevsky's stress index, reported as its square root: √SI with SI = AMo / (2 · Mo · MxDMn).
 
-    Baevsky & Chernikova, Cardiometry 2017;10:66-76; Kubios HRV User's Guide (square root for a normal
-    distribution). AMo is the share (%) of intervals in the modal ``bin_ms`` (50 ms) histogram bin, Mo the
-    modal bin's centre (s), MxDMn the range max - min (s). NaN below ``min_beats`` or for a flat series.
+    Baevsky & Chernikova, Cardiometry 2017;10:66-76 (the literal definition, on the RR as they are).
+    AMo is the share (%) of intervals in the modal ``bin_ms`` (50 ms) histogram bin, bins anchored at
+    multiples of 50 ms; Mo the modal bin's centre (s); MxDMn the range max - min (s). The square root
+    brings it to a roughly normal scale, as Kubios reports its own index, but this is **not** Kubios'
+    stress index: Kubios uses the median RR for Mo and detrended RR (its User's Guide), and its values
+    differ from these by about -19 to +2 % (issue 10's audit). Being histogram-based it is coarse:
+    moving the bin edges by part of a bin moves it by 2-14 %. The attribute keeps the name
+    ``stress_index`` (a contract); the docs and exports call it "Baevsky stress index (√SI)".
+    NaN below ``min_beats`` or for a flat series.
     """
     rr = as_rr_array(rr_ms)
     if rr.size < min_beats:
@@ -422,12 +483,13 @@ def compute_window(
         td = time_domain(rr)
         fd = _NAN_FD
         pc = Poincare(NAN, NAN)
-        dfa = si = NAN
+        dfa = si = resp = NAN
         if full:
             fd = frequency_domain(rr)
             pc = poincare(rr)
             dfa = dfa_alpha1(rr) if artifact_pct <= max_artifact_pct_dfa else NAN
             si = stress_index(rr)
+            resp = breathing_rate(rr)
     finally:
         _VALIDATED.reset(token)
     return HrvWindow(
@@ -447,6 +509,6 @@ def compute_window(
         sd2_ms=pc.sd2_ms,
         dfa_a1=dfa,
         stress_index=si,
-        resp_rate_bpm=fd.resp_rate_bpm,
+        resp_rate_bpm=resp,
         valid=bool(rr.size >= 2 and artifact_pct <= max_artifact_pct),
     )

@@ -22,8 +22,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from processing.baseline import local_offset_s
-
 NAN = float("nan")
 DAY_S = 86400.0
 
@@ -81,11 +79,44 @@ class WeekProgress:
     prompts_sent: int
     prompts_helped: int
     helped_share: float
+    first_day: dt.date | None = None
+    """The first local day the row covers: the Monday, or the range's first day when it cuts the week."""
+    last_day: dt.date | None = None
+    """The last local day the row covers (inclusive)."""
+    partial: bool = False
+    """True when the chosen range covers only part of this week (the numbers are of that part only)."""
+
+    @property
+    def days_label(self) -> str:
+        """The days in words, e.g. ``5-11 Oct 2026``, ``28 Sep-4 Oct 2026`` or ``5 Oct 2026``."""
+        return day_span_label(self.first_day, self.last_day)
 
 
-def _local_date(t: float, utc_offset_s: float | None) -> dt.date:
-    off = local_offset_s(t) if utc_offset_s is None else utc_offset_s
-    return dt.datetime.fromtimestamp(t + off, tz=dt.UTC).date()
+def day_span_label(first: dt.date | None, last: dt.date | None) -> str:
+    """Two dates as one short span: ``5-11 Oct 2026``, ``28 Sep-4 Oct 2026``, ``29 Dec 2025-4 Jan 2026``."""
+    if first is None or last is None:
+        return "?"
+    if first == last:
+        return f"{first.day} {first:%b %Y}"
+    if first.year != last.year:
+        return f"{first.day} {first:%b %Y}–{last.day} {last:%b %Y}"
+    if first.month != last.month:
+        return f"{first.day} {first:%b}–{last.day} {last:%b %Y}"
+    return f"{first.day}–{last.day} {last:%b %Y}"
+
+
+def local_date(t: float, tz: dt.tzinfo | None = None) -> dt.date:
+    """The day of epoch ``t`` in ``tz`` (None: the system's time zone)."""
+    if tz is None:
+        return dt.datetime.fromtimestamp(t).date()
+    return dt.datetime.fromtimestamp(t, tz).date()
+
+
+def local_midnight_t(d: dt.date, tz: dt.tzinfo | None = None) -> float:
+    """Epoch seconds of the start of day ``d`` in ``tz`` (None: the system's time zone)."""
+    if tz is None:
+        return dt.datetime(d.year, d.month, d.day).timestamp()
+    return dt.datetime(d.year, d.month, d.day, tzinfo=tz).timestamp()
 
 
 def _week_key(d: dt.date) -> tuple[int, int]:
@@ -93,9 +124,9 @@ def _week_key(d: dt.date) -> tuple[int, int]:
     return iso.year, iso.week
 
 
-def iso_week_label(t: float, utc_offset_s: float | None = None) -> str:
+def iso_week_label(t: float, tz: dt.tzinfo | None = None) -> str:
     """The ISO week (``2026-W48``) of the local day of ``t``, as the weekly progress rows are keyed."""
-    year, week = _week_key(_local_date(t, utc_offset_s))
+    year, week = _week_key(local_date(t, tz))
     return f"{year}-W{week:02d}"
 
 
@@ -109,13 +140,13 @@ def daily_resting(
     *,
     calm_share: float = 0.1,
     min_calm_windows: int = 5,
-    utc_offset_s: float | None = None,
+    tz: dt.tzinfo | None = None,
 ) -> dict[dt.date, tuple[float, float]]:
     """Per local day: (median ln RMSSD, median HR) of the calmest windows of that day."""
     by_day: dict[dt.date, list[ScoredWindow]] = defaultdict(list)
     for w in windows:
         if math.isfinite(w.ln_rmssd) and math.isfinite(w.hr_bpm) and math.isfinite(w.score):
-            by_day[_local_date(w.t, utc_offset_s)].append(w)
+            by_day[local_date(w.t, tz)].append(w)
     out: dict[dt.date, tuple[float, float]] = {}
     for day, ws in by_day.items():
         if len(ws) < min_calm_windows:
@@ -126,6 +157,10 @@ def daily_resting(
     return out
 
 
+def _in(t: float, start_t: float | None, end_t: float | None) -> bool:
+    return (start_t is None or t >= start_t) and (end_t is None or t < end_t)
+
+
 def weekly_progress(
     user: str,
     *,
@@ -133,28 +168,37 @@ def weekly_progress(
     windows: Sequence[ScoredWindow],
     prompts: Sequence[PromptRecord],
     wear: Sequence[WearRecord],
-    utc_offset_s: float | None = None,
+    tz: dt.tzinfo | None = None,
     calm_share: float = 0.1,
     rolling_days: int = 7,
+    start_t: float | None = None,
+    end_t: float | None = None,
 ) -> list[WeekProgress]:
-    """One :class:`WeekProgress` per ISO week with any data, oldest first."""
+    """One :class:`WeekProgress` per ISO week (of local days in ``tz``) with any data, oldest first.
+
+    With ``start_t``/``end_t`` only what lies in ``[start_t, end_t)`` counts (also for the resting
+    baseline's rolling days), and a week the span cuts is marked ``partial`` with the days it covers.
+    """
     weeks: set[tuple[int, int]] = set()
     worn: dict[tuple[int, int], float] = defaultdict(float)
     for w in wear:
-        k = _week_key(_local_date(w.t, utc_offset_s))
-        worn[k] += w.seconds
-        weeks.add(k)
+        if _in(w.t, start_t, end_t):
+            k = _week_key(local_date(w.t, tz))
+            worn[k] += w.seconds
+            weeks.add(k)
     eps: dict[tuple[int, int], list[EpisodeRecord]] = defaultdict(list)
     for e in episodes:
-        k = _week_key(_local_date(e.onset_t, utc_offset_s))
-        eps[k].append(e)
-        weeks.add(k)
+        if _in(e.onset_t, start_t, end_t):
+            k = _week_key(local_date(e.onset_t, tz))
+            eps[k].append(e)
+            weeks.add(k)
     prs: dict[tuple[int, int], list[PromptRecord]] = defaultdict(list)
     for p in prompts:
-        k = _week_key(_local_date(p.t, utc_offset_s))
-        prs[k].append(p)
-        weeks.add(k)
-    daily = daily_resting(windows, calm_share=calm_share, utc_offset_s=utc_offset_s)
+        if _in(p.t, start_t, end_t):
+            k = _week_key(local_date(p.t, tz))
+            prs[k].append(p)
+            weeks.add(k)
+    daily = daily_resting([w for w in windows if _in(w.t, start_t, end_t)], calm_share=calm_share, tz=tz)
     for d in daily:
         weeks.add(_week_key(d))
     out: list[WeekProgress] = []
@@ -176,14 +220,15 @@ def weekly_progress(
         hours = worn.get((year, week), 0.0) / 3600.0
         answered = [x.helped for x in week_prs if x.helped is not None]
         helped = sum(1 for x in answered if x)
-        utc_midnight = dt.datetime(monday.year, monday.month, monday.day, tzinfo=dt.UTC).timestamp()
-        off = utc_offset_s if utc_offset_s is not None else local_offset_s(utc_midnight)
-        start_t = utc_midnight - off
+        week_start = local_midnight_t(monday, tz)
+        week_end = local_midnight_t(monday + dt.timedelta(days=7), tz)
+        span_start = week_start if start_t is None else max(week_start, start_t)
+        span_end = week_end if end_t is None else min(week_end, end_t)
         out.append(
             WeekProgress(
                 user=user,
                 week=f"{year}-W{week:02d}",
-                week_start_t=start_t,
+                week_start_t=week_start,
                 hours_worn=hours,
                 episodes=len(week_eps),
                 episodes_per_hour=len(week_eps) / hours if hours > 0 else NAN,
@@ -197,6 +242,9 @@ def weekly_progress(
                 prompts_sent=len(week_prs),
                 prompts_helped=helped,
                 helped_share=helped / len(answered) if answered else NAN,
+                first_day=local_date(span_start, tz),
+                last_day=local_date(span_end - 1.0, tz),
+                partial=span_start > week_start or span_end < week_end,
             )
         )
     return out

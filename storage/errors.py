@@ -35,8 +35,11 @@ class InfluxUnavailable(InfluxError):
 class InfluxRejected(InfluxError):
     """The server refused the request (4xx): bad credentials, unknown database/bucket, bad data."""
 
-    def __init__(self, url: str, status: int, message: str) -> None:
+    def __init__(self, url: str, status: int, message: str, action: str = "write") -> None:
         self.url = url
         self.status = status
         self.message = message
-        super().__init__(f"InfluxDB at {url} refused the write: HTTP {status}: {message}")
+        self.action = action
+        # a 1.x /query answers 200 with an "error" in the body: the status then says nothing
+        code = "" if 200 <= status < 300 else f"HTTP {status}: "
+        super().__init__(f"InfluxDB at {url} refused the {action}: {code}{message}")

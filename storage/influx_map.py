@@ -49,7 +49,9 @@ def _f(*keys: str) -> tuple[Field, ...]:
     return tuple(Field(k, k) for k in keys)
 
 
-_STATE_LEVEL = "CASE state WHEN 'calm' THEN 0 WHEN 'elevated' THEN 1 WHEN 'high' THEN 2 END"
+_STATE_LEVEL = (
+    "CASE state WHEN 'calm' THEN 0 WHEN 'elevated' THEN 1 WHEN 'high' THEN 2 WHEN 'active' THEN 3 END"
+)
 _OUTCOME = (
     "CASE WHEN feedback_helped IS NOT NULL THEN CASE feedback_helped WHEN 1 THEN 'helped' ELSE 'no clear change' END"
     " WHEN helped = 1 THEN 'helped' WHEN helped = 0 THEN 'no clear change'"
@@ -89,6 +91,11 @@ MEASUREMENTS: tuple[Measurement, ...] = (
             Field("z_ln_rmssd", "z_ln_rmssd"),
             Field("state", "state", FieldType.STR),
             Field("state_level", _STATE_LEVEL, FieldType.INT),
+            # 0/1 per score: the dashboard's "time in each state" sums them in one query
+            *(
+                Field(f"in_{st}", f"state = '{st}'", FieldType.INT)
+                for st in ("calm", "elevated", "high", "active")
+            ),
             Field("warming_up", "warming_up", FieldType.INT),
             Field("gated", "gated", FieldType.INT),
             Field("hr_bpm", "hr_bpm"),
@@ -202,6 +209,27 @@ MEASUREMENTS: tuple[Measurement, ...] = (
             Field("prompts_sent", "prompts_sent", FieldType.INT),
             Field("prompts_helped", "prompts_helped", FieldType.INT),
             Field("helped_share", "helped_share"),
+        ),
+    ),
+    Measurement(
+        "practice",
+        "practice",
+        "start_t",
+        (Tag("user", "user"),),
+        (
+            Field("minutes", "minutes"),
+            Field("id", "id", FieldType.STR),
+            Field("origin", "origin", FieldType.STR),
+            Field("completed", "completed", FieldType.INT),
+            Field("n_beats", "n_beats", FieldType.INT),
+            *_f(
+                "end_t",
+                "breaths_per_min",
+                "osc_freq_hz",
+                "osc_amplitude_bpm",
+                "osc_power_share",
+                "hr_change_bpm",
+            ),
         ),
     ),
 )

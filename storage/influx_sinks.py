@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import logging
 import re
 import urllib.parse
 from typing import Any, Protocol
@@ -12,6 +13,8 @@ from storage.errors import InfluxRejected, InfluxUnavailable
 from storage.influx_lines import PRECISION
 
 _QUOTED = re.compile(r"'[^']*'")
+
+log = logging.getLogger("calmstrap.influx")
 
 
 def redact(message: str) -> str:
@@ -87,13 +90,14 @@ class V1Sink:
             self._conn = cls(self._host, self._port, timeout=self._timeout_s)
         return self._conn
 
-    def write(self, body: bytes) -> None:
-        for attempt in (0, 1):  # one silent retry when a kept-alive connection was closed by the server
+    def _post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """POST with one silent retry when a kept-alive connection was closed by the server."""
+        for attempt in (0, 1):
             conn = self._connection()
             try:
-                conn.request("POST", self.path, body=body, headers=self.headers)
+                conn.request("POST", path, body=body, headers=headers)
                 resp = conn.getresponse()
-                payload = resp.read()
+                return resp.status, resp.read().decode("utf-8", errors="replace")
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self.close()
                 if attempt == 0:
@@ -102,30 +106,58 @@ class V1Sink:
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 raise InfluxUnavailable(self.url, str(exc) or type(exc).__name__) from None
-            if 200 <= resp.status < 300:
+        raise AssertionError("unreachable")
+
+    def _query(self, q: str, action: str) -> str:
+        """One InfluxQL statement through ``/query`` (POST); an ``"error"`` in a 200 answer is a refusal."""
+        params = {"db": self.database, "q": q}
+        headers = {**self.headers, "Content-Type": "application/x-www-form-urlencoded"}
+        status, payload = self._post(
+            self.base_path + "/query", urllib.parse.urlencode(params).encode(), headers
+        )
+        if status >= 500 or status == 429:
+            raise InfluxUnavailable(self.url, f"HTTP {status}: {redact(payload)}")
+        if status >= 300 or '"error"' in payload:
+            raise InfluxRejected(self.url, status, redact(payload), action)
+        return payload
+
+    def create_database(self) -> None:
+        """``CREATE DATABASE`` (a no-op when it exists); a refusal says how to create it by hand."""
+        name = self.database.replace("\\", "\\\\").replace('"', '\\"')
+        try:
+            self._query(f'CREATE DATABASE "{name}"', "creation of the database")
+        except InfluxRejected as exc:
+            raise InfluxRejected(
+                self.url,
+                exc.status,
+                f"{exc.message}; the database {self.database!r} does not exist and this user may not create it: "
+                f"create it as an admin, e.g. influx -execute 'CREATE DATABASE \"{name}\"' or "
+                f"curl -XPOST '{self.url}/query' --data-urlencode 'q=CREATE DATABASE \"{name}\"'",
+                "creation of the database",
+            ) from None
+
+    def write(self, body: bytes) -> None:
+        for attempt in (0, 1):  # once more after creating a missing database
+            status, payload = self._post(self.path, body, self.headers)
+            if 200 <= status < 300:
                 return
-            message = redact(payload.decode("utf-8", errors="replace"))
-            if resp.status >= 500 or resp.status == 429:
-                raise InfluxUnavailable(self.url, f"HTTP {resp.status}: {message}")
-            raise InfluxRejected(self.url, resp.status, message)
+            message = redact(payload)
+            if status >= 500 or status == 429:
+                raise InfluxUnavailable(self.url, f"HTTP {status}: {message}")
+            if status == 404 and "database not found" in message and attempt == 0:
+                log.info("InfluxDB database %r is missing: creating it", self.database)
+                self.create_database()
+                continue
+            raise InfluxRejected(self.url, status, message)
 
     def delete_user(self, user: str) -> None:
         quoted = user.replace("\\", "\\\\").replace("'", "\\'")
-        params = {"db": self.database, "q": f"DROP SERIES WHERE \"user\" = '{quoted}'"}
-        body = urllib.parse.urlencode(params).encode()
-        headers = {**self.headers, "Content-Type": "application/x-www-form-urlencoded"}
-        conn = self._connection()
         try:
-            conn.request("POST", self.base_path + "/query", body=body, headers=headers)
-            resp = conn.getresponse()
-            payload = resp.read().decode("utf-8", errors="replace")
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            raise InfluxUnavailable(self.url, str(exc) or type(exc).__name__) from None
-        if resp.status >= 500:
-            raise InfluxUnavailable(self.url, f"HTTP {resp.status}: {redact(payload)}")
-        if resp.status >= 300 or '"error"' in payload:
-            raise InfluxRejected(self.url, resp.status, redact(payload))
+            self._query(f"DROP SERIES WHERE \"user\" = '{quoted}'", "removal of the old points")
+        except InfluxRejected as exc:
+            if "database not found" not in exc.message:
+                raise
+            # nothing to remove yet: the first write creates the database
 
     def close(self) -> None:
         if self._conn is not None:

@@ -142,6 +142,17 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE prompts ADD COLUMN n_reference INTEGER;
     UPDATE prompts SET came_down = helped, helped = NULL WHERE helped IS NOT NULL
     """,
+    # version 5: breathing practice sessions, one row each (storage.practice)
+    """
+    CREATE TABLE practice (
+        id TEXT PRIMARY KEY, seq INTEGER NOT NULL, user TEXT NOT NULL, start_t REAL NOT NULL,
+        end_t REAL NOT NULL, minutes REAL NOT NULL, breaths_per_min REAL NOT NULL, origin TEXT NOT NULL,
+        completed INTEGER NOT NULL, n_beats INTEGER NOT NULL, osc_freq_hz REAL, osc_amplitude_bpm REAL,
+        osc_power_share REAL, hr_change_bpm REAL
+    );
+    CREATE INDEX practice_seq ON practice (seq);
+    CREATE INDEX practice_user_t ON practice (user, start_t)
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -157,4 +168,5 @@ SEQ_TABLES: tuple[str, ...] = (
     "motion",
     "weekly_progress",
     "controls",
+    "practice",
 )

@@ -32,7 +32,8 @@ def test_notifier_chain_is_mqtt_then_console_only_when_a_url_is_set() -> None:
 
 
 def test_commands_over_mqtt_snooze_store_feedback_and_run_a_practice(tmp_path: Path) -> None:
-    """snooze moves the policy's snooze, feedback lands in the archive and the learner, practice paces."""
+    """snooze moves the policy's snooze, feedback lands in the archive and the learner, a practice is one
+    stored session and no prompt."""
     with Mosquitto(tmp_path / "m") as broker, Archive.in_dir(tmp_path / "data") as archive:
         cfg = load_config(
             None, env={"CALMSTRAP_MQTT__URL": broker.url, "CALMSTRAP_POLICY__QUIET_HOURS": "0:00-0:00"}
@@ -58,10 +59,11 @@ def test_commands_over_mqtt_snooze_store_feedback_and_run_a_practice(tmp_path: P
                 await asyncio.to_thread(send, {"command": "feedback", "prompt_id": prompt.id, "helped": True})
                 await asyncio.to_thread(send, {"command": "snooze", "minutes": 45})
                 await asyncio.to_thread(send, {"command": "practice", "minutes": 0.5})
-                for _ in range(100):
-                    if len(sub.on("calmstrap/me/prompt")) >= 4:
+                for _ in range(200):  # half a minute at 60x: the practice row comes after 0.5 s
+                    if archive.query("SELECT 1 FROM practice WHERE user = 'me'"):
                         break
                     await asyncio.sleep(0.05)
+                await asyncio.sleep(0.3)
                 return prompt.id, session.policy.learner.stats[prompt.kind].helped - before
 
         pid, gained = asyncio.run(asyncio.wait_for(main(), 30))
@@ -71,9 +73,14 @@ def test_commands_over_mqtt_snooze_store_feedback_and_run_a_practice(tmp_path: P
     assert gained == 2.0
     assert session.policy.snooze_until >= time.time() + 44 * 60.0  # no beats yet: the wall clock
     docs = [json.loads(m.payload) for m in sub.on("calmstrap/me/prompt")]
-    pacing = [d for d in docs if d["template_id"] == "practice-pacing"]
-    assert len(pacing) == 3
-    assert [d["breathing"]["inhale_s"] for d in pacing] == [4.0, 4.0, 4.0]
+    assert [d["id"] for d in docs] == [pid]  # the practice sent no prompt
+    rows = archive_rows(tmp_path / "data", "SELECT minutes, origin, completed FROM practice")
+    assert rows == [(0.5, "mqtt", 1)]
+
+
+def archive_rows(data_dir: Path, sql: str) -> list[tuple[object, ...]]:
+    with Archive.in_dir(data_dir) as ar:
+        return ar.query(sql)
 
 
 def test_learning_is_restored_from_the_archive_of_earlier_runs(tmp_path: Path) -> None:

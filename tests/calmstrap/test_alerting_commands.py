@@ -13,6 +13,7 @@ from pathlib import Path
 import paho.mqtt.publish as publish
 import pytest
 
+from alerts.catalog import Prompt
 from alerts.console import ConsoleNotifier
 from alerts.mqtt import MqttNotifier
 from calmstrap.alerting import alert_services
@@ -45,9 +46,12 @@ async def _until(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
 def _sessions(
     broker: Mosquitto, archive: Archive, users: tuple[str, ...], time_scale: float = 1.0
 ) -> list[StrapSession]:
-    cfg = load_config(
-        None, env={"CALMSTRAP_MQTT__URL": broker.url, "CALMSTRAP_POLICY__QUIET_HOURS": "0:00-0:00"}
-    )
+    env = {
+        "CALMSTRAP_MQTT__URL": broker.url,
+        "CALMSTRAP_POLICY__QUIET_HOURS": "0:00-0:00",
+        "CALMSTRAP_POLICY__CONTROL_PROBABILITY": "0",  # every onset gets a prompt (none held back as a control)
+    }
+    cfg = load_config(None, env=env)
     chain = notifiers_for(cfg, ConsoleNotifier(stream=io.StringIO()), users=users, time_scale=time_scale)
     return [new_session(cfg, archive, chain, user=u, device=f"d-{u}") for u in users]
 
@@ -119,7 +123,7 @@ def test_feedback_naming_another_users_prompt_is_refused(
         u0, u1 = _sessions(broker, archive, ("u0", "u1"))
         t0 = time.time()
         prompt = u0.policy.on_onset(EpisodeOnset("ep", "u0", t0 - 60.0, t0, 95.0))
-        assert prompt is not None
+        assert isinstance(prompt, Prompt)
 
         def feedback() -> object:
             return archive.query("SELECT feedback_helped FROM prompts WHERE id = ?", (prompt.id,))[0][0]
@@ -147,8 +151,8 @@ def test_feedback_naming_another_users_prompt_is_refused(
 
 
 def test_twenty_practice_commands_give_one_practice(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """20 practice commands at once: one practice's pacing prompts, each id once; 19 refusals."""
-    scale = 10.0  # a 30 s practice (3 breaths) takes 3 s
+    """20 practice commands at once: one stored practice session, no prompt at all; 19 refusals."""
+    scale = 10.0  # a 30 s practice takes 3 s
     with Mosquitto(tmp_path / "m") as broker, Archive.in_dir(tmp_path / "data") as archive:
         (session,) = _sessions(broker, archive, ("me",), time_scale=scale)
         mqtt = _mqtt(session)
@@ -167,8 +171,8 @@ def test_twenty_practice_commands_give_one_practice(tmp_path: Path, caplog: pyte
         with caplog.at_level(logging.WARNING):
             _run([session], body, time_scale=scale)
         sub.close()
-        stored = archive.query("SELECT id FROM prompts WHERE template_id = 'practice-pacing'")
-    ids = [json.loads(m.payload)["id"] for m in sub.on("calmstrap/me/prompt")]
-    assert len(ids) == 3 and len(set(ids)) == 3
-    assert sorted(r[0] for r in stored) == sorted(ids)
+        stored = archive.query("SELECT minutes, origin, completed FROM practice WHERE user = 'me'")
+        prompts = archive.count("prompts")
+    assert stored == [(0.5, "mqtt", 1)]
+    assert prompts == 0 and sub.on("calmstrap/me/prompt") == []
     assert sum("already running" in r.getMessage() for r in caplog.records) == 19

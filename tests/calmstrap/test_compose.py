@@ -57,3 +57,31 @@ def test_env_example_names_every_variable_the_compose_file_uses() -> None:
     used = set(re.findall(r"\$\{(\w+)", (REPO / "docker-compose.yml").read_text(encoding="utf-8")))
     example = set(re.findall(r"^(\w+)=", (REPO / ".env.example").read_text(encoding="utf-8"), re.M))
     assert used <= example, used - example
+
+
+def _config_text() -> str:
+    out = compose("--env-file", str(REPO / ".env.example"), "config")
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_ports_listen_on_loopback_unless_opted_in() -> None:
+    """MQTT, InfluxDB and Grafana publish on 127.0.0.1 by default (BIND_ADDRESS opts in to more)."""
+    text = _config_text()
+    published = re.findall(r"host_ip: (\S+)", text) or re.findall(r"- (\d+\.\d+\.\d+\.\d+):\d+:\d+", text)
+    assert published and set(published) == {"127.0.0.1"}, published
+
+
+def test_calmstrap_has_the_bluetooth_group_the_time_zone_and_a_liveness_check() -> None:
+    """group_add for BlueZ, TZ and the timezone key, and `calmstrap health` as the healthcheck."""
+    text = _config_text()
+    block = text.split("  calmstrap:", 1)[1].split("\n  grafana:", 1)[0]
+    assert "group_add:" in block and "TZ: UTC" in block and "CALMSTRAP_GENERAL__TIMEZONE: UTC" in block
+    assert "calmstrap" in block and "health" in block and "--max-age" in block
+
+
+def test_the_default_source_is_the_strap() -> None:
+    """Neither compose nor .env.example make simulated data the person's by default."""
+    example = (REPO / ".env.example").read_text(encoding="utf-8")
+    assert re.search(r"^CALMSTRAP_SOURCE=ble$", example, re.M)
+    assert "CALMSTRAP_SOURCE:-ble" in (REPO / "docker-compose.yml").read_text(encoding="utf-8")

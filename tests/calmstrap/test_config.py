@@ -87,6 +87,34 @@ def test_straps_need_address_or_name(tmp_path: Path) -> None:
         load_config(f, env={})
 
 
+def test_timezone_is_an_iana_name() -> None:
+    """general.timezone takes an IANA name; a wrong one names the key and what it expects."""
+    cfg = load_config(None, env={"CALMSTRAP_GENERAL__TIMEZONE": "America/New_York"})
+    assert str(cfg.tz()) == "America/New_York"
+    with pytest.raises(ConfigError) as e:
+        load_config(None, env={"CALMSTRAP_GENERAL__TIMEZONE": "Mars/Olympus"})
+    assert e.value.key == "general.timezone" and "IANA time zone" in str(e.value)
+
+
+def test_bad_timezone_exits_2_naming_the_key(tmp_path: Path) -> None:
+    """A command with a bad timezone stops with exit status 2 and names general.timezone."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALMSTRAP_")}
+    env["CALMSTRAP_GENERAL__TIMEZONE"] = "New York"
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.run(
+        [sys.executable, "-m", "calmstrap", "export", "--data-dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "general.timezone" in proc.stderr
+
+
 # -- config that cannot lie ----------------------------------------------------------------------------------
 
 

@@ -1,12 +1,9 @@
-"""A real InfluxDB holding what the pipeline wrote: one accelerated `calmstrap demo` run, shared by the module.
+"""A real InfluxDB holding what the service wrote: `calmstrap demo` then `calmstrap sync`, into a fresh
+InfluxDB 1.x (no database created by hand: the writer creates it), shared by the module.
 
-Two tables the demo does not fill yet are filled here the way production will:
-
-* ``weekly_progress``: by ``storage.progress.refresh_weekly_progress`` (what the export runs);
-* ``device_status``: from the demo itself (its simulated strap reports a battery level every 10 simulated
-  minutes; the pipeline records connected/disconnected for sources without link events).
-
-Then the same :class:`storage.influx.InfluxWriter` the service uses drains the archive into InfluxDB.
+Nothing is filled by the test: the demo's session keeps ``weekly_progress`` current itself (as episodes end
+and when it finishes), its simulated strap reports a battery level, and the pipeline records connected /
+disconnected; `calmstrap sync` brings the weekly progress up to date and pushes what InfluxDB lacks.
 """
 
 from __future__ import annotations
@@ -22,8 +19,6 @@ from pathlib import Path
 import pytest
 
 from storage.archive import Archive
-from storage.influx import InfluxWriter, V1Sink
-from storage.progress import refresh_weekly_progress
 from tests.support.influxdb import InfluxServer, running_influxdb
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,7 +39,6 @@ def pipeline_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline
     root = tmp_path_factory.mktemp("dashboards")
     (root / "influxdb").mkdir()
     with running_influxdb(root / "influxdb") as server:
-        server.create_database(DB)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALMSTRAP_")}
         env.update(
             PYTHONPATH=str(REPO),
@@ -63,8 +57,16 @@ def pipeline_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline
             cwd=root,
         )
         assert out.returncode == 0, out.stderr
+        sync = subprocess.run(
+            [sys.executable, "-m", "calmstrap", "sync", "--data-dir", str(data_dir)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=root,
+        )
+        assert sync.returncode == 0, sync.stderr
         with Archive.in_dir(data_dir) as a:
-            refresh_weekly_progress(a, USER)
             connected = a.query(
                 "SELECT connected FROM device_status WHERE user = ? AND connected IS NOT NULL ORDER BY seq",
                 (USER,),
@@ -74,9 +76,5 @@ def pipeline_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline
                 "SELECT COUNT(*) FROM device_status WHERE user = ? AND battery_pct > 0", (USER,)
             )
             assert battery[0][0] >= 2, "the demo's simulated strap reports its battery"
-            a.commit()
-            sink = V1Sink(server.url, DB)
-            InfluxWriter(a, sink).drain()
-            sink.close()
         time.sleep(0.1)
         yield PipelineData(server, data_dir, USER)

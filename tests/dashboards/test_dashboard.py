@@ -7,6 +7,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,15 @@ def all_queries() -> list[DashQuery]:
             f"annotation {a['name']!r}",
             a["target"]["query"],
             None,
-            tuple(c for c in (a["target"].get("textColumn"), a["target"].get("tagsColumn")) if c),
+            tuple(
+                c
+                for c in (
+                    a["target"].get("textColumn"),
+                    a["target"].get("tagsColumn"),
+                    a["target"].get("timeEndColumn"),
+                )
+                if c
+            ),
         )
         for a in ANNOTATIONS
     ]
@@ -66,14 +75,18 @@ def all_queries() -> list[DashQuery]:
 
 
 def _relative_s(text: str) -> float:
+    if text == "now/d":  # today so far: since local midnight (the dashboard's time zone is the browser's)
+        now = datetime.now().astimezone()
+        return (now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds()
     m = re.fullmatch(r"(?:now-)?(\d+)([smhdw])", text)
     assert m, f"unsupported relative time {text!r}"
     return int(m.group(1)) * _UNITS_S[m.group(2)]
 
 
-def grafana_substitute(query: str, *, time_from: str | None, user: str) -> str:
-    """Grafana's InfluxQL macros for the dashboard's default range (or the panel's own), as Grafana does."""
-    now_ms = int(time.time() * 1000)
+def grafana_substitute(query: str, *, time_from: str | None, user: str, later_s: float = 0.0) -> str:
+    """Grafana's InfluxQL macros for the dashboard's default range (or the panel's own), as Grafana does
+    (``later_s``: as if the dashboard were opened that much later)."""
+    now_ms = int((time.time() + later_s) * 1000)
     span_s = _relative_s(time_from or DASHBOARD["time"]["from"])
     from_ms = now_ms - int(span_s * 1000)
     interval_s = max(1, int(span_s // 1000))  # about 1000 points across the panel, as maxDataPoints does
@@ -124,6 +137,8 @@ def test_dashboard_covers_what_the_issue_asks_for() -> None:
     for needle in ('"median_t50_s"', '"resting_ln_rmssd_lo"', '"battery_pct"', '"connected"'):
         assert needle in text
     assert any('FROM "prompt"' in a["target"]["query"] for a in ANNOTATIONS)
+    episodes = next(a for a in ANNOTATIONS if 'FROM "episode"' in a["target"]["query"])
+    assert episodes["target"]["timeEndColumn"], "episodes are shaded regions: they need an end"
     for q in all_queries():
         if "variable" not in q.where:
             assert "/^$user$/" in q.query, q.where
@@ -139,3 +154,44 @@ def test_query_returns_rows_on_pipeline_data(dq: DashQuery, pipeline_data: Pipel
     assert rows, f"{dq.where}: no rows for {q}"
     for col in dq.columns:
         assert col in series[0]["columns"], f"{dq.where}: no column {col!r}"
+
+
+NOW_PANELS = ("How you are now", "Heart rate now", "Arousal score now")
+
+
+def test_now_panels_look_at_the_last_minutes_and_say_no_data() -> None:
+    """State word, HR and score "now" cover only the last 3 minutes and say "no data" otherwise."""
+    for title in NOW_PANELS:
+        p = next(p for p in PANELS if p["title"] == title)
+        assert p["timeFrom"] == "3m", title
+        assert "no data" in p["fieldConfig"]["defaults"]["noValue"], title
+    state = next(p for p in PANELS if p["title"] == "How you are now")
+    words = {v["text"] for v in state["fieldConfig"]["defaults"]["mappings"][0]["options"].values()}
+    assert words == {"calm", "activated", "very activated", "active (moving)"}
+
+
+@pytest.mark.parametrize("title", NOW_PANELS)
+def test_now_panels_return_nothing_once_the_strap_is_off(title: str, pipeline_data: PipelineData) -> None:
+    """Ten minutes after the demo's last beat the "now" queries return no rows (Grafana shows "no data")."""
+    p = next(p for p in PANELS if p["title"] == title)
+    q = grafana_substitute(p["targets"][0]["query"], time_from="3m", user=pipeline_data.user, later_s=600.0)
+    series = pipeline_data.server.query(q, DB, epoch="ms")[0].get("series", [])
+    assert not [v for s in series for v in s["values"] if any(x is not None for x in v[1:])]
+
+
+def test_prompt_annotations_leave_out_settling_messages() -> None:
+    """Only real prompts are marked (the end-of-episode settling message is kind 'recovery')."""
+    prompts = next(a for a in ANNOTATIONS if a["name"] == "Prompts")
+    assert "\"kind\" != 'recovery'" in prompts["target"]["query"]
+    assert prompts["target"]["tagsColumn"] == "outcome"
+
+
+def test_resting_band_is_filled_between_its_edges() -> None:
+    """The band fills from its upper edge down to its lower edge, not down to the axis."""
+    band = next(p for p in PANELS if p["title"].startswith("Resting RMSSD per week"))
+    props = {
+        o["matcher"]["options"]: {x["id"]: x["value"] for x in o["properties"]}
+        for o in band["fieldConfig"]["overrides"]
+    }
+    assert props["high"]["custom.fillBelowTo"] == "low" and props["high"]["custom.fillOpacity"] > 0
+    assert props["low"]["custom.fillOpacity"] == 0

@@ -5,8 +5,8 @@ off), 30 minutes a day from 09:00 UTC, one scripted arousal episode a day and a 
 and pass more quickly, as the product promises. Day 3 has a disconnect (30 s without notifications, the
 session told of the drop), so the archive holds one DISCONNECT gap inside a day's recording.
 
-Weekly progress: ``storage.progress.refresh_weekly_progress`` fills the ``weekly_progress`` table, as the
-export itself does before reading it.
+Weekly progress: the sessions keep the ``weekly_progress`` table current themselves (as each episode ends and
+when a session finishes); the export computes its own weekly numbers from the range's rows.
 """
 
 from __future__ import annotations
@@ -22,11 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from calmstrap.config import Config
+from calmstrap.config import Config, GeneralConfig
 from calmstrap.pipeline import new_session
 from sensors.simulated import RRGenerator, ScriptedEpisode, notifications
 from storage.archive import Archive
-from storage.progress import refresh_weekly_progress
 
 USER = "alice_7f3c"
 DEVICE = "sim-strap"
@@ -61,7 +60,7 @@ def _script(day: int) -> tuple[ScriptedEpisode, ...]:
 
 
 async def _drive(archive: Archive) -> None:
-    cfg = Config()
+    cfg = Config(general=GeneralConfig(timezone="UTC"))
     for day in WEAR_DAYS:
         t0 = START + day * 86400.0
         session = new_session(cfg, archive, [], user=USER, device=DEVICE, seed=day, ignore_quiet_hours=True)
@@ -84,7 +83,6 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Month:
     with Archive.in_dir(data_dir) as archive:
         asyncio.run(_drive(archive))
         archive.commit()
-        refresh_weekly_progress(archive, USER)
         path = archive.path
     first = datetime.fromtimestamp(START, UTC).date().isoformat()
     last = datetime.fromtimestamp(START + WEAR_DAYS[-1] * 86400.0, UTC).date().isoformat()
@@ -105,7 +103,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CALMSTRAP_GENERAL__TIMEZONE": "UTC"}
     return subprocess.run(
         [sys.executable, "-m", "calmstrap", *args], capture_output=True, text=True, env=env, timeout=300
     )

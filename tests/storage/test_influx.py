@@ -58,6 +58,8 @@ def fill_every_table(a: Archive, user: str = "u1") -> None:
         "motion": "INSERT INTO motion (seq, user, t, device, intensity) VALUES (?,?,?,'s',0.2)",
         "weekly_progress": "INSERT INTO weekly_progress (seq, user, week_start_t, week) VALUES (?,?,?,'2026-W40')",
         "controls": "INSERT INTO controls (seq, user, t, id, stage, basis) VALUES (?,?,?,'c1','onset','held back')",
+        "practice": "INSERT INTO practice (seq, user, start_t, id, end_t, minutes, breaths_per_min, origin,"
+        " completed, n_beats) VALUES (?,?,?,'pr1',0,1,6,'page',1,0)",
     }
     for i, sql in enumerate(rows.values(), start=1):
         a.conn.execute(sql, (seq + i, user, T0 + i))
@@ -172,15 +174,16 @@ def test_watermark_stays_when_the_server_is_down(tmp_path: Path, influxdb: Influ
         assert w.pending()["beats"] == 10
 
 
-def test_watermark_stays_when_the_server_refuses(tmp_path: Path, influxdb: InfluxServer) -> None:
-    """A 4xx (here: a database that does not exist) raises InfluxRejected and moves no watermark."""
+def test_watermark_stays_when_the_server_refuses(tmp_path: Path, recording_server: RecordingServer) -> None:
+    """A 4xx (here: a server answering 403) raises InfluxRejected and moves no watermark."""
+    recording_server.status = 403
     with Archive(tmp_path / "a.db") as a:
         a.add_beats(beats(10))
         a.commit()
-        w = InfluxWriter(a, V1Sink(influxdb.url, "no_such_db"))
+        w = InfluxWriter(a, V1Sink(recording_server.url, "calmstrap"))
         with pytest.raises(InfluxRejected) as err:
             w.drain()
-        assert err.value.status == 404
+        assert err.value.status == 403
         assert w.pending()["beats"] == 10
 
 

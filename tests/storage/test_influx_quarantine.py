@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 import urllib.request
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from sensors.beats import Beat
 from storage.archive import Archive
 from storage.influx import InfluxRejected, InfluxWriter, V1Sink
-from tests.storage.conftest import DB
+from tests.storage.conftest import DB, RecordingServer
 from tests.support.influxdb import InfluxServer
 
 T0 = 1_780_000_000.0
@@ -87,17 +88,21 @@ def test_the_async_drain_quarantines_too_and_warns(
         a.close()
 
 
-def test_a_missing_database_is_not_retried_as_an_outage(tmp_path: Path, influxdb: InfluxServer) -> None:
-    """A 404 (no such database) ends the final drain at once, quarantining nothing, every row still pending."""
+def test_a_refused_request_is_not_retried_as_an_outage(
+    tmp_path: Path, recording_server: RecordingServer
+) -> None:
+    """A 403 (not allowed to write; a missing 1.x database is created instead) ends the final drain at once,
+    quarantining nothing, every row still pending."""
+    recording_server.status = 403
     a = _archive_with_one_poison_beat(tmp_path / "archive.db", 100)
     try:
-        writer = InfluxWriter(a, V1Sink(influxdb.url, "no_such_db"), batch_size=50)
+        writer = InfluxWriter(a, V1Sink(recording_server.url, "calmstrap"), batch_size=50)
         try:
             writer.drain()
         except InfluxRejected as exc:
-            assert exc.status == 404
+            assert exc.status == 403
         else:
-            raise AssertionError("a write to a missing database was taken")
+            raise AssertionError("a refused write was taken")
         t0 = time.monotonic()
         left = asyncio.run(writer.final_drain(30.0))
         assert time.monotonic() - t0 < 5.0
@@ -133,5 +138,7 @@ def test_sync_reports_the_quarantined_count(tmp_path: Path, influxdb: InfluxServ
         cwd=tmp_path,
     )
     assert res.returncode == 0, res.stderr
-    assert "synced 502 rows" in res.stdout and "1 row quarantined" in res.stdout
+    with sqlite3.connect(data / "archive.db") as con:  # sync brings weekly progress up to date first
+        weekly = con.execute("SELECT COUNT(*) FROM weekly_progress").fetchone()[0]
+    assert f"synced {502 + weekly} rows" in res.stdout and "1 row quarantined" in res.stdout
     assert _beats_of_u(influxdb) == 500

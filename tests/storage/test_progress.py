@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ def test_refresh_writes_one_row_per_week(tmp_path: Path) -> None:
             )
         )
         archive.commit()
-        weeks = refresh_weekly_progress(archive, "u", utc_offset_s=0.0)
+        weeks = refresh_weekly_progress(archive, "u", tz=UTC)
         assert [w.week for w in weeks] == ["2023-W47"]
         rows = archive.query(
             "SELECT week, hours_worn, episodes, median_amplitude, resting_hr_bpm FROM weekly_progress"
@@ -67,6 +68,21 @@ def test_refresh_is_idempotent(tmp_path: Path) -> None:
     with Archive(tmp_path / "archive.db") as archive:
         archive.add_beats(beats_from_rr([900.0] * 100, start_t=MON, device="d", user="u"))
         archive.commit()
-        refresh_weekly_progress(archive, "u", utc_offset_s=0.0)
-        refresh_weekly_progress(archive, "u", utc_offset_s=0.0)
+        refresh_weekly_progress(archive, "u", tz=UTC)
+        refresh_weekly_progress(archive, "u", tz=UTC)
         assert archive.count("weekly_progress", "u") == 1
+
+
+def test_refresh_rewrites_only_weeks_that_changed(tmp_path: Path) -> None:
+    """A second refresh with nothing new leaves the rows (and their seq) as they were: nothing to resend."""
+    with Archive(tmp_path / "archive.db") as archive:
+        archive.add_beats(beats_from_rr([900.0] * 100, start_t=MON, device="d", user="u"))
+        archive.commit()
+        refresh_weekly_progress(archive, "u", tz=UTC)
+        seq = archive.query("SELECT seq FROM weekly_progress")
+        refresh_weekly_progress(archive, "u", tz=UTC)
+        assert archive.query("SELECT seq FROM weekly_progress") == seq
+        archive.add_beats(beats_from_rr([900.0] * 100, start_t=MON + 3600, device="d", user="u"))
+        archive.commit()
+        refresh_weekly_progress(archive, "u", tz=UTC)
+        assert archive.query("SELECT seq FROM weekly_progress") != seq
