@@ -153,6 +153,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX practice_seq ON practice (seq);
     CREATE INDEX practice_user_t ON practice (user, start_t)
     """,
+    # version 6: an episode during ambiguous exertion is kept and flagged (processing.episodes.Episode.exertion)
+    """
+    ALTER TABLE episodes ADD COLUMN exertion INTEGER NOT NULL DEFAULT 0
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
