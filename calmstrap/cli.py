@@ -30,7 +30,7 @@ from calmstrap.sources import SourceChoiceError, consume_isolated, plan_sources
 from calmstrap.summary import StatusLine, format_control, format_summary
 from processing.outcomes import ControlMoment
 from sensors.errors import SensorError
-from sensors.simulated import SimulatedStrap, demo_script
+from sensors.simulated import DEMO_CONTROL_MIN_MINUTES, SimulatedStrap, demo_script
 from sensors.source import BeatSource
 from storage.archive import Archive
 from storage.imports import recover_interrupted_imports
@@ -250,7 +250,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     data_dir = cfg.data_dir(args.data_dir)
     # the demo holds its first episode back as a control and prompts the later one (no random hold-back), so
-    # one short run always shows a prompt and has a moment to compare it with
+    # one run always shows a prompt and has a moment to compare it with; with control_probability 0 or a
+    # demo too short for both, the first episode is prompted
+    control_first = cfg.policy.control_probability > 0 and args.minutes >= DEMO_CONTROL_MIN_MINUTES
     cfg = dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, control_probability=0.0))
     duration_s = args.minutes * 60.0
     start = float(int(time.time() - duration_s))
@@ -258,7 +260,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         speed=args.speed,
         duration_s=duration_s,
-        episodes=demo_script(args.minutes),
+        episodes=demo_script(args.minutes, control_first=control_first),
         start_epoch=start,
         device="sim-strap",
     )
@@ -294,7 +296,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             observer=observer,
             restore_baseline=False,
             ignore_quiet_hours=True,
-            hold_back_first=True,  # the demo's first episode is a control: its second prompt has a comparison
+            hold_back_first=control_first,  # the first episode a control: the second prompt has a comparison
         )
         # the person's baseline from a simulated calm half hour before the demo (calmstrap/demo_baseline.py)
         session.processor.baseline = calm_baseline(session.processor.config, seed=args.seed, end_t=start)
