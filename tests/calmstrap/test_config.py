@@ -105,7 +105,9 @@ def test_old_baseline_key_names_its_replacement(tmp_path: Path) -> None:
 def test_motion_is_on_by_default_for_straps(tmp_path: Path) -> None:
     """A [[straps]] entry streams the accelerometer unless it says motion = false."""
     f = tmp_path / "c.toml"
-    f.write_text('[[straps]]\nname = "H10"\n[[straps]]\nname = "TICKR"\nmotion = false\n')
+    f.write_text(
+        '[[straps]]\nuser = "ana"\nname = "H10"\n[[straps]]\nuser = "ben"\nname = "TICKR"\nmotion = false\n'
+    )
     assert [s.motion for s in load_config(f, env={}).straps] == [True, False]
 
 
