@@ -24,6 +24,8 @@ class PromptKind(StrEnum):
     GROUNDING = "grounding"
     URGE_SURFING = "urge_surfing"
     RECOVERY = "recovery"
+    CHECK_IN = "check_in"
+    """Asks instead of assuming: a rise that may be physical work (no motion data to tell)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,18 @@ RECOVERY_MESSAGES: tuple[PromptTemplate, ...] = (
     ),
 )
 
+CHECK_IN_MESSAGES: tuple[PromptTemplate, ...] = (
+    PromptTemplate(
+        id="moving-or-something-up",
+        kind=PromptKind.CHECK_IN,
+        title="Moving, or is something up?",
+        body="Your heart has been quick for a while. If you are on the move, carry on. If something is up, "
+        "let one breath out be slow and long.",
+        duration_s=30,
+        evidence="Without motion data a fast heart can be effort or feeling; asking keeps the person the judge.",
+    ),
+)
+
 
 def validate_catalog(entries: tuple[PromptTemplate, ...]) -> None:
     """Raise :class:`CatalogError` for an entry that is not well formed."""
@@ -161,7 +175,7 @@ def validate_catalog(entries: tuple[PromptTemplate, ...]) -> None:
 
 
 def by_id(template_id: str) -> PromptTemplate:
-    for e in CATALOG + RECOVERY_MESSAGES:
+    for e in CATALOG + RECOVERY_MESSAGES + CHECK_IN_MESSAGES:
         if e.id == template_id:
             return e
     raise CatalogError(template_id, "no such prompt")

@@ -103,6 +103,8 @@ STATE_SCHEMA: dict[str, Any] = {
         "score": _NUM_OR_NULL,
         "state": {"enum": [s.value for s in ArousalState]},
         "warming_up": {"type": "boolean"},
+        "baseline_progress": _NUM_OR_NULL,
+        "baseline_minutes": _NUM_OR_NULL,
         "device": {"type": ["string", "null"]},
         "connected": {"type": "boolean"},
         "battery_pct": _NUM_OR_NULL,
@@ -206,6 +208,8 @@ def state_payload(user: str, x: Arousal, strap: StrapStatus | None) -> dict[str,
         "score": _f(x.score, 1),
         "state": x.state.value,
         "warming_up": bool(x.warming_up),
+        "baseline_progress": _f(x.warmup_fraction, 2),
+        "baseline_minutes": _f(x.baseline_minutes, 0),
         "device": strap.device if strap is not None else None,
         "connected": strap.connected if strap is not None else True,
         "battery_pct": _f(strap.battery_pct, 0) if strap is not None else None,
@@ -222,6 +226,7 @@ def episode_payload(user: str, event: EpisodeOnset | Episode) -> dict[str, Any]:
             "onset_t": _f(event.onset_t),
             "detected_t": _f(event.detected_t),
             "score": _f(event.score, 1),
+            "exertion": bool(event.exertion),
         }
     return {
         "schema": EPISODE_SCHEMA_ID,
@@ -236,6 +241,7 @@ def episode_payload(user: str, event: EpisodeOnset | Episode) -> dict[str, Any]:
         "duration_s": _f(event.duration_s, 1),
         "recovery_s": _f(event.recovery_s, 1),
         "prompt_ids": list(event.prompt_ids),
+        "exertion": bool(event.exertion),
     }
 
 

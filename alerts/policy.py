@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 
-from alerts.catalog import CATALOG, RECOVERY_MESSAGES, Prompt, PromptKind, PromptTemplate
+from alerts.catalog import CATALOG, CHECK_IN_MESSAGES, RECOVERY_MESSAGES, Prompt, PromptKind, PromptTemplate
 from processing.arousal import Arousal, ArousalState
 from processing.episodes import Episode, EpisodeOnset
 from processing.outcomes import ControlBasis, ControlMoment, PromptOutcome, Stage
@@ -275,7 +275,8 @@ class PromptPolicy:
         if self._hold_back(onset.episode_id, Stage.ONSET):
             self._episode.held_back = True
             return self._control(onset.episode_id, Stage.ONSET, t, onset.score)
-        tpl = self.choose()
+        # a rise that may be physical work (no motion data): ask, do not assume
+        tpl = CHECK_IN_MESSAGES[0] if onset.exertion else self.choose()
         p = self._make(tpl, t, onset.episode_id, onset.score)
         self._remember(p)
         self._sent.append(t)

@@ -150,10 +150,13 @@ def bench_memory(hours: float) -> dict[str, float]:
     gc.collect()
     snap = tracemalloc.take_snapshot()
     day = sum(s.size_diff for s in snap.compare_to(base, "filename"))
-    # worst case: the baseline store full (28 days of one sample per 5 minutes)
+    # worst case: the baseline store full (28 days of ordinary windows offered every minute; one kept every
+    # 5 minutes on average), and its statistics computed (the hourly cache)
     t0 = beats[-1].t
-    for i in range(28 * 288):
-        p.baseline.add(62.0 + (i % 7), 3.6 + 0.01 * (i % 11), t0 + 300.0 * (i + 1))
+    for i in range(28 * 1440):
+        p.baseline.add(62.0 + (i % 7), 3.6 + 0.01 * (i % 11), t0 + 60.0 * (i + 1))
+    for h in range(25):
+        p.baseline.stats_for(t0 + 28 * 86400.0 + 3600.0 * h)
     gc.collect()
     snap2 = tracemalloc.take_snapshot()
     full = sum(s.size_diff for s in snap2.compare_to(base, "filename"))

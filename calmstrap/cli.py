@@ -22,6 +22,7 @@ from calmstrap.alerting import alert_services, build_notifiers
 from calmstrap.cli_args import user_id
 from calmstrap.cmd_health import heartbeat
 from calmstrap.config import Config, ConfigError, load_config
+from calmstrap.demo_baseline import calm_baseline
 from calmstrap.page import PagePlan, page_service, plan_page
 from calmstrap.pipeline import CommitGroup, PipelineObserver, StrapSession, new_session
 from calmstrap.preflight import check_services
@@ -29,7 +30,7 @@ from calmstrap.sources import SourceChoiceError, consume_isolated, plan_sources
 from calmstrap.summary import StatusLine, format_control, format_summary
 from processing.outcomes import ControlMoment
 from sensors.errors import SensorError
-from sensors.simulated import SimulatedStrap, demo_script
+from sensors.simulated import DEMO_CONTROL_MIN_MINUTES, SimulatedStrap, demo_script
 from sensors.source import BeatSource
 from storage.archive import Archive
 from storage.imports import recover_interrupted_imports
@@ -257,7 +258,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     data_dir = cfg.data_dir(args.data_dir)
     # the demo holds its first episode back as a control and prompts the later one (no random hold-back), so
-    # one short run always shows a prompt and has a moment to compare it with
+    # one run always shows a prompt and has a moment to compare it with; with control_probability 0 or a
+    # demo too short for both, the first episode is prompted
+    control_first = cfg.policy.control_probability > 0 and args.minutes >= DEMO_CONTROL_MIN_MINUTES
     cfg = dataclasses.replace(cfg, policy=dataclasses.replace(cfg.policy, control_probability=0.0))
     duration_s = args.minutes * 60.0
     start = float(int(time.time() - duration_s))
@@ -265,7 +268,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         speed=args.speed,
         duration_s=duration_s,
-        episodes=demo_script(args.minutes),
+        episodes=demo_script(args.minutes, control_first=control_first),
         start_epoch=start,
         device="sim-strap",
     )
@@ -301,8 +304,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             observer=observer,
             restore_baseline=False,
             ignore_quiet_hours=True,
-            hold_back_first=True,  # the demo's first episode is a control: its second prompt has a comparison
+            hold_back_first=control_first,  # the first episode a control: the second prompt has a comparison
         )
+        # the person's baseline from a simulated calm half hour before the demo (calmstrap/demo_baseline.py)
+        session.processor.baseline = calm_baseline(session.processor.config, seed=args.seed, end_t=start)
+        calm_min = session.processor.baseline.collected_minutes
         stopped = asyncio.run(
             _session_main(
                 [(session, strap)],
@@ -316,7 +322,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
         )
         status.clear()
-        print(format_summary(session, origin=start, archive_path=archive.path, minutes=args.minutes))
+        print(
+            format_summary(
+                session,
+                origin=start,
+                archive_path=archive.path,
+                minutes=args.minutes,
+                baseline_note=f"{calm_min:.0f} of them from a simulated calm half hour before the demo",
+            )
+        )
         ok = archive.integrity_ok()
     if not ok:
         print("archive integrity check failed", file=sys.stderr)

@@ -63,7 +63,8 @@ class ProcessingConfig:
     slow_window_s: float = 300.0
     slow_step_s: float = 30.0
     max_artifact_pct: float = 5.0
-    baseline_min_windows: int = 48
+    baseline_min_minutes: float = 30.0
+    """Distinct (non-overlapping) minutes of ordinary 60 s windows before the baseline is personal."""
     ema_tau_s: float = 20.0
     elevated_a: float = 0.5
     high_a: float = 1.5
@@ -174,8 +175,9 @@ class StrapConfig:
     user: str = "me"
     address: str = ""
     name: str = ""
-    motion: bool = False
-    """Also stream the accelerometer (Polar straps' PMD service) so that motion, not HR, gates exercise."""
+    motion: bool = True
+    """Also stream the accelerometer where the strap offers it (Polar's PMD service): motion, not HR, then
+    gates exercise, and a turn of the gravity vector marks a posture change. Straps without it ignore it."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,7 @@ RANGES: Mapping[str, Range] = {
     "processing.slow_window_s": Range(10.0, 3600.0),
     "processing.slow_step_s": Range(0.0, 3600.0, lo_open=True),
     "processing.max_artifact_pct": Range(0.0, 100.0),
-    "processing.baseline_min_windows": Range(1, 100_000),
+    "processing.baseline_min_minutes": Range(1.0, 100_000.0),
     "processing.ema_tau_s": Range(0.0, 3600.0, lo_open=True),
     "processing.elevated_a": Range(0.0, 10.0, lo_open=True),
     "processing.high_a": Range(0.0, 10.0, lo_open=True),
@@ -280,7 +282,11 @@ _CHOICES: Mapping[str, tuple[str, ...]] = {
     "influx.api": ("v1", "v2"),
     "general.log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
 }
-_POSITIVE = re.compile(r"(_s|_min|_windows|per_hour|batch_size|_pct)$")
+_REPLACED: Mapping[str, str] = {
+    "processing.baseline_min_windows": "nothing: it was replaced by processing.baseline_min_minutes, the "
+    "distinct (non-overlapping) minutes of 60 s windows before the baseline is personal (default 30)",
+}
+_POSITIVE = re.compile(r"(_s|_min|_minutes|_windows|per_hour|batch_size|_pct)$")
 
 
 def _convert(key: str, typ: Any, value: object, source: str) -> object:
@@ -395,7 +401,12 @@ def _expected(key: str, typ: Any) -> str:
     if typ is TimeRange:
         return "a daily time range HH:MM-HH:MM, e.g. 22:00-07:00"
     unit = ""
-    for suffix, word in (("_s", " (seconds)"), ("_min", " (minutes)"), ("_pct", " (percent)")):
+    for suffix, word in (
+        ("_s", " (seconds)"),
+        ("_min", " (minutes)"),
+        ("_minutes", " (minutes)"),
+        ("_pct", " (percent)"),
+    ):
         if key.endswith(suffix):
             unit = word
     rng = RANGES.get(key)
@@ -412,6 +423,8 @@ def _section(cls: type[Any], name: str, values: Mapping[str, tuple[object, str]]
     kwargs: dict[str, object] = {}
     known = {f.name for f in dataclasses.fields(cls)}
     for key, (value, source) in values.items():
+        if f"{name}.{key}" in _REPLACED:
+            raise ConfigError(f"{name}.{key}", value, _REPLACED[f"{name}.{key}"], source)
         if key not in known:  # the value is not shown: a misspelt secret key would print the secret
             raise ConfigError(f"{name}.{key}", "...", "a known key: " + ", ".join(sorted(known)), source)
         kwargs[key] = _convert(f"{name}.{key}", hints[key], value, source)

@@ -59,7 +59,7 @@ def stream_config(cfg: Config) -> StreamConfig:
         slow_window_s=p.slow_window_s,
         slow_step_s=p.slow_step_s,
         max_artifact_pct=p.max_artifact_pct,
-        baseline_min_windows=p.baseline_min_windows,
+        baseline_min_minutes=p.baseline_min_minutes,
         tau_s=p.ema_tau_s,
         elevated_a=p.elevated_a,
         high_a=p.high_a,
@@ -242,10 +242,13 @@ class StrapSession:
         self._next_checkpoint_t = t + self.checkpoint_every_s
         self.archive.save_checkpoint(self.user, self.device, t, dump_session(self, t))
 
-    def on_motion(self, t: float, intensity_mg: float) -> None:
-        """One second of motion from the strap: archived as reported (mg), and given to processing (0..1)."""
+    def on_motion(
+        self, t: float, intensity_mg: float, gravity_mg: tuple[float, float, float] | None = None
+    ) -> None:
+        """One second of motion from the strap: archived as reported (mg), and given to processing (0..1,
+        with the second's mean acceleration vector for posture changes)."""
         self.archive.add_motion(self.user, self.device, t, intensity_mg)
-        self.processor.motion(t, min(1.0, max(0.0, intensity_mg / MOTION_FULL_SCALE_MG)))
+        self.processor.motion(t, min(1.0, max(0.0, intensity_mg / MOTION_FULL_SCALE_MG)), gravity_mg)
 
     def save_baseline(self, t: float, *, only_changed: bool = False) -> int:
         """Save the personal baseline of every time-of-day bin (``only_changed``: bins changed since the last

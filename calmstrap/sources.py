@@ -142,7 +142,7 @@ async def consume_source(session: StrapSession, source: BeatSource) -> None:
                     item.battery_pct,
                 )
             elif isinstance(item, MotionIntensity):
-                session.on_motion(item.t, item.intensity_mg)
+                session.on_motion(item.t, item.intensity_mg, item.gravity_mg)
     finally:
         if first_t is not None and last_t is not None and not link_events:
             session.archive.add_device_status(session.user, session.device, last_t, None, False)

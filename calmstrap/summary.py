@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from calmstrap.pipeline import StrapSession
-from processing.arousal import Arousal
+from processing.arousal import Arousal, score_from_a
 from processing.effect import Difference, welch_difference
 from processing.outcomes import ControlBasis, ControlMoment, HelpedBasis, PromptOutcome
 from web.words import words_for
@@ -100,7 +100,18 @@ class StatusLine:
             self._shown = False
 
 
-def format_summary(session: StrapSession, *, origin: float | None, archive_path: Path, minutes: float) -> str:
+def _active_s(session: StrapSession) -> float:
+    return session.processor.active_s
+
+
+def format_summary(
+    session: StrapSession,
+    *,
+    origin: float | None,
+    archive_path: Path,
+    minutes: float,
+    baseline_note: str = "",
+) -> str:
     st = session.stats
     lines = [
         "",
@@ -109,10 +120,22 @@ def format_summary(session: StrapSession, *, origin: float | None, archive_path:
         f"  beats: {st.beats} from {st.notifications} notifications; malformed skipped: {st.malformed}; "
         f"gaps: {st.gaps}",
     ]
-    base = session.processor.baseline.current
+    tracker = session.processor.baseline
+    base = tracker.current
+    prog = tracker.progress
+    if tracker.warming_up:
+        state = f"still learning: {prog.collected_min:.0f} of {prog.needed_min:.0f} minutes ({base.source} values)"
+    else:
+        note = f"; {baseline_note}" if baseline_note else ""
+        state = f"personal, from {tracker.collected_minutes:.0f} minutes of ordinary windows{note}"
     lines.append(
         f"  resting baseline: HR {base.hr_bpm:.1f} bpm, ln RMSSD {base.ln_rmssd:.2f} "
-        f"(RMSSD {math.exp(base.ln_rmssd):.0f} ms), from {base.n_windows} windows ({base.source})"
+        f"(RMSSD {math.exp(base.ln_rmssd):.0f} ms), {state}"
+    )
+    sc = session.processor.config
+    lines.append(
+        f"  score: 50 = your own baseline's middle; calm below {score_from_a(sc.elevated_a):.0f}, high from "
+        f"{score_from_a(sc.high_a):.0f}; time active (moving): {_dur(_active_s(session))}"
     )
     lines.append(f"  episodes: {len(session.episodes)}")
     for i, e in enumerate(session.episodes, 1):

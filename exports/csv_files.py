@@ -73,8 +73,12 @@ WINDOWS = CsvFile(
         Column("sd1_ms", "ms", "Poincare plot SD1 (short-term variability)"),
         Column("sd2_ms", "ms", "Poincare plot SD2 (longer-term variability)"),
         Column("dfa_a1", "", "detrended fluctuation analysis, short-term exponent alpha1"),
-        Column("stress_index", "", "Baevsky stress index"),
-        Column("resp_rate_bpm", "breaths/min", "breathing rate estimated from the RR spectrum"),
+        Column("stress_index", "", "Baevsky stress index as its square root (√SI; not Kubios' stress index)"),
+        Column(
+            "resp_rate_bpm",
+            "breaths/min",
+            "breathing rate estimated from the heart-rate rhythm of breathing (RR spectrum)",
+        ),
         Column("valid", "0/1", "1 when the window had enough clean beats to be used"),
     ),
 )
@@ -87,7 +91,11 @@ EPISODES = CsvFile(
         Column("onset_utc", "ISO 8601 UTC", "when arousal started to rise"),
         Column("peak_utc", "ISO 8601 UTC", "when arousal was highest"),
         Column("end_utc", "ISO 8601 UTC", "when arousal was back within the calm band for two minutes"),
-        Column("peak_score", "score 0-100", "highest arousal score"),
+        Column(
+            "peak_score",
+            "score 0-100",
+            "highest arousal score (50: the middle of the person's own baseline; calm below 69, high from 93)",
+        ),
         Column("peak_a", "SD", "highest arousal in personal baseline standard deviations"),
         Column("amplitude", "score points", "peak score minus the mean score in the minute before onset"),
         Column("amplitude_a", "SD", "the same amplitude in personal baseline standard deviations"),
@@ -203,8 +211,12 @@ WEEKLY = CsvFile(
         Column("median_t50_s", "s", "median time from peak to half-way down (lower: passes more quickly)"),
         Column("median_recovery_s", "s", "median time from peak back to calm"),
         Column("resting_ln_rmssd", "ln(ms)", "resting ln RMSSD (higher: calmer baseline)"),
-        Column("resting_ln_rmssd_lo", "ln(ms)", "lower edge of the resting band"),
-        Column("resting_ln_rmssd_hi", "ln(ms)", "upper edge of the resting band"),
+        Column(
+            "resting_ln_rmssd_lo",
+            "ln(ms)",
+            "lower edge of the resting band: the 7-day mean of the daily resting values minus one SD of them",
+        ),
+        Column("resting_ln_rmssd_hi", "ln(ms)", "upper edge of the resting band: that mean plus one SD"),
         Column("resting_hr_bpm", "beats/min", "resting heart rate (lower: calmer baseline)"),
         Column("prompts_sent", "count", "prompts sent"),
         Column(

@@ -305,10 +305,11 @@ def table_pages(pdf: PdfPages, data: ExportData) -> None:
 EXPLANATIONS: tuple[tuple[str, str], ...] = (
     (
         "Arousal score (0-100)",
-        "How activated the body is compared with this person's own resting baseline, from heart rate "
-        "and heart rate variability (RMSSD) over the last minute. 50 is the usual resting level; higher "
-        "means more activated. It is personal: the same score means different heart rates for different "
-        "people.",
+        "How activated the body is compared with this person's own baseline, from heart rate and heart "
+        "rate variability (RMSSD) over the last minute. 50 is the middle of that baseline: half of their "
+        "ordinary minutes score below it (hours of resting recordings score a median of 39-54). Higher means "
+        "more activated; calm is below 69, high from 93. Time spent moving is marked active and is not read "
+        "as arousal. It is personal: the same score means different heart rates for different people.",
     ),
     (
         "Episode",

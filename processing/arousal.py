@@ -1,15 +1,15 @@
-"""Arousal against the person's own baseline.
+"""Arousal against the person's own baseline, and the gate that keeps physical work apart from it.
 
 A = mean( z(HR), -z(ln RMSSD) ) with z against the personal baseline (median, robust SD), smoothed with an
 exponential moving average (time constant ``tau_s``), score = 100 * Phi(A) (Phi: standard normal CDF).
-States: calm below ``elevated_a``, elevated below ``high_a``, high above.
+States: calm below ``elevated_a``, elevated below ``high_a``, high above; ``active`` while the window is
+judged physical work (the score is still computed and shown, it is just not read as arousal) and
+``settling`` for a short time after a posture change (strap accelerometer only).
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -18,6 +18,10 @@ class ArousalState(StrEnum):
     CALM = "calm"
     ELEVATED = "elevated"
     HIGH = "high"
+    ACTIVE = "active"
+    """Physical work (exercise): the score is kept and shown but is not arousal."""
+    SETTLING = "settling"
+    """A short settling period after a posture change (seen by the strap's accelerometer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +36,18 @@ class Arousal:
     state: ArousalState
     warming_up: bool
     gated: bool = False
-    """True when the window was judged physical (exercise) and arousal was suppressed."""
+    """True when the window was judged physical (exercise): state ``active``, never an episode."""
     hr_bpm: float = float("nan")
     rmssd_ms: float = float("nan")
+    settling: bool = False
+    """True in the settling period after a posture change: state ``settling``, never an episode."""
+    exertion: bool = False
+    """HR in the range of physical work (far above the baseline) but not yet long enough to tell (no motion
+    data): an episode's onset waits, and an episode that includes such a stretch is flagged."""
+    baseline_minutes: float = float("nan")
+    """Distinct minutes of ordinary windows the baseline has collected (capped at what warm-up needs)."""
+    warmup_fraction: float = 1.0
+    """How far the baseline's warm-up is, 0..1 (1: personal)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +97,16 @@ class ArousalScorer:
         *,
         warming_up: bool,
         gated: bool = False,
+        settling: bool = False,
+        exertion: bool = False,
+        baseline_minutes: float = float("nan"),
+        warmup_fraction: float = 1.0,
     ) -> Arousal:
         ln_rmssd = math.log(rmssd_ms) if rmssd_ms > 0 else baseline.ln_rmssd
         z_hr = (hr_bpm - baseline.hr_bpm) / baseline.hr_sd
         z_lr = (ln_rmssd - baseline.ln_rmssd) / baseline.ln_rmssd_sd
         raw = 0.5 * (z_hr - z_lr)
-        if gated:
-            # physical load: arousal suppressed (marked, not hidden); smoothing restarts from rest
-            self._ema = 0.0
-        elif self._ema is None or self._last_t is None:
+        if self._ema is None or self._last_t is None:
             self._ema = raw
         else:
             dt = max(t - self._last_t, 0.0)
@@ -100,7 +114,11 @@ class ArousalScorer:
             self._ema += alpha * (raw - self._ema)
         self._last_t = t
         a = self._ema
-        if a >= self.high_a:
+        if gated:
+            state = ArousalState.ACTIVE
+        elif settling:
+            state = ArousalState.SETTLING
+        elif a >= self.high_a:
             state = ArousalState.HIGH
         elif a >= self.elevated_a:
             state = ArousalState.ELEVATED
@@ -117,66 +135,93 @@ class ArousalScorer:
             gated=gated,
             hr_bpm=hr_bpm,
             rmssd_ms=rmssd_ms,
+            settling=settling,
+            exertion=exertion,
+            baseline_minutes=baseline_minutes,
+            warmup_fraction=warmup_fraction,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class GateVerdict:
+    """The exercise gate's verdict on one fast window."""
+
+    active: bool
+    """Physical work: state ``active``, no episode, no baseline sample."""
+    exertion: bool
+    """HR in the range of physical work, not yet sustained long enough to decide (no motion data)."""
 
 
 @dataclass(slots=True)
 class ExerciseGate:
-    """Exercise is not arousal: decide, every fast window, whether the window is physical.
+    """Exercise is not arousal: decide, every fast window, whether the window is physical work.
 
-    With motion from the strap (``motion_active`` not None) motion decides. Otherwise RR-only rules: the
-    recent HR is more than ``hr_above_bpm`` (30) above the baseline, or it rose by more than ``rise_bpm``
-    (20) within ``rise_window_s`` (60 s) while breathing at ``fast_breath_per_min`` (20/min) or faster.
-    Once triggered the gate holds until the 60 s HR is back within ``recover_within_bpm`` (10) of the
-    baseline and then for ``recover_hold_s`` (5 minutes) more.
+    With motion from the strap (``motion_active`` not None) motion decides: a moving window is active.
+    Without motion data only sustained physical work is gated: the 60 s HR at least ``work_above_bpm`` (35)
+    above the person's own baseline for ``work_hold_s`` (3 minutes) without a break. Until then such a window
+    is only marked ``exertion`` (an episode's onset waits for the verdict); a spike of minutes -- a rise of
+    +25 bpm that falls back -- never reaches the gate. During warm-up the comparison is with the person's
+    provisional baseline (after 5 minutes of data); before that, and never, with the population HR: without a
+    baseline of their own nothing is gated by HR.
+
+    Once active, the gate holds until the 60 s HR is back within ``recover_within_bpm`` (10) of the baseline
+    and then for ``recover_hold_s`` (5 minutes) more, at most ``max_recover_s`` (20 minutes) after the work
+    (or the motion) ended: heart rate and HRV take minutes to come back after exercise.
     """
 
-    hr_above_bpm: float = 30.0
-    rise_bpm: float = 20.0
-    rise_window_s: float = 60.0
-    fast_breath_per_min: float = 20.0
+    work_above_bpm: float = 35.0
+    work_hold_s: float = 180.0
     recover_within_bpm: float = 10.0
     recover_hold_s: float = 300.0
+    max_recover_s: float = 1200.0
     active: bool = False
+    _work_since: float | None = None
     _recover_since: float | None = None
-    _recent: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=32))
+    _work_ended: float | None = None
 
     def reset(self) -> None:
-        self._recent.clear()
+        self._work_since = None
 
     def update(
         self,
         t: float,
         *,
         hr_bpm: float,
-        recent_hr_bpm: float,
-        baseline_hr_bpm: float,
-        breathing_per_min: Callable[[], float],
+        baseline_hr_bpm: float | None,
         motion_active: bool | None = None,
-    ) -> bool:
-        """True when the window at ``t`` is physical (arousal suppressed)."""
-        recent = self._recent
-        while recent and recent[0][0] < t - self.rise_window_s:
-            recent.popleft()
-        low = min((h for _, h in recent), default=recent_hr_bpm)
-        recent.append((t, recent_hr_bpm))
+    ) -> GateVerdict:
+        """The verdict on the window at ``t``; ``baseline_hr_bpm`` None: no baseline of the person's own yet."""
+        exertion = False
         if motion_active is not None:
             trigger = motion_active
+            self._work_since = None
+        elif baseline_hr_bpm is None:
+            trigger = False
+            self._work_since = None
+        elif hr_bpm >= baseline_hr_bpm + self.work_above_bpm:
+            if self._work_since is None:
+                self._work_since = t
+            trigger = t - self._work_since >= self.work_hold_s
+            exertion = not trigger and not self.active
         else:
-            trigger = recent_hr_bpm > baseline_hr_bpm + self.hr_above_bpm
-            if not trigger and recent_hr_bpm - low > self.rise_bpm:
-                br = breathing_per_min()
-                trigger = math.isfinite(br) and br >= self.fast_breath_per_min
+            trigger = False
+            self._work_since = None
         if trigger:
             self.active = True
             self._recover_since = None
+            self._work_ended = None
         elif self.active:
-            if hr_bpm <= baseline_hr_bpm + self.recover_within_bpm:
+            if self._work_ended is None:
+                self._work_ended = t
+            near = baseline_hr_bpm is None or hr_bpm <= baseline_hr_bpm + self.recover_within_bpm
+            if near:
                 if self._recover_since is None:
                     self._recover_since = t
-                if t - self._recover_since >= self.recover_hold_s:
-                    self.active = False
-                    self._recover_since = None
             else:
                 self._recover_since = None
-        return self.active
+            done = self._recover_since is not None and t - self._recover_since >= self.recover_hold_s
+            if done or t - self._work_ended >= self.max_recover_s:
+                self.active = False
+                self._recover_since = None
+                self._work_ended = None
+        return GateVerdict(active=self.active, exertion=exertion)

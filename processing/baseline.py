@@ -1,25 +1,41 @@
-"""Personal baseline: median and 1.4826·MAD of the person's valid, motion-free resting 60 s windows.
+"""Personal baseline: time-weighted median and 1.4826·MAD of the person's ordinary 60 s windows.
 
-* Samples: HR and ln RMSSD of valid (≤ 5 % artifacts), motion-free, ungated 60 s windows outside episodes
-  with A below the elevated threshold. During warm-up every such fast window is kept; afterwards one every
-  ``sample_every_s`` (300 s), which bounds memory (28 days ≤ 8064 samples, 13 bytes each) without changing
-  a median materially. Warm-up samples are dropped once ``min_windows`` regular samples exist.
-* Window of ``horizon_days`` (28 days); four local time-of-day bins (night 0-6 h, morning 6-12 h,
-  afternoon 12-18 h, evening 18-24 h). A bin with at least ``min_bin_windows`` samples uses its own
-  statistics; otherwise the all-day statistics; below ``min_windows`` samples the population defaults,
-  and ``warming_up`` is True.
-* SDs are floored so a very steady person does not make every change look huge.
-* Persistence: :meth:`BaselineTracker.snapshot` gives the statistics per bin (stored in the archive's
-  ``baseline`` table, column ``bin``); :meth:`BaselineTracker.restore` puts them back, bit for bit, and
-  seeds the bin with normal-quantile pseudo-samples that reproduce its median and MAD, so that later
-  updates continue from the saved history.
+* Samples (unbiased): HR and ln RMSSD of every valid (≤ 5 % artifacts) fast window that is not gated as
+  physical (``active``), not settling after a posture change and not inside an episode -- calm or not. Only
+  distinct windows count: a sample is kept when its window does not overlap the previous sample's
+  (``window_s``, 60 s, apart). While warming up every distinct window is kept; once personal, one every
+  ``sample_every_s`` (300 s) on average, which bounds memory (28 days: about 8064 samples, 10 bytes each).
+  The spacing is drawn (1 to 9 windows, a fixed pseudo-random sequence) rather than a fixed stride,
+  which would alias with anything periodic in the data. Each sample carries the minutes it stands for (1
+  during warm-up, the spacing after), so the medians weigh time, not sample count.
+* "Personal" after ``min_minutes`` (30) minutes of such windows; before that ``warming_up`` is True and
+  :attr:`BaselineTracker.progress` says how far along (minutes collected / needed). From ``provisional_minutes``
+  (5) on, the person's own provisional statistics are used (``source = "provisional"``), before that the
+  population defaults; the exercise rules never compare with the population.
+* Time of day without steps: the statistics in force at a time are weighted with a circular kernel over
+  the hour of day: weight 1 within ``kernel_flat_h`` (2 h), beyond that a von Mises (circular normal) tail
+  (``kernel_kappa`` 4: 0.31 at 5 h, 0.02 at 8 h), computed on an hourly grid and interpolated linearly
+  between hours (so an hour of data always weighs the same, whatever minute the clock shows). Where fewer than
+  ``local_min_minutes`` (120) kernel-weighted minutes lie near that hour, the result is blended towards the
+  all-day statistics in proportion.
+* Window of ``horizon_days`` (28 days). SDs are floored so a very steady person does not make every change
+  look huge.
+* Persistence: :meth:`BaselineTracker.snapshot` gives the all-day statistics (bin ``all``, ``n_windows`` =
+  all minutes collected) and the statistics in force at the centre of each quarter of the day (``night`` =
+  03:00, ``morning`` 09:00, ``afternoon`` 15:00, ``evening`` 21:00; ``n_windows`` = the minutes collected in
+  that quarter) for the archive's ``baseline`` table; :meth:`BaselineTracker.restore` puts each quarter back
+  as pseudo-samples at normal quantiles at its centre hour, which reproduce its median and MAD and its
+  minutes, so later updates continue from the saved history.
+* Local time: ``utc_offset_s`` is a fixed offset (seconds), a function ``t -> offset`` (for a time zone with
+  daylight saving, e.g. from ``[general] timezone``), or None for the machine's local time zone.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import time
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from statistics import NormalDist
@@ -31,6 +47,10 @@ from processing.arousal import POPULATION_BASELINE, BaselineStats
 
 MAD_TO_SD = 1.4826
 DAY_S = 86400.0
+HOUR_STEPS = 10
+"""Hour of day is stored in tenths of an hour (0..239)."""
+
+UtcOffset = float | Callable[[float], float] | None
 
 
 class TimeBin(StrEnum):
@@ -42,6 +62,12 @@ class TimeBin(StrEnum):
 
 
 TOD_BINS: tuple[TimeBin, ...] = (TimeBin.NIGHT, TimeBin.MORNING, TimeBin.AFTERNOON, TimeBin.EVENING)
+BIN_CENTRE_H: dict[TimeBin, float] = {
+    TimeBin.NIGHT: 3.0,
+    TimeBin.MORNING: 9.0,
+    TimeBin.AFTERNOON: 15.0,
+    TimeBin.EVENING: 21.0,
+}
 BASELINE_BINS: tuple[str, ...] = tuple(str(b) for b in (*TOD_BINS, TimeBin.ALL))
 
 
@@ -50,183 +76,337 @@ def local_offset_s(t: float) -> float:
     return float(time.localtime(t).tm_gmtoff)
 
 
-def tod_bin(t: float, utc_offset_s: float | None = None) -> TimeBin:
-    """The time-of-day bin of epoch ``t`` (local time unless ``utc_offset_s`` is given)."""
-    off = local_offset_s(t) if utc_offset_s is None else utc_offset_s
-    hour = ((t + off) % DAY_S) / 3600.0
-    return TOD_BINS[min(int(hour // 6), 3)]
+def _offset(t: float, utc_offset_s: UtcOffset) -> float:
+    if utc_offset_s is None:
+        return local_offset_s(t)
+    if callable(utc_offset_s):
+        return float(utc_offset_s(t))
+    return float(utc_offset_s)
+
+
+def hour_of_day(t: float, utc_offset_s: UtcOffset = None) -> float:
+    """Local hour of day of epoch ``t`` in [0, 24)."""
+    return ((t + _offset(t, utc_offset_s)) % DAY_S) / 3600.0
+
+
+def tod_bin(t: float, utc_offset_s: UtcOffset = None) -> TimeBin:
+    """The quarter of the day of epoch ``t`` (local time unless ``utc_offset_s`` is given)."""
+    return TOD_BINS[min(int(hour_of_day(t, utc_offset_s) // 6), 3)]
+
+
+def weighted_median(x: npt.NDArray[np.float64], w: npt.NDArray[np.float64]) -> float:
+    """The smallest x at which the cumulative weight reaches half the total (lower weighted median)."""
+    order = np.argsort(x, kind="stable")
+    cw = np.cumsum(w[order])
+    i = int(np.searchsorted(cw, 0.5 * cw[-1]))
+    return float(x[order][min(i, x.size - 1)])
 
 
 @dataclass(slots=True)
 class _Samples:
-    """Growable columnar store: epoch second (uint32), time bin (int8), HR and ln RMSSD (float32)."""
+    """Growable columnar store: epoch second (uint32), hour of day (tenths, uint8), minutes it stands for
+    (uint8), HR and ln RMSSD (float16: steps of 1/16 bpm at 64-128 bpm and of 0.002-0.004 in ln RMSSD,
+    far below what a baseline can tell; 10 bytes a sample)."""
 
     cap: int
     n: int = 0
+    minutes: int = 0
+    """Sum of ``m`` over the stored samples (kept up to date: it is asked for every window)."""
     t: npt.NDArray[np.uint32] = field(default_factory=lambda: np.empty(0, np.uint32))
-    b: npt.NDArray[np.int8] = field(default_factory=lambda: np.empty(0, np.int8))
-    hr: npt.NDArray[np.float32] = field(default_factory=lambda: np.empty(0, np.float32))
-    lr: npt.NDArray[np.float32] = field(default_factory=lambda: np.empty(0, np.float32))
+    h: npt.NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
+    m: npt.NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
+    hr: npt.NDArray[np.float16] = field(default_factory=lambda: np.empty(0, np.float16))
+    lr: npt.NDArray[np.float16] = field(default_factory=lambda: np.empty(0, np.float16))
 
-    def add(self, t: float, b: int, hr: float, lr: float, oldest_t: float) -> None:
+    def add(self, t: float, h: int, minutes: int, hr: float, lr: float, oldest_t: float) -> None:
         if self.n == self.t.size:
-            self._drop_before(oldest_t)
+            self.drop_before(oldest_t)
         if self.n == self.t.size:
             if self.n >= self.cap:
                 self._drop_first(max(1, self.n // 8))
             else:
                 size = min(self.cap, max(64, 2 * self.t.size))
                 self.t = np.resize(self.t, size)
-                self.b = np.resize(self.b, size)
+                self.h = np.resize(self.h, size)
+                self.m = np.resize(self.m, size)
                 self.hr = np.resize(self.hr, size)
                 self.lr = np.resize(self.lr, size)
         i = self.n
-        self.t[i], self.b[i], self.hr[i], self.lr[i] = int(t), b, hr, lr
+        self.t[i], self.h[i], self.m[i], self.hr[i], self.lr[i] = int(t), h, minutes, hr, lr
         self.n += 1
+        self.minutes += int(minutes)
 
     def _drop_first(self, k: int) -> None:
-        for a in (self.t, self.b, self.hr, self.lr):
+        self.minutes -= int(self.m[:k].sum(dtype=np.int64))
+        for a in (self.t, self.h, self.m, self.hr, self.lr):
             a[: self.n - k] = a[k : self.n]
         self.n -= k
 
-    def _drop_before(self, oldest_t: float) -> None:
-        k = int(np.searchsorted(self.t[: self.n], oldest_t))
+    def drop_before(self, oldest_t: float) -> None:
+        k = int(np.searchsorted(self.t[: self.n], max(oldest_t, 0.0)))
         if k:
             self._drop_first(k)
 
     @property
     def nbytes(self) -> int:
-        return int(self.t.nbytes + self.b.nbytes + self.hr.nbytes + self.lr.nbytes)
+        return int(self.t.nbytes + self.h.nbytes + self.m.nbytes + self.hr.nbytes + self.lr.nbytes)
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineProgress:
+    """How far the warm-up is: distinct minutes of windows collected, of ``needed_min``."""
+
+    collected_min: float
+    needed_min: float
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if self.needed_min <= 0 else min(1.0, self.collected_min / self.needed_min)
 
 
 @dataclass(slots=True)
 class BaselineTracker:
-    min_windows: int = 48
-    min_bin_windows: int = 24
+    min_minutes: float = 30.0
+    provisional_minutes: float = 5.0
+    window_s: float = 60.0
+    """Samples at least this far apart: their windows do not overlap."""
     sample_every_s: float = 300.0
     horizon_days: float = 28.0
     hr_sd_floor: float = 4.0
     ln_rmssd_sd_floor: float = 0.2
-    utc_offset_s: float | None = None
-    """None: the machine's local time zone decides the time-of-day bin."""
+    kernel_kappa: float = 4.0
+    kernel_flat_h: float = 2.0
+    local_min_minutes: float = 120.0
+    utc_offset_s: UtcOffset = None
+    """None: the machine's local time zone decides the hour of day; a number or a function of t otherwise."""
     population: BaselineStats = POPULATION_BASELINE
     _samples: _Samples = field(default_factory=lambda: _Samples(cap=8064))
-    _warm: deque[tuple[float, int, float, float]] = field(default_factory=deque)
     _last_sample_t: float = -math.inf
-    _stats: dict[TimeBin, BaselineStats] = field(default_factory=dict)
+    _next_gap_s: float = 300.0
+    _draws: int = 0
+    _version: int = 0
+    _grid: dict[int, tuple[int, BaselineStats]] = field(default_factory=dict)
+    _all: tuple[int, BaselineStats | None] = (-1, None)
     _current: BaselineStats = POPULATION_BASELINE
-    _unstamped: list[tuple[int, float, float, int]] = field(default_factory=list)
+    _pending: list[tuple[int, int, float, float]] = field(default_factory=list)
+    _restored_tod: bool = False
+    _restored: list[tuple[str, BaselineStats]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._samples = _Samples(cap=max(64, math.ceil(self.horizon_days * DAY_S / self.sample_every_s)))
 
     # -- queries ---------------------------------------------------------------------------------------
     @property
+    def collected_minutes(self) -> float:
+        return float(self._samples.minutes + sum(p[1] for p in self._pending))
+
+    @property
     def warming_up(self) -> bool:
-        return self._stats.get(TimeBin.ALL) is None
+        return self.collected_minutes < self.min_minutes
+
+    @property
+    def progress(self) -> BaselineProgress:
+        return BaselineProgress(min(self.collected_minutes, self.min_minutes), self.min_minutes)
 
     @property
     def current(self) -> BaselineStats:
         """The statistics last used (for the time of the last :meth:`stats_for` call)."""
         return self._current
 
-    def stats_for(self, t: float) -> BaselineStats:
-        """The baseline in force at epoch ``t``: its time bin, else all-day, else population."""
-        s = self._stats.get(tod_bin(t, self.utc_offset_s)) or self._stats.get(TimeBin.ALL) or self.population
-        self._current = s
-        return s
-
     @property
     def n_samples(self) -> int:
-        return self._samples.n + len(self._warm)
+        return self._samples.n + len(self._pending)
 
     @property
     def nbytes(self) -> int:
         """Approximate memory held by the sample store (bytes)."""
-        return self._samples.nbytes + 100 * len(self._warm)
+        return self._samples.nbytes + 64 * len(self._grid)
+
+    def stats_for(self, t: float) -> BaselineStats:
+        """The baseline in force at epoch ``t`` (personal, provisional or population)."""
+        self._stamp(t)
+        collected = self._samples.minutes
+        if collected < min(self.provisional_minutes, self.min_minutes):
+            s = self.population
+        elif collected < self.min_minutes:
+            s = self._overall("provisional")
+        else:
+            h = hour_of_day(t, self.utc_offset_s)
+            h0 = int(h) % 24
+            f = h - int(h)
+            a = self._at_hour(h0)
+            b = self._at_hour((h0 + 1) % 24)
+            s = _blend(a, b, f, "personal")
+        self._current = s
+        return s
+
+    def all_day(self) -> BaselineStats | None:
+        """The all-day statistics (no time-of-day weighting), None while warming up."""
+        if self.warming_up:
+            return None
+        return self._overall("personal")
 
     # -- updates ---------------------------------------------------------------------------------------
-    def add(self, hr_bpm: float, ln_rmssd: float, t: float | None = None) -> bool:
-        """Offer one valid, motion-free resting 60 s window; returns True when it was kept."""
+    def add(self, hr_bpm: float, ln_rmssd: float, t: float) -> bool:
+        """Offer one valid, ordinary (not active, settling or episode) 60 s window ending at ``t``; True
+        when it was kept (it does not overlap the last kept one, and after warm-up one per 5 minutes)."""
         if not (math.isfinite(hr_bpm) and math.isfinite(ln_rmssd)):
             return False
-        if t is None:
-            t = self._last_sample_t + self.sample_every_s if math.isfinite(self._last_sample_t) else 0.0
-        b = TOD_BINS.index(tod_bin(t, self.utc_offset_s))
-        if self._unstamped:
-            self._stamp(t)
-        regular = self._samples.n
-        if regular < self.min_windows:
-            if t - self._last_sample_t < self.sample_every_s:
-                if len(self._warm) < self.min_windows:
-                    self._warm.append((t, b, hr_bpm, ln_rmssd))
-                    self._recompute(t, b)
-                    return True
+        self._stamp(t)
+        if self.warming_up:
+            if t - self._last_sample_t < self.window_s:
                 return False
-        elif t - self._last_sample_t < self.sample_every_s:
-            return False
-        self._samples.add(t, b, hr_bpm, ln_rmssd, t - self.horizon_days * DAY_S)
+            minutes = 1
+        else:
+            if t - self._last_sample_t < self._next_gap_s:
+                return False
+            # stands for the time since the last sample, at most the longest spacing drawn
+            longest = 2.0 * self.sample_every_s - self.window_s
+            minutes = max(1, min(255, round(min(t - self._last_sample_t, longest) / 60.0)))
+            self._next_gap_s = self._draw_gap()
+        h = int(hour_of_day(t, self.utc_offset_s) * HOUR_STEPS) % (24 * HOUR_STEPS)
+        self._samples.add(t, h, minutes, hr_bpm, ln_rmssd, t - self.horizon_days * DAY_S)
         self._last_sample_t = t
-        if self._samples.n >= self.min_windows:
-            self._warm.clear()
-        self._recompute(t, b)
+        self._version += 1
         return True
 
+    def _draw_gap(self) -> float:
+        """The spacing to the next sample after warm-up: a whole number of windows, 1 .. 2·sample_every/window
+        - 1, mean ``sample_every_s``; a fixed pseudo-random sequence (the same data give the same samples,
+        and they are never in step with a periodic pattern in the data, as a fixed stride would be)."""
+        k = max(1, round(2.0 * self.sample_every_s / self.window_s) - 1)
+        self._draws += 1
+        return self.window_s * (1 + random.Random(self._draws).randrange(k))
+
     def _stamp(self, t: float) -> None:
-        for b, hr, lr, k in self._unstamped:
-            for _ in range(k):
-                self._samples.add(t, b, hr, lr, t - self.horizon_days * DAY_S)
-        self._unstamped.clear()
+        """Restored pseudo-samples get the time of the first use after the restore."""
+        if not self._pending:
+            return
+        for h, minutes, hr, lr in self._pending:
+            self._samples.add(t, h, minutes, hr, lr, t - self.horizon_days * DAY_S)
+        self._pending.clear()
+        self._restored.clear()
+        self._version += 1
+
+    def _arrays(
+        self,
+    ) -> tuple[
+        npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]
+    ]:
+        s = self._samples
+        n = s.n
+        return (
+            s.hr[:n].astype(np.float64),
+            s.lr[:n].astype(np.float64),
+            s.m[:n].astype(np.float64),
+            s.h[:n].astype(np.float64) / HOUR_STEPS,
+        )
 
     def _robust(
-        self, hr: npt.NDArray[np.floating], lr: npt.NDArray[np.floating], source: str
+        self,
+        hr: npt.NDArray[np.float64],
+        lr: npt.NDArray[np.float64],
+        w: npt.NDArray[np.float64],
+        source: str,
     ) -> BaselineStats:
-        hr_med = float(np.median(hr))
-        lr_med = float(np.median(lr))
-        hr_sd = max(MAD_TO_SD * float(np.median(np.abs(hr - hr_med))), self.hr_sd_floor)
-        lr_sd = max(MAD_TO_SD * float(np.median(np.abs(lr - lr_med))), self.ln_rmssd_sd_floor)
-        return BaselineStats(hr_med, hr_sd, lr_med, lr_sd, int(hr.size), source=source)
+        hr_med = weighted_median(hr, w)
+        lr_med = weighted_median(lr, w)
+        hr_sd = max(MAD_TO_SD * weighted_median(np.abs(hr - hr_med), w), self.hr_sd_floor)
+        lr_sd = max(MAD_TO_SD * weighted_median(np.abs(lr - lr_med), w), self.ln_rmssd_sd_floor)
+        return BaselineStats(hr_med, hr_sd, lr_med, lr_sd, round(float(w.sum())), source=source)
 
-    def _recompute(self, t: float, b: int) -> None:
-        s = self._samples
-        keep = s.t[: s.n] >= t - self.horizon_days * DAY_S
-        hr = s.hr[: s.n][keep].astype(np.float64)
-        lr = s.lr[: s.n][keep].astype(np.float64)
-        bins = s.b[: s.n][keep]
-        if self._warm and s.n < self.min_windows:
-            w = np.asarray([(x[1], x[2], x[3]) for x in self._warm], dtype=np.float64)
-            hr = np.concatenate([hr, w[:, 1]])
-            lr = np.concatenate([lr, w[:, 2]])
-            bins = np.concatenate([bins, w[:, 0].astype(np.int8)])
-        if hr.size < self.min_windows:
-            return
-        self._stats[TimeBin.ALL] = self._robust(hr, lr, "personal")
-        sel = bins == b
-        if int(np.count_nonzero(sel)) >= self.min_bin_windows:
-            self._stats[TOD_BINS[b]] = self._robust(hr[sel], lr[sel], "personal")
+    def _overall(self, source: str) -> BaselineStats:
+        version, cached = self._all
+        if cached is None or version != self._version or cached.source != source:
+            hr, lr, m, _ = self._arrays()
+            cached = self._robust(hr, lr, m, source)
+            self._all = (self._version, cached)
+        return cached
+
+    def _at_hour(self, hour: int) -> BaselineStats:
+        got = self._grid.get(hour)
+        if got is not None and got[0] == self._version:
+            return got[1]
+        hr, lr, m, h = self._arrays()
+        d = np.abs((h - hour + 12.0) % 24.0 - 12.0)  # circular distance in hours, 0..12
+        d = np.maximum(d - self.kernel_flat_h, 0.0)
+        k = np.exp(self.kernel_kappa * (np.cos(2.0 * math.pi * d / 24.0) - 1.0))
+        w = m * k
+        local = self._robust(hr, lr, w, "personal")
+        share = min(1.0, float(w.sum()) / self.local_min_minutes)
+        out = _blend(self._overall("personal"), local, share, "personal")
+        out = BaselineStats(
+            out.hr_bpm, out.hr_sd, out.ln_rmssd, out.ln_rmssd_sd, self._samples.minutes, source="personal"
+        )
+        self._grid[hour] = (self._version, out)
+        return out
 
     # -- persistence -----------------------------------------------------------------------------------
     def snapshot(self) -> list[tuple[str, BaselineStats]]:
-        """(bin name, statistics) for every bin that has personal statistics (``all`` included)."""
-        return [(str(b), s) for b, s in self._stats.items()]
+        """(bin name, statistics): ``all`` and each quarter's centre hour; ``source`` is ``provisional`` while
+        warming up (so a warm-up spread over several short sessions keeps its minutes); empty without data."""
+        if self._pending:  # restored and not used since: what was restored
+            return list(self._restored)
+        if self._samples.n == 0:
+            return []
+        source = "provisional" if self.warming_up else "personal"
+        quarter = self._samples.h[: self._samples.n] // (6 * HOUR_STEPS)
+        minutes = self._samples.m[: self._samples.n].astype(np.int64)
+        out = []
+        for i, b in enumerate(TOD_BINS):
+            s = self._at_hour(int(BIN_CENTRE_H[b]))
+            own = int(minutes[quarter == i].sum())
+            out.append((str(b), BaselineStats(s.hr_bpm, s.hr_sd, s.ln_rmssd, s.ln_rmssd_sd, own, source)))
+        out.append((str(TimeBin.ALL), self._overall(source)))
+        return out
 
     def restore(self, stats: BaselineStats, bin_name: str = "all") -> None:
-        """Put back the saved statistics of one bin (a restart keeps the baseline)."""
-        if stats.source != "personal":
+        """Put back the saved statistics of one bin (a restart keeps the baseline).
+
+        Quarter bins come back as pseudo-samples at their centre hour; ``all`` only when no quarter bin was
+        restored (an archive that saved only the all-day row), spread over the four centres.
+        """
+        if stats.source not in ("personal", "provisional"):
             return
         b = TimeBin(bin_name)
-        self._stats[b] = stats
-        self._current = stats
+        self._restored = [r for r in self._restored if r[0] != str(b)] + [(str(b), stats)]
         if b is TimeBin.ALL:
+            if self._restored_tod:
+                return
+            per = max(1, stats.n_windows // 4)
+            for c in TOD_BINS:
+                self._seed(stats, BIN_CENTRE_H[c], per)
             return
+        if not self._restored_tod:
+            self._pending.clear()
+        self._restored_tod = True
+        if stats.n_windows > 0:  # the minutes collected in that quarter of the day
+            self._seed(stats, BIN_CENTRE_H[b], stats.n_windows)
+        self._current = stats
+
+    def _seed(self, stats: BaselineStats, hour: float, minutes: int) -> None:
         # pseudo-samples at normal quantiles reproduce the median (odd count) and the MAD of the bin
-        k = min(stats.n_windows, self.min_windows * 2 + 1)
+        k = min(max(minutes, 1), 61)
         k += 1 - k % 2
+        per = max(1, min(255, round(minutes / k)))
         nd = NormalDist()
-        idx = TOD_BINS.index(b)
+        h = int(hour * HOUR_STEPS) % (24 * HOUR_STEPS)
         for i in range(k):
             z = nd.inv_cdf((i + 0.5) / k)
-            self._unstamped.append(
-                (idx, stats.hr_bpm + z * stats.hr_sd, stats.ln_rmssd + z * stats.ln_rmssd_sd, 1)
+            self._pending.append(
+                (h, per, stats.hr_bpm + z * stats.hr_sd, stats.ln_rmssd + z * stats.ln_rmssd_sd)
             )
         self._last_sample_t = -math.inf
+
+
+def _blend(a: BaselineStats, b: BaselineStats, f: float, source: str) -> BaselineStats:
+    """(1 - f)·a + f·b, field by field."""
+    g = 1.0 - f
+    return BaselineStats(
+        hr_bpm=g * a.hr_bpm + f * b.hr_bpm,
+        hr_sd=g * a.hr_sd + f * b.hr_sd,
+        ln_rmssd=g * a.ln_rmssd + f * b.ln_rmssd,
+        ln_rmssd_sd=g * a.ln_rmssd_sd + f * b.ln_rmssd_sd,
+        n_windows=max(a.n_windows, b.n_windows),
+        source=source,
+    )

@@ -7,6 +7,12 @@
 * episodes less than ``merge_gap_s`` (180 s) apart merge into one; an episode is final (emitted) once that
   merge window has passed without a new onset.
 
+Physical work is not arousal: an ``active`` (gated) or ``settling`` sample never starts or extends an
+episode; one that arrives while an episode is open ends it there, and the episode is flagged ``exertion``.
+While the HR is in the range of physical work but not yet long enough to tell (``Arousal.exertion``, no
+motion data), an onset waits; if the verdict is "not work" the episode starts, dated back as usual, and is
+flagged ``exertion`` too (the prompt may then ask rather than assume).
+
 Amplitude is the peak score minus the mean score over the minute before onset (score points, 0-100);
 ``amplitude_a`` is the same in A units. t50 is the time from the peak until A first falls to half its
 peak; recovery is the time from the peak to the end; area is the integral of A above ``end_a`` (A·s).
@@ -29,6 +35,8 @@ class EpisodeOnset:
     onset_t: float
     detected_t: float
     score: float
+    exertion: bool = False
+    """HR was in the range of physical work during the rise (no motion data): it may be exertion."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +57,8 @@ class Episode:
     t50_s: float
     area_a_s: float
     prompt_ids: tuple[str, ...] = ()
+    exertion: bool = False
+    """Ambiguous exertion: the episode included HR in the range of physical work, or physical work ended it."""
 
 
 @dataclass(slots=True)
@@ -64,6 +74,7 @@ class _Open:
     t50_t: float | None = None
     below_since: float | None = None
     end_t: float | None = None
+    exertion: bool = False
 
 
 @dataclass(slots=True)
@@ -81,6 +92,7 @@ class EpisodeDetector:
     _open: _Open | None = None
     _prev: Arousal | None = None
     _counter: int = 0
+    _exertion_in_rise: bool = False
 
     @property
     def active(self) -> bool:
@@ -94,10 +106,15 @@ class EpisodeDetector:
 
     def update(self, x: Arousal) -> list[EpisodeOnset | Episode]:
         out: list[EpisodeOnset | Episode] = []
+        if x.gated or x.settling:
+            return self._physical(x)
         prev = self._prev
         dt = (x.t - prev.t) if prev is not None else 0.0
-        if (prev is None or prev.a < self.end_a) and x.a >= self.end_a:
+        if (prev is None or prev.a < self.end_a or prev.gated or prev.settling) and x.a >= self.end_a:
             self._last_upcross_t = x.t
+            self._exertion_in_rise = False
+        if x.exertion:
+            self._exertion_in_rise = True
         if x.a >= self.onset_a:
             if self._high_since is None:
                 self._high_since = x.t
@@ -112,15 +129,20 @@ class EpisodeDetector:
                 and ep.end_t < self._last_upcross_t < ep.end_t + self.merge_gap_s
                 and x.a >= self.end_a
             )
-            if self._high_since is not None and x.t - self._high_since >= self.onset_hold_s:
+            if (
+                self._high_since is not None
+                and x.t - self._high_since >= self.onset_hold_s
+                and not x.exertion
+            ):
                 ep.end_t = None
                 ep.below_since = None
             elif x.t - ep.end_t >= self.merge_gap_s and not rising:
                 out.append(self._finish(ep))
                 self._open = ep = None
-        if ep is None and self._high_since is not None and x.t - self._high_since >= self.onset_hold_s:
+        high_since = self._high_since
+        if ep is None and high_since is not None and x.t - high_since >= self.onset_hold_s and not x.exertion:
             self._counter += 1
-            onset_t = self._last_upcross_t if self._last_upcross_t is not None else self._high_since
+            onset_t = self._last_upcross_t if self._last_upcross_t is not None else high_since
             pre_score, pre_a = self._pre_onset(onset_t)
             peak = max(
                 ((t, s, a) for (t, s, a) in self._history if t >= onset_t),
@@ -136,10 +158,12 @@ class EpisodeDetector:
                 peak_a=peak[2],
                 peak_score=peak[1],
                 area=sum(max(a - self.end_a, 0.0) for (t, _s, a) in self._history if t >= onset_t) * dt,
+                exertion=self._exertion_in_rise,
             )
             self._open = ep
-            out.append(EpisodeOnset(ep.id, self.user, onset_t, x.t, x.score))
+            out.append(EpisodeOnset(ep.id, self.user, onset_t, x.t, x.score, exertion=ep.exertion))
         if ep is not None and ep.end_t is None:
+            ep.exertion = ep.exertion or x.exertion
             ep.area += max(x.a - self.end_a, 0.0) * dt
             if x.a > ep.peak_a:
                 ep.peak_a, ep.peak_t, ep.peak_score = x.a, x.t, x.score
@@ -153,6 +177,23 @@ class EpisodeDetector:
                     ep.end_t = ep.below_since
             else:
                 ep.below_since = None
+        self._history.append((x.t, x.score, x.a))
+        self._prev = x
+        return out
+
+    def _physical(self, x: Arousal) -> list[EpisodeOnset | Episode]:
+        """An active or settling sample: no rise is pending; an open episode ends here, flagged."""
+        out: list[EpisodeOnset | Episode] = []
+        ep = self._open
+        if ep is not None:
+            if ep.end_t is None:
+                ep.end_t = ep.below_since if ep.below_since is not None else x.t
+                ep.exertion = ep.exertion or x.gated
+            out.append(self._finish(ep))
+            self._open = None
+        self._high_since = None
+        self._last_upcross_t = None
+        self._exertion_in_rise = False
         self._history.append((x.t, x.score, x.a))
         self._prev = x
         return out
@@ -184,4 +225,5 @@ class EpisodeDetector:
             recovery_s=max(end_t - ep.peak_t, 0.0),
             t50_s=max(t50_t - ep.peak_t, 0.0),
             area_a_s=ep.area,
+            exertion=ep.exertion,
         )

@@ -5,7 +5,7 @@
 * :func:`breathing_rate` — breaths/min from the RSA peak of 60 s pieces, kept clear of Mayer waves;
 * :func:`poincare` — SD1, SD2 (Brennan et al. 2001);
 * :func:`dfa_alpha1` — short-term detrended fluctuation exponent over 4-16 beats (Peng et al. 1995);
-* :func:`stress_index` — Kubios' stress index, the square root of Baevsky's SI (Baevsky & Chernikova 2017).
+* :func:`stress_index` — Baevsky's stress index as its square root, √SI (Baevsky & Chernikova 2017); not Kubios' variant.
 
 ``compute_window`` is the stable entry point (ARCHITECTURE.md contract): every feature, NaN where the
 window is too short for it. Functions raise only :class:`processing.errors.ProcessingError` subclasses.
@@ -13,7 +13,6 @@ window is too short for it. Functions raise only :class:`processing.errors.Proce
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from contextvars import ContextVar
@@ -254,28 +253,34 @@ def frequency_domain(
     return FrequencyDomain(lf, hf, lf / hf if hf > 0 else NAN, peak_hz, 60.0 * peak_hz)
 
 
-def _rate_one(rr: FloatArray, *, fs_hz: float, hf_from_hz: float, lf_dominance: float) -> float:
-    """Breathing rate of one short window (see :func:`breathing_rate`); NaN without a usable peak."""
-    x = resample_rr(rr, fs_hz=fs_hz)
-    n = x.size
-    if n < 8:
-        return NAN
+def _rates_of_segments(
+    seg: FloatArray, *, fs_hz: float, hf_from_hz: float, lf_dominance: float
+) -> list[float]:
+    """Breathing rate of each row of ``seg`` (equal-length pieces of the 4 Hz tachogram, ms)."""
+    n = seg.shape[1]
     w, _wss, xc, xss = _hann(n)
-    y = (x - float(x.sum()) / n - (x @ xc) / xss * xc) * w
+    mean = seg.sum(axis=1, keepdims=True) / n
+    y = (seg - mean - ((seg @ xc) / xss)[:, None] * xc[None, :]) * w[None, :]
     nfft = 8 * n  # zero-padded: peaks placed to 1/8 of a bin
-    spec = np.abs(np.fft.rfft(y, nfft)) ** 2
+    spec = np.abs(np.fft.rfft(y, nfft, axis=1)) ** 2
     freqs = np.fft.rfftfreq(nfft, 1.0 / fs_hz)
-    top_hz = min(_BREATH_MAX_HZ, 0.5 * 1000.0 / float(rr.mean()))  # beats sample the RSA: half the HR
-    peaks = np.flatnonzero((spec[1:-1] > spec[:-2]) & (spec[1:-1] >= spec[2:])) + 1
-    hf = peaks[(freqs[peaks] >= hf_from_hz) & (freqs[peaks] <= top_hz)]
-    lf = peaks[(freqs[peaks] >= _BREATH_MIN_HZ) & (freqs[peaks] < hf_from_hz)]
-    best_hf = int(hf[np.argmax(spec[hf])]) if hf.size else -1
-    best_lf = int(lf[np.argmax(spec[lf])]) if lf.size else -1
-    if best_hf < 0 and best_lf < 0:
-        return NAN
-    if best_hf < 0 or (best_lf >= 0 and spec[best_lf] > lf_dominance * spec[best_hf]):
-        return 60.0 * float(freqs[best_lf])
-    return 60.0 * float(freqs[best_hf])
+    is_peak = (spec[:, 1:-1] > spec[:, :-2]) & (spec[:, 1:-1] >= spec[:, 2:])
+    out: list[float] = []
+    for r in range(seg.shape[0]):
+        top_hz = min(_BREATH_MAX_HZ, 0.5 * 1000.0 / float(mean[r, 0]))  # beats sample the RSA: half the HR
+        peaks = np.flatnonzero(is_peak[r]) + 1
+        sr = spec[r]
+        hf = peaks[(freqs[peaks] >= hf_from_hz) & (freqs[peaks] <= top_hz)]
+        lf = peaks[(freqs[peaks] >= _BREATH_MIN_HZ) & (freqs[peaks] < hf_from_hz)]
+        best_hf = int(hf[np.argmax(sr[hf])]) if hf.size else -1
+        best_lf = int(lf[np.argmax(sr[lf])]) if lf.size else -1
+        if best_hf < 0 and best_lf < 0:
+            continue
+        if best_hf < 0 or (best_lf >= 0 and sr[best_lf] > lf_dominance * sr[best_hf]):
+            out.append(60.0 * float(freqs[best_lf]))
+        else:
+            out.append(60.0 * float(freqs[best_hf]))
+    return out
 
 
 _BREATH_MIN_HZ = 0.095
@@ -314,19 +319,19 @@ def breathing_rate(
     total_s = float(rr.sum()) / 1000.0
     if total_s < 30.0:
         return NAN
-    one = functools.partial(_rate_one, fs_hz=fs_hz, hf_from_hz=hf_from_hz, lf_dominance=lf_dominance)
-    if total_s <= 1.5 * window_s:
-        return one(rr)
-    t = np.cumsum(rr) / 1000.0
-    rates: list[float] = []
-    end = window_s
-    while end <= total_s + 1e-9:
-        a = int(np.searchsorted(t, end - window_s, side="right"))
-        b = int(np.searchsorted(t, end, side="right"))
-        r = one(rr[a:b]) if b - a >= 8 else NAN
-        if math.isfinite(r):
-            rates.append(r)
-        end += step_s
+    x = resample_rr(rr, fs_hz=fs_hz)
+    per = round(window_s * fs_hz)
+    if total_s <= 1.5 * window_s or x.size < per:
+        seg = x[None, :]
+    else:
+        step = max(1, round(step_s * fs_hz))
+        count = 1 + (x.size - per) // step
+        seg = np.lib.stride_tricks.as_strided(
+            x, shape=(count, per), strides=(step * x.strides[0], x.strides[0])
+        )
+    if seg.shape[1] < 8:
+        return NAN
+    rates = _rates_of_segments(seg, fs_hz=fs_hz, hf_from_hz=hf_from_hz, lf_dominance=lf_dominance)
     return float(np.median(rates)) if rates else NAN
 
 
@@ -433,11 +438,17 @@ def _dfa_plan(
 
 
 def stress_index(rr_ms: RRInput, *, bin_ms: float = 50.0, min_beats: int = 30) -> float:
-    """Kubios' stress index: √SI with Baevsky's SI = AMo / (2 · Mo · MxDMn).
+    """Baevsky's stress index, reported as its square root: √SI with SI = AMo / (2 · Mo · MxDMn).
 
-    Baevsky & Chernikova, Cardiometry 2017;10:66-76; Kubios HRV User's Guide (square root for a normal
-    distribution). AMo is the share (%) of intervals in the modal ``bin_ms`` (50 ms) histogram bin, Mo the
-    modal bin's centre (s), MxDMn the range max - min (s). NaN below ``min_beats`` or for a flat series.
+    Baevsky & Chernikova, Cardiometry 2017;10:66-76 (the literal definition, on the RR as they are).
+    AMo is the share (%) of intervals in the modal ``bin_ms`` (50 ms) histogram bin, bins anchored at
+    multiples of 50 ms; Mo the modal bin's centre (s); MxDMn the range max - min (s). The square root
+    brings it to a roughly normal scale, as Kubios reports its own index, but this is **not** Kubios'
+    stress index: Kubios uses the median RR for Mo and detrended RR (its User's Guide), and its values
+    differ from these by about -19 to +2 % (issue 10's audit). Being histogram-based it is coarse:
+    moving the bin edges by part of a bin moves it by 2-14 %. The attribute keeps the name
+    ``stress_index`` (a contract); the docs and exports call it "Baevsky stress index (√SI)".
+    NaN below ``min_beats`` or for a flat series.
     """
     rr = as_rr_array(rr_ms)
     if rr.size < min_beats:

@@ -8,6 +8,11 @@ arousal score and the episode detector's input. Slow channel: every ``slow_step_
 Memory is bounded: beats live in two preallocated arrays (``capacity_beats``, enough for 300 s at
 200 bpm), the baseline keeps at most one sample per 5 minutes over 28 days, the detectors keep a few
 minutes of arousal samples.
+
+Physical work and posture (see :class:`processing.arousal.ExerciseGate`): with the strap's accelerometer,
+motion gates exercise (state ``active``) and a turn of the gravity vector by ``posture_change_deg`` (30°)
+or more starts ``settle_s`` (2 minutes) of ``settling``; without it only sustained work far above the
+person's own baseline is gated. Active, settling and exertion windows and episodes never teach the baseline.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ import numpy.typing as npt
 
 from processing import artifacts
 from processing.arousal import Arousal, ArousalScorer, ExerciseGate
-from processing.baseline import BaselineTracker
+from processing.baseline import BaselineTracker, UtcOffset
 from processing.episodes import Episode, EpisodeDetector, EpisodeOnset
-from processing.hrv import HrvWindow, breathing_rate, compute_window
+from processing.hrv import HrvWindow, compute_window
 from processing.outcomes import (
     ControlBasis,
     ControlMoment,
@@ -93,7 +98,8 @@ class StreamConfig:
     slow_step_s: float = 30.0
     max_artifact_pct: float = 5.0
     min_beats: int = 20
-    baseline_min_windows: int = 48
+    baseline_min_minutes: float = 30.0
+    """Distinct (non-overlapping) minutes of ordinary windows before the baseline is personal."""
     baseline_sample_every_s: float = 300.0
     tau_s: float = 20.0
     elevated_a: float = 0.5
@@ -101,14 +107,16 @@ class StreamConfig:
     outcome_after_s: float = 180.0
     paced_window_s: float = 90.0
     """Paced-breathing prompts: the HR oscillation is measured over this long after the prompt."""
-    recent_hr_s: float = 10.0
-    """The exercise rules look at the mean HR of the last ``recent_hr_s`` seconds."""
     motion_active: float = 0.3
     """Motion intensity (0 still .. 1 vigorous, per second) at or above which a second counts as moving."""
     motion_stale_s: float = 10.0
     """Without a motion sample for this long, the RR-only exercise rules apply."""
-    utc_offset_s: float | None = None
-    """Time-of-day bins of the baseline: None = the machine's local time zone."""
+    posture_change_deg: float = 30.0
+    """A turn of the gravity vector (strap accelerometer) by this much is a posture change."""
+    settle_s: float = 120.0
+    """Settling time after a posture change: state ``settling``, no episode, no baseline sample."""
+    utc_offset_s: UtcOffset = None
+    """Hour of day of the baseline: None = the machine's local time zone; seconds, or a function of t."""
     capacity_beats: int = 1024
 
 
@@ -136,6 +144,10 @@ class StreamProcessor:
     _prompt_times: deque[float] = field(default_factory=lambda: deque(maxlen=64))
     _motion_last_t: float = -math.inf
     _motion_active_until: float = -math.inf
+    active_s: float = 0.0
+    """Time judged physical work (state ``active``) so far, in fast-channel steps (seconds)."""
+    _gravity_ref: tuple[float, float, float] | None = None
+    _settle_until: float = -math.inf
     _flagged_t: deque[float] = field(default_factory=lambda: deque(maxlen=512))
     _classified_t: float = -math.inf
 
@@ -143,7 +155,8 @@ class StreamProcessor:
         c = self.config
         self._scorer = ArousalScorer(tau_s=c.tau_s, elevated_a=c.elevated_a, high_a=c.high_a)
         self._episodes = EpisodeDetector(user=self.user, onset_a=c.high_a, end_a=c.elevated_a)
-        self.baseline.min_windows = c.baseline_min_windows
+        self.baseline.min_minutes = c.baseline_min_minutes
+        self.baseline.window_s = c.fast_window_s
         self.baseline.sample_every_s = c.baseline_sample_every_s
         self.baseline.utc_offset_s = c.utc_offset_s
         self._t = np.empty(2 * c.capacity_beats)
@@ -211,11 +224,35 @@ class StreamProcessor:
         self._flagged_t.clear()
         return out
 
-    def motion(self, t: float, intensity: float) -> None:
-        """One second of motion from the strap's accelerometer (0 still .. 1 vigorous); optional input."""
+    def motion(self, t: float, intensity: float, gravity: tuple[float, float, float] | None = None) -> None:
+        """One second of motion from the strap's accelerometer (0 still .. 1 vigorous); optional input.
+
+        ``gravity``: the mean acceleration vector of that second (any unit; its direction is what counts).
+        A turn of it by ``posture_change_deg`` from the last settled direction starts a settling period.
+        """
+        c = self.config
         self._motion_last_t = t
-        if intensity >= self.config.motion_active:
-            self._motion_active_until = t + self.config.fast_window_s
+        if intensity >= c.motion_active:
+            self._motion_active_until = t + c.fast_window_s
+        if gravity is None:
+            return
+        norm = math.sqrt(sum(g * g for g in gravity))
+        if not norm > 0:
+            return
+        g = (gravity[0] / norm, gravity[1] / norm, gravity[2] / norm)
+        ref = self._gravity_ref
+        if ref is None:
+            self._gravity_ref = g
+            return
+        cos = max(-1.0, min(1.0, g[0] * ref[0] + g[1] * ref[1] + g[2] * ref[2]))
+        if math.degrees(math.acos(cos)) >= c.posture_change_deg:
+            self._settle_until = t + c.settle_s
+            self._gravity_ref = g
+        else:  # follow slow drift of the settled direction
+            k = 0.05
+            m = (ref[0] + k * (g[0] - ref[0]), ref[1] + k * (g[1] - ref[1]), ref[2] + k * (g[2] - ref[2]))
+            n = math.sqrt(sum(v * v for v in m))
+            self._gravity_ref = (m[0] / n, m[1] / n, m[2] / n)
 
     def _motion_state(self, t: float) -> bool | None:
         if t - self._motion_last_t > self.config.motion_stale_s:
@@ -311,33 +348,40 @@ class StreamProcessor:
         got = self._window(t, c.fast_window_s, full=False)
         if got is None:
             return []
-        w, clean = got
+        w, _clean = got
         out: list[Output] = [WindowResult(self.user, self.device, Channel.FAST, w)]
         if not w.valid or not (w.rmssd_ms > 0):
             return out
         base = self.baseline.stats_for(t)
         warming = self.baseline.warming_up
-        k = max(2, round(c.recent_hr_s * 1000.0 / w.mean_rr_ms))
-        recent_hr = 60000.0 / float(clean[-k:].mean())
+        progress = self.baseline.progress
         motion = self._motion_state(t)
-        gated = self._gate.update(
+        own_hr = base.hr_bpm if base.source != "population" else None
+        verdict = self._gate.update(t, hr_bpm=w.mean_hr_bpm, baseline_hr_bpm=own_hr, motion_active=motion)
+        settling = t < self._settle_until and not verdict.active
+        ar = self._scorer.update(
             t,
-            hr_bpm=w.mean_hr_bpm,
-            recent_hr_bpm=recent_hr,
-            baseline_hr_bpm=base.hr_bpm,
-            breathing_per_min=lambda: breathing_rate(clean),
-            motion_active=motion,
+            w.mean_hr_bpm,
+            w.rmssd_ms,
+            base,
+            warming_up=warming,
+            gated=verdict.active,
+            settling=settling,
+            exertion=verdict.exertion,
+            baseline_minutes=progress.collected_min,
+            warmup_fraction=progress.fraction,
         )
-        ar = self._scorer.update(t, w.mean_hr_bpm, w.rmssd_ms, base, warming_up=warming, gated=gated)
         out.append(ar)
         self._recent.append(ar)
+        if verdict.active:
+            self.active_s += c.fast_step_s
         if not warming:
             for ev in self.episodes.update(ar):
                 out.append(ev)
                 if isinstance(ev, EpisodeOnset):  # a matched stretch, unless a prompt or control comes
                     self._pending.append(_Pending(ev.episode_id, ev.detected_t, Stage.ONSET, candidate=ev))
-        resting = not gated and motion is not True
-        if resting and (warming or (not self.episodes.active and ar.a < c.elevated_a)):
+        ordinary = not (verdict.active or settling or verdict.exertion or motion is True)
+        if ordinary and not self.episodes.active:
             self.baseline.add(w.mean_hr_bpm, w.ln_rmssd, t)
         if self._pending:
             self._pending = self._outcomes(t, base.ln_rmssd_sd, out)

@@ -319,7 +319,7 @@ class BleCollector:
         scanner_backend: type[BaseBleakScanner] | None = None,
         client_backend: type[BaseBleakClient] | None = None,
         rng: random.Random | None = None,
-        motion: bool = False,
+        motion: bool = True,
         motion_rate_hz: int = 25,
         op_timeout_s: float = 10.0,
     ) -> None:

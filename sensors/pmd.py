@@ -140,7 +140,8 @@ STOP_ACC_COMMAND: Final = bytes([0x03, MEASUREMENT_ACC])
 
 @dataclass(slots=True)
 class MotionMeter:
-    """Motion intensity per second: mean | |a| - 1 g | in mg over the samples of each second.
+    """Motion intensity per second: mean | |a| - 1 g | in mg over the samples of each second, and the mean
+    acceleration vector of the second (its direction is gravity's when the wearer is still: the posture).
 
     Frames are placed on the host clock by their arrival time (the last sample arrives with the frame) and
     the sample rate; a second is emitted once a sample of a later second has arrived.
@@ -150,6 +151,9 @@ class MotionMeter:
     _second: int | None = None
     _sum: float = 0.0
     _n: int = 0
+    _gx: float = 0.0
+    _gy: float = 0.0
+    _gz: float = 0.0
     _last_t: float | None = None
     emitted: list[MotionIntensity] = field(default_factory=list)
 
@@ -163,10 +167,20 @@ class MotionMeter:
             self._last_t = t
             sec = math.floor(t)
             if self._second is not None and sec != self._second and self._n:
-                out.append(MotionIntensity(t=float(self._second + 1), intensity_mg=self._sum / self._n))
+                n_s = self._n
+                gravity = (self._gx / n_s, self._gy / n_s, self._gz / n_s)
+                out.append(
+                    MotionIntensity(
+                        t=float(self._second + 1), intensity_mg=self._sum / n_s, gravity_mg=gravity
+                    )
+                )
                 self._sum, self._n = 0.0, 0
+                self._gx = self._gy = self._gz = 0.0
             self._second = sec
             self._sum += abs(math.sqrt(x * x + y * y + z * z) - _GRAVITY_MG)
             self._n += 1
+            self._gx += x
+            self._gy += y
+            self._gz += z
         self.emitted.extend(out)
         return out

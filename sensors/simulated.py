@@ -93,18 +93,29 @@ class StrapModel:
     arousal_breath_per_min: float = 9.0
 
 
-def demo_script(minutes: float) -> tuple[ScriptedEpisode, ...]:
-    """The demo's episodes: two of the same shape, placed after the warm-up, scaled to the session length.
+DEMO_CONTROL_MIN_MINUTES = 20.0
+"""Shorter demos have no room for a held-back episode and a later prompt with its outcome window."""
 
-    The demo holds the first back as a control and prompts the second, so the two must be alike (the
-    comparison is the point), far enough apart not to merge into one, and the second early enough for its
-    prompt's outcome window (3 minutes) to end inside the session.
+
+def demo_script(minutes: float, *, control_first: bool = False) -> tuple[ScriptedEpisode, ...]:
+    """The demo's episodes: two, placed after the warm-up, scaled to the session length.
+
+    ``control_first``: the demo holds the first back as a control and prompts the second, so the two are of
+    the same shape (the comparison is the point), far enough apart not to merge into one, and the second early
+    enough for its prompt's outcome window (3 minutes) to end inside the session (20 minutes or more).
     """
     total = minutes * 60.0
-    plateau_s = min(120.0, 0.08 * total)
+    if control_first:
+        plateau_s = min(120.0, 0.08 * total)
+        return (
+            ScriptedEpisode(start_s=0.22 * total, plateau_s=plateau_s, recover_tau_s=45.0),
+            ScriptedEpisode(start_s=0.68 * total, plateau_s=plateau_s, recover_tau_s=45.0),
+        )
     return (
-        ScriptedEpisode(start_s=0.22 * total, plateau_s=plateau_s, recover_tau_s=45.0),
-        ScriptedEpisode(start_s=0.68 * total, plateau_s=plateau_s, recover_tau_s=45.0),
+        ScriptedEpisode(start_s=0.28 * total, plateau_s=min(120.0, 0.10 * total), recover_tau_s=45.0),
+        ScriptedEpisode(
+            start_s=0.75 * total, plateau_s=min(60.0, 0.05 * total), recover_tau_s=40.0, intensity=0.8
+        ),
     )
 
 

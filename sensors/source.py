@@ -54,10 +54,13 @@ class LowBattery:
 
 @dataclass(frozen=True, slots=True)
 class MotionIntensity:
-    """Motion intensity for the second ending at ``t`` (mean |acceleration - gravity| in mg)."""
+    """Motion intensity for the second ending at ``t`` (mean |acceleration - gravity| in mg), and the mean
+    acceleration vector of that second (mg, the strap's axes; at rest it is gravity, so its direction gives
+    the posture) when the source has it."""
 
     t: float
     intensity_mg: float
+    gravity_mg: tuple[float, float, float] | None = None
 
 
 StrapEvent: TypeAlias = Connected | Disconnected | BatteryLevel | LowBattery | MotionIntensity

@@ -318,8 +318,8 @@ class Archive(ControlsTable):
         self._begin()
         self.conn.execute(
             "INSERT OR REPLACE INTO episodes (id, seq, user, onset_t, peak_t, end_t, peak_score, peak_a,"
-            " amplitude, amplitude_a, duration_s, recovery_s, t50_s, area_a_s, prompt_ids)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " amplitude, amplitude_a, duration_s, recovery_s, t50_s, area_a_s, prompt_ids, exertion)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 e.id,
                 self._next_seq(),
@@ -336,6 +336,7 @@ class Archive(ControlsTable):
                 e.t50_s,
                 e.area_a_s,
                 json.dumps(list(e.prompt_ids)),
+                int(e.exertion),
             ),
         )
 

@@ -113,6 +113,7 @@ MEASUREMENTS: tuple[Measurement, ...] = (
             *_f("peak_t", "end_t", "peak_score", "peak_a", "amplitude_a", "duration_s", "recovery_s"),
             *_f("t50_s", "area_a_s"),
             Field("n_prompts", "json_array_length(prompt_ids)", FieldType.INT),
+            Field("exertion", "exertion", FieldType.INT),
         ),
     ),
     Measurement(

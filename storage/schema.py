@@ -153,7 +153,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX practice_seq ON practice (seq);
     CREATE INDEX practice_user_t ON practice (user, start_t)
     """,
-    # version 6: each strap session's state snapshot (processing.snapshot), so a restart resumes it; how far
+    # version 6: an episode during ambiguous exertion is kept and flagged (processing.episodes.Episode.exertion)
+    """
+    ALTER TABLE episodes ADD COLUMN exertion INTEGER NOT NULL DEFAULT 0
+    """,
+    # version 7: each strap session's state snapshot (processing.snapshot), so a restart resumes it; how far
     # ``calmstrap archive`` has applied each results stream (calmstrap/cmd_cluster.py)
     """
     CREATE TABLE checkpoint (

@@ -26,6 +26,9 @@ STATE_WORDS: tuple[StateWords, ...] = (
         "high", "very activated", "Your body is working hard right now. A slow out-breath can help it settle."
     ),
     StateWords("active", "active", "You're moving. The readings rest while you're active."),
+    StateWords(
+        "settling", "settling", "You just changed position. Your heart takes a minute or two to settle."
+    ),
 )
 WARMING_UP_LINE = "Still learning your usual rhythm, so the words are a first guess for now."
 __all__ = ["STATE_WORDS", "STOP_IF_WORSE", "WARMING_UP_LINE", "StateWords", "words_for"]

@@ -381,7 +381,7 @@ def test_discovery_payload_shape_and_republish_on_homeassistant_online(broker: M
     assert set(sensors) == {"Heart rate", "RMSSD", "Arousal score", "Arousal state", "Strap battery"}
     assert sensors["Heart rate"]["value_template"] == "{{ value_json.hr_bpm }}"
     assert sensors["Strap battery"]["device_class"] == "battery"
-    assert sensors["Arousal state"]["options"] == ["calm", "elevated", "high"]
+    assert sensors["Arousal state"]["options"] == ["calm", "elevated", "high", "active", "settling"]
     assert len(events) == 1 and events[0]["state_topic"] == "calmstrap/me/prompt"
     assert "breathing" in events[0]["event_types"]
     assert len({c["unique_id"] for c in comps.values()}) == len(comps)
@@ -454,3 +454,21 @@ def test_a_broker_that_lost_everything_gets_status_state_and_discovery_again(tmp
         run(main())
     finally:
         broker.stop()
+
+
+def test_state_payload_carries_active_and_warm_up_progress() -> None:
+    """The state payload names ``active`` and says how far the baseline's warm-up is, schema-valid."""
+    from alerts.payloads import state_payload
+
+    x = Arousal(
+        0.0, 97.0, 1.9, 4.0, -1.0, ArousalState.ACTIVE, True, gated=True, hr_bpm=130.0, rmssd_ms=9.0,
+        baseline_minutes=12.0, warmup_fraction=0.4,
+    )  # fmt: skip
+    doc = json.loads(json.dumps(state_payload("me", x, None)))
+    assert conforms(doc, STATE_SCHEMA) == []
+    assert (doc["state"], doc["warming_up"], doc["baseline_progress"], doc["baseline_minutes"]) == (
+        "active",
+        True,
+        0.4,
+        12.0,
+    )

@@ -170,6 +170,20 @@ def test_explicit_feedback_counts_more_than_a_measured_outcome_and_only_once() -
     assert policy.on_feedback("nope", False) is False
 
 
+def test_a_rise_that_may_be_exertion_gets_a_prompt_that_asks() -> None:
+    """An onset flagged as possible exertion (no motion data) gets the check-in prompt, not an exercise."""
+    from alerts.catalog import CHECK_IN_MESSAGES
+
+    policy = PromptPolicy(user="u", config=NEVER_QUIET, seed=1)
+    p = policy.on_onset(EpisodeOnset("u-1", "u", hours(10), hours(10) + 60, 95.0, exertion=True))
+    assert p is not None and p.template_id == CHECK_IN_MESSAGES[0].id and p.kind is PromptKind.CHECK_IN
+    assert "?" in p.title
+    q = PromptPolicy(user="u", config=NEVER_QUIET, seed=1).on_onset(
+        EpisodeOnset("u-2", "u", hours(10), hours(10) + 60, 95.0)
+    )
+    assert q is not None and q.kind is not PromptKind.CHECK_IN
+
+
 # -- controls: prompts held back at random ------------------------------------------------------------------
 
 

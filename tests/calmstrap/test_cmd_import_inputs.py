@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from calmstrap.cmd_import import CHUNK_BEATS
 from storage.archive import SEQ_TABLES
 from tests.calmstrap.conftest import cli_env
 
@@ -168,7 +169,7 @@ def test_an_import_killed_half_way_is_removed_by_the_next_one(tmp_path: Path) ->
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    assert _rows(db, "SELECT COUNT(*) FROM beats WHERE user = 'big'")[0][0] >= 20_000
+    assert _rows(db, "SELECT COUNT(*) FROM beats WHERE user = 'big'")[0][0] >= 2 * CHUNK_BEATS
     small = tmp_path / "small.txt"
     small.write_text("800\n" * 100, encoding="utf-8")
     res = _cli("import", str(small), "--user", "s", "--data-dir", str(d), "--start", str(T0), cwd=tmp_path)

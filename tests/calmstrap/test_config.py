@@ -87,6 +87,30 @@ def test_straps_need_address_or_name(tmp_path: Path) -> None:
         load_config(f, env={})
 
 
+def test_old_baseline_key_names_its_replacement(tmp_path: Path) -> None:
+    """processing.baseline_min_windows changed meaning: it is refused, naming baseline_min_minutes."""
+    f = tmp_path / "c.toml"
+    f.write_text("[processing]\nbaseline_min_windows = 48\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(f, env={})
+    assert e.value.key == "processing.baseline_min_windows" and "baseline_min_minutes" in str(e.value)
+    assert (
+        load_config(
+            None, env={"CALMSTRAP_PROCESSING__BASELINE_MIN_MINUTES": "45"}
+        ).processing.baseline_min_minutes
+        == 45.0
+    )
+
+
+def test_motion_is_on_by_default_for_straps(tmp_path: Path) -> None:
+    """A [[straps]] entry streams the accelerometer unless it says motion = false."""
+    f = tmp_path / "c.toml"
+    f.write_text(
+        '[[straps]]\nuser = "ana"\nname = "H10"\n[[straps]]\nuser = "ben"\nname = "TICKR"\nmotion = false\n'
+    )
+    assert [s.motion for s in load_config(f, env={}).straps] == [True, False]
+
+
 def test_timezone_is_an_iana_name() -> None:
     """general.timezone takes an IANA name; a wrong one names the key and what it expects."""
     cfg = load_config(None, env={"CALMSTRAP_GENERAL__TIMEZONE": "America/New_York"})

@@ -69,6 +69,7 @@ def test_broker_outage_mid_demo_never_delivers_late_and_delivers_what_is_still_u
             CALMSTRAP_POLICY__EXPIRY_S=str(EXPIRY_S),
             CALMSTRAP_POLICY__COOLDOWN_MIN="0",
             CALMSTRAP_POLICY__MAX_PER_HOUR="20",
+            CALMSTRAP_POLICY__CONTROL_PROBABILITY="0",  # the first episode is prompted (no control)
             CALMSTRAP_MQTT__RECONNECT_MIN_S="0.2",
             CALMSTRAP_MQTT__RECONNECT_MAX_S="1",
         )

@@ -1,4 +1,4 @@
-"""Arousal score and the exercise gate (issue 4, point 5)."""
+"""Arousal score, its states, and the exercise gate (issue 10, point 3)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import math
 
 import pytest
 
-from processing.arousal import ArousalScorer, ArousalState, BaselineStats, ExerciseGate, score_from_a
+from processing.arousal import (
+    ArousalScorer,
+    ArousalState,
+    BaselineStats,
+    ExerciseGate,
+    GateVerdict,
+    score_from_a,
+)
 
 BASE = BaselineStats(
     hr_bpm=60.0, hr_sd=5.0, ln_rmssd=math.log(50.0), ln_rmssd_sd=0.25, n_windows=100, source="personal"
@@ -34,47 +41,63 @@ def test_ema_time_constant() -> None:
     assert x.a == pytest.approx(1.0 * (1 - math.exp(-1)))
 
 
-def test_gated_window_is_marked_and_suppressed() -> None:
-    """A gated window keeps its z components but A is 0 and the state calm."""
+def test_gated_window_is_active_and_keeps_its_score() -> None:
+    """A gated window is state ``active``; its score is still computed (never a made-up 50)."""
     x = ArousalScorer().update(0.0, 100.0, 10.0, BASE, warming_up=False, gated=True)
-    assert x.gated and x.a == 0.0 and x.state is ArousalState.CALM and x.z_hr == pytest.approx(8.0)
+    assert x.gated and x.state is ArousalState.ACTIVE and x.z_hr == pytest.approx(8.0) and x.score > 99.0
 
 
-def _never() -> float:
-    raise AssertionError("breathing rate not needed")
+def test_settling_window_is_its_own_state() -> None:
+    """A window in the settling period after a posture change is state ``settling``."""
+    x = ArousalScorer().update(0.0, 75.0, 30.0, BASE, warming_up=False, settling=True)
+    assert x.settling and x.state is ArousalState.SETTLING
 
 
-def test_gate_triggers_above_baseline_plus_30_and_holds_five_minutes() -> None:
-    """HR > baseline + 30 gates; release only 5 min after HR is back within 10 bpm."""
+def _feed(g: ExerciseGate, hr_of_t: object, until_s: float, base: float | None = 60.0) -> list[GateVerdict]:
+    assert callable(hr_of_t)
+    return [g.update(float(t), hr_bpm=hr_of_t(t), baseline_hr_bpm=base) for t in range(0, int(until_s), 5)]
+
+
+def test_sustained_work_far_above_baseline_is_active_after_three_minutes() -> None:
+    """HR at baseline + 40 is ``exertion`` (undecided) for 3 minutes, then active."""
+    v = _feed(ExerciseGate(), lambda t: 100.0, 400)
+    assert v[0].exertion and not v[0].active
+    assert all(x.exertion and not x.active for x in v[: 180 // 5])
+    assert all(x.active and not x.exertion for x in v[180 // 5 :])
+
+
+def test_a_spike_of_minutes_is_never_gated() -> None:
+    """+25 bpm held for minutes is below the work threshold: never active, never exertion."""
+    v = _feed(ExerciseGate(), lambda t: 85.0, 900)
+    assert not any(x.active or x.exertion for x in v)
+
+
+def test_a_short_burst_above_the_threshold_is_not_work() -> None:
+    """Two minutes at +40 then back: exertion while it lasted, never active."""
+    v = _feed(ExerciseGate(), lambda t: 100.0 if t < 120 else 70.0, 600)
+    assert any(x.exertion for x in v) and not any(x.active for x in v)
+
+
+def test_active_holds_until_recovered_plus_five_minutes() -> None:
+    """After work, active holds until HR is within 10 bpm of baseline, then 5 minutes more."""
     g = ExerciseGate()
-    assert not g.update(0.0, hr_bpm=70, recent_hr_bpm=70, baseline_hr_bpm=60, breathing_per_min=_never)
-    assert g.update(5.0, hr_bpm=85, recent_hr_bpm=91, baseline_hr_bpm=60, breathing_per_min=_never)
-    assert g.update(100.0, hr_bpm=75, recent_hr_bpm=75, baseline_hr_bpm=60, breathing_per_min=lambda: 15.0)
-    assert g.update(200.0, hr_bpm=69, recent_hr_bpm=69, baseline_hr_bpm=60, breathing_per_min=lambda: 15.0)
-    assert g.update(495.0, hr_bpm=66, recent_hr_bpm=66, baseline_hr_bpm=60, breathing_per_min=lambda: 15.0)
-    assert not g.update(
-        500.0, hr_bpm=65, recent_hr_bpm=65, baseline_hr_bpm=60, breathing_per_min=lambda: 15.0
-    )
+    _feed(g, lambda t: 110.0, 300)
+    assert g.update(400.0, hr_bpm=80.0, baseline_hr_bpm=60.0).active  # still recovering
+    assert g.update(500.0, hr_bpm=68.0, baseline_hr_bpm=60.0).active  # within 10: the hold starts
+    assert g.update(795.0, hr_bpm=66.0, baseline_hr_bpm=60.0).active
+    assert not g.update(800.0, hr_bpm=65.0, baseline_hr_bpm=60.0).active
 
 
-def test_gate_fast_rise_needs_fast_breathing() -> None:
-    """A 25 bpm rise within 60 s gates with breathing at 24/min, not at 14/min."""
-    for br, expected in ((24.0, True), (14.0, False)):
-        g = ExerciseGate()
-        g.update(0.0, hr_bpm=65, recent_hr_bpm=65, baseline_hr_bpm=60, breathing_per_min=lambda br=br: br)
-        got = g.update(
-            40.0, hr_bpm=75, recent_hr_bpm=90 - 0.5, baseline_hr_bpm=60, breathing_per_min=lambda br=br: br
-        )
-        assert got is expected
+def test_without_a_baseline_of_their_own_nothing_is_gated_by_hr() -> None:
+    """No personal or provisional baseline yet: HR alone never gates (no population HR)."""
+    v = _feed(ExerciseGate(), lambda t: 140.0, 900, base=None)
+    assert not any(x.active or x.exertion for x in v)
 
 
 def test_motion_decides_when_available() -> None:
     """With motion data, motion gates even at resting HR, and HR alone does not."""
     g = ExerciseGate()
-    assert g.update(
-        0.0, hr_bpm=62, recent_hr_bpm=62, baseline_hr_bpm=60, breathing_per_min=_never, motion_active=True
-    )
+    assert g.update(0.0, hr_bpm=62, baseline_hr_bpm=60, motion_active=True).active
     g2 = ExerciseGate()
-    assert not g2.update(
-        0.0, hr_bpm=95, recent_hr_bpm=95, baseline_hr_bpm=60, breathing_per_min=_never, motion_active=False
-    )
+    v = [g2.update(float(t), hr_bpm=130, baseline_hr_bpm=60, motion_active=False) for t in range(0, 900, 5)]
+    assert not any(x.active or x.exertion for x in v)

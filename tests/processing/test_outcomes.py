@@ -63,7 +63,9 @@ def test_no_reference_leaves_helped_unknown() -> None:
 
 def test_paced_prompt_outcome_carries_oscillation() -> None:
     """A paced-breathing prompt's outcome reports the HR oscillation; another prompt's does not."""
-    proc = StreamProcessor("u", "sim", StreamConfig(utc_offset_s=0.0))
+    proc = StreamProcessor(
+        "u", "sim", StreamConfig(utc_offset_s=0.0, baseline_min_minutes=5.0)
+    )  # personal before the episode at 10 min
     gen = RRGenerator(seed=3)
     drive(gen, 600.0, proc)
     proc.note_prompt("paced", proc.last_t, paced_breath_hz=0.1)
@@ -134,7 +136,9 @@ def test_unprompted_episode_onset_becomes_a_matched_stretch() -> None:
     from processing.episodes import EpisodeOnset
     from processing.outcomes import ControlOutcome
 
-    proc = StreamProcessor("u", "sim", StreamConfig(utc_offset_s=0.0))
+    proc = StreamProcessor(
+        "u", "sim", StreamConfig(utc_offset_s=0.0, baseline_min_minutes=5.0)
+    )  # personal before the episode at 10 min
     outs = _episode_stream(5, proc)
     onsets = [o for o in outs if isinstance(o, EpisodeOnset)]
     ctl = [o for o in outs if isinstance(o, ControlOutcome)]
@@ -151,7 +155,9 @@ def test_prompted_onset_is_no_matched_stretch_and_is_judged_against_restored_con
     from sensors.beats import Beat
     from sensors.simulated import ScriptedEpisode
 
-    proc = StreamProcessor("u", "sim", StreamConfig(utc_offset_s=0.0))
+    proc = StreamProcessor(
+        "u", "sim", StreamConfig(utc_offset_s=0.0, baseline_min_minutes=5.0)
+    )  # personal before the episode at 10 min
     for d in (0.4, 0.2, 0.5, 0.3, 0.6):
         proc.restore_reference(Stage.ONSET, ControlBasis.HELD_BACK, d)
     gen = RRGenerator(seed=5, episodes=(ScriptedEpisode(start_s=600.0, plateau_s=150.0),))

@@ -55,17 +55,17 @@ def _jog(gate: ExerciseGate | None, seed: int = 3) -> list[object]:
 
 
 def test_twenty_minute_jog_yields_no_episode() -> None:
-    """A 20-minute jog (HR +60 bpm) after a calm half hour yields no episode; its windows are marked gated."""
+    """A 20-minute jog (HR +60 bpm) after a calm half hour yields no episode; its windows are ``active``."""
     out = _jog(None)
     assert not [o for o in out if isinstance(o, Episode)]
     gated = [o.t - T0 for o in out if isinstance(o, Arousal) and o.gated]
-    assert gated and min(gated) < 0.5 * HOUR + 120.0  # gated within two minutes of the start
+    assert gated and min(gated) < 0.5 * HOUR + 360.0  # gated once sustained: 3 minutes far above baseline
     assert max(gated) > 0.5 * HOUR + 1200.0 + 300.0  # and held for the recovery + 5 min
 
 
 def test_jog_without_exercise_rules_would_be_an_episode() -> None:
     """Control: with the RR-only exercise rules disabled the same jog is taken for arousal."""
-    out = _jog(ExerciseGate(hr_above_bpm=1e9, rise_bpm=1e9))
+    out = _jog(ExerciseGate(work_above_bpm=1e9))
     assert [o for o in out if isinstance(o, Episode)]
 
 
@@ -87,6 +87,40 @@ def test_motion_input_gates_exercise() -> None:
     gated = [o.t - T0 for o in out if isinstance(o, Arousal) and o.gated]
     assert gated and min(gated) < 1210.0
     assert not [o for o in out if isinstance(o, Episode)]
+
+
+def _with_motion(turn_at_s: float | None, duration_s: float = 2400.0) -> list[object]:
+    """A calm strap wearer with accelerometer data; at ``turn_at_s`` the trunk tilts 45° (a posture change)."""
+    from sensors.beats import Beat
+
+    proc = _proc()
+    gen = RRGenerator(seed=6)
+    out: list[object] = []
+    while gen.t_s < duration_s:
+        t_s, rr, _ = gen.next_rr()
+        t = T0 + t_s
+        if int(t_s) != int(t_s - rr / 1000.0):  # once per simulated second
+            tilted = turn_at_s is not None and t_s >= turn_at_s
+            proc.motion(t, 0.02, (0.0, -707.0, 707.0) if tilted else (0.0, -1000.0, 0.0))
+        out.extend(proc.push(Beat(t, rr, "sim", "u")))
+    return out
+
+
+def test_posture_change_starts_two_minutes_of_settling() -> None:
+    """A 45° turn of the gravity vector marks about two minutes ``settling``; no settling without a turn."""
+    out = _with_motion(2100.0)
+    settling = [o.t - T0 for o in out if isinstance(o, Arousal) and o.settling]
+    assert settling and 2100.0 <= min(settling) < 2110.0 and 2210.0 < max(settling) <= 2221.0
+    assert all(o.state.value == "settling" for o in out if isinstance(o, Arousal) and o.settling)
+    assert not [o for o in _with_motion(None) if isinstance(o, Arousal) and o.settling]
+
+
+def test_active_time_is_counted() -> None:
+    """The processor counts the time judged physical work (the summary's "time active")."""
+    proc = _proc()
+    gen = RRGenerator(seed=3, exercise=(SimulatedSegment(start_s=0.5 * HOUR, duration_s=1200.0),))
+    drive(gen, 1.5 * HOUR, proc)
+    assert 1200.0 < proc.active_s < 2400.0
 
 
 def test_fast_and_slow_channels_cadence() -> None:

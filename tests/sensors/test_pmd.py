@@ -113,6 +113,20 @@ def test_motion_intensity_is_near_zero_at_rest_and_grows_with_movement() -> None
     assert [m.t for m in out + moving] == sorted(m.t for m in out + moving)
 
 
+def test_each_second_carries_its_mean_acceleration_vector() -> None:
+    """The second's mean vector is gravity's direction at rest: lying on the back vs upright differ by 90°."""
+    meter = MotionMeter(rate_hz=25.0)
+    upright = AccFrame(0, 1, False, tuple((0.0, -1000.0, 20.0) for _ in range(25)))
+    lying = AccFrame(0, 1, False, tuple((0.0, 10.0, 1000.0) for _ in range(25)))
+    out = []
+    for k, frame in enumerate((upright, upright, lying, lying)):
+        out += meter.push(frame, 2000.0 + k + 0.99)
+    assert len(out) == 3
+    g = [m.gravity_mg for m in out]
+    assert g[0] == pytest.approx((0.0, -1000.0, 20.0)) and g[2] == pytest.approx((0.0, 10.0, 1000.0))
+    assert all(m.intensity_mg < 10.0 for m in out)
+
+
 def test_start_command_and_timestamps() -> None:
     """The start command carries rate, resolution and range; PMD time counts from 2000-01-01."""
     assert start_acc_command(25, 8) == bytes.fromhex("0202 0001 1900 0101 1000 0201 0800")

@@ -35,7 +35,7 @@ def test_version_1_archive_migrates_and_keeps_its_prompts(tmp_path: Path) -> Non
     its old "helped" (the raw change) becomes came_down, and helped (against controls) is unknown."""
     _v1_archive(tmp_path / "archive.db")
     with Archive.in_dir(tmp_path) as ar:
-        assert ar.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 4
+        assert ar.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 6
         rows = ar.query(
             "SELECT id, title, d_ln_rmssd, came_down, helped, seq, osc_freq_hz, osc_amplitude_bpm FROM prompts"
         )
@@ -77,6 +77,21 @@ def test_flag_beats_marks_once_and_bumps_seq(tmp_path: Path) -> None:
     assert [after[b.t][1] for b in beats] == [0, 1, 0, 1, 0]
     assert after[beats[1].t][0] > max(before.values())
     assert after[beats[0].t][0] == before[beats[0].t]
+
+
+def test_episode_exertion_flag_is_stored(tmp_path: Path) -> None:
+    """An episode during ambiguous exertion keeps its flag in the archive (0 for the others)."""
+    from processing.episodes import Episode
+
+    def ep(i: int, exertion: bool) -> Episode:
+        return Episode(f"u-{i}", "u", T0 + i, T0 + i + 60, T0 + i + 300, 99.0, 2.5, 40.0, 2.0, 300.0, 240.0,
+                       60.0, 200.0, (), exertion=exertion)  # fmt: skip
+
+    with Archive.in_dir(tmp_path) as ar:
+        ar.add_episode(ep(1, True))
+        ar.add_episode(ep(2, False))
+        ar.commit()
+        assert ar.query("SELECT id, exertion FROM episodes ORDER BY id") == [("u-1", 1), ("u-2", 0)]
 
 
 def test_controls_are_stored_in_their_own_table_and_reload_as_references(tmp_path: Path) -> None:
