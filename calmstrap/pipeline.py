@@ -19,7 +19,7 @@ from alerts.catalog import Prompt, PromptKind
 from alerts.notify import Notifier, StrapStatus
 from alerts.policy import PolicyConfig as PolicyParams
 from alerts.policy import PromptPolicy
-from calmstrap.config import Config
+from calmstrap.config import Config, zone
 from calmstrap.session_state import dump_session, restore_session
 from processing.arousal import Arousal
 from processing.baseline import BASELINE_BINS
@@ -63,6 +63,8 @@ def stream_config(cfg: Config) -> StreamConfig:
         tau_s=p.ema_tau_s,
         elevated_a=p.elevated_a,
         high_a=p.high_a,
+        # the baseline's time of day in the person's zone; None (no [general] timezone) is the system's
+        utc_offset_s=zone(cfg.general.timezone) if cfg.general.timezone else None,
     )
 
 

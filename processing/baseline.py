@@ -26,8 +26,9 @@
   that quarter) for the archive's ``baseline`` table; :meth:`BaselineTracker.restore` puts each quarter back
   as pseudo-samples at normal quantiles at its centre hour, which reproduce its median and MAD and its
   minutes, so later updates continue from the saved history.
-* Local time: ``utc_offset_s`` is a fixed offset (seconds), a function ``t -> offset`` (for a time zone with
-  daylight saving, e.g. from ``[general] timezone``), or None for the machine's local time zone.
+* Local time: ``utc_offset_s`` is a fixed offset (seconds), a function ``t -> offset``, a ``tzinfo`` (the
+  pipeline passes ``[general] timezone``'s IANA zone, daylight saving included), or None for the machine's
+  local time zone.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from statistics import NormalDist
 
@@ -50,7 +52,7 @@ DAY_S = 86400.0
 HOUR_STEPS = 10
 """Hour of day is stored in tenths of an hour (0..239)."""
 
-UtcOffset = float | Callable[[float], float] | None
+UtcOffset = float | Callable[[float], float] | tzinfo | None
 
 
 class TimeBin(StrEnum):
@@ -79,6 +81,9 @@ def local_offset_s(t: float) -> float:
 def _offset(t: float, utc_offset_s: UtcOffset) -> float:
     if utc_offset_s is None:
         return local_offset_s(t)
+    if isinstance(utc_offset_s, tzinfo):
+        off = datetime.fromtimestamp(t, utc_offset_s).utcoffset()
+        return off.total_seconds() if off is not None else 0.0
     if callable(utc_offset_s):
         return float(utc_offset_s(t))
     return float(utc_offset_s)
