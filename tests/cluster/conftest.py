@@ -17,7 +17,14 @@ from sensors.simulated import RRGenerator, ScriptedEpisode
 from tests.support.nats import NatsCluster, running_cluster
 
 REPO = Path(__file__).resolve().parents[2]
-NO_QUIET_HOURS = {"CALMSTRAP_POLICY__QUIET_HOURS": "00:00-00:00"}
+NO_QUIET_HOURS = {
+    "CALMSTRAP_POLICY__QUIET_HOURS": "00:00-00:00",
+    # every onset prompts (none held back as a control): the comparisons need prompts
+    "CALMSTRAP_POLICY__CONTROL_PROBABILITY": "0",
+    # a personal baseline after 5 minutes (default 30), so a 12-minute recording has an episode: these
+    # tests compare distributed with single-process results, not the baseline's science
+    "CALMSTRAP_PROCESSING__BASELINE_MIN_MINUTES": "5",
+}
 
 
 def write_recording(path: Path, seed: int, minutes: float) -> Path:
