@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -32,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.support.procs import terminate
 
 NATS_CANDIDATES = ("/usr/sbin/nats-server", "/usr/bin/nats-server")
 START_TIMEOUT_S = 30.0
@@ -200,13 +201,7 @@ class NatsNode:
         """A clean shutdown (SIGTERM; SIGKILL after 15 s)."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        terminate(self.proc)
         self.proc = None
 
     def kill(self) -> None:
