@@ -125,7 +125,9 @@ def test_four_hours_at_rest_score_around_fifty_without_episodes(tmp_path: Path, 
     """Four hours of a real resting recording: no episode, median score 40-60, "high" under 2 %."""
     conn = replay(tmp_path, looped(name, 4.0))
     rows = [r for r in _arousal(conn) if not r[3]]
-    assert len(rows) > 2000
+    # 2,880 fast windows in 4 h, less the 30-minute warm-up; for the 5-minute recording each of the 47 joins
+    # of the loop is a jump the artifact check flags, so the 12 windows across it are invalid (about 560)
+    assert len(rows) > 1800
     scores = np.array([r[1] for r in rows])
     high = sum(r[2] == "high" for r in rows) / len(rows)
     # the 5-minute recording looped 48 times sits lower (measured 38.9-41.3; a 4-hour recording replayed as
