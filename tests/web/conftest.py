@@ -91,7 +91,12 @@ async def served(
     time_scale: float = 1.0,
     user: str = "me",
 ) -> AsyncIterator[Served]:
-    base = {"CALMSTRAP_POLICY__QUIET_HOURS": "0:00-0:00", "CALMSTRAP_POLICY__CONTROL_PROBABILITY": "0"}
+    base = {
+        "CALMSTRAP_POLICY__QUIET_HOURS": "0:00-0:00",
+        "CALMSTRAP_POLICY__CONTROL_PROBABILITY": "0",
+        # a 12-minute simulation: the baseline is personal after 2 minutes (default 30), so episodes prompt
+        "CALMSTRAP_PROCESSING__BASELINE_MIN_MINUTES": "2",
+    }
     cfg = load_config(None, env={**base, **(env or {})})
     plan = plan_page(cfg, listen, default_on=False)
     assert plan is not None
