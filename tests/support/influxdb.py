@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -25,9 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.support.procs import terminate
+from tests.support.procs import missing_binary, terminate
 
 INFLUXD_CANDIDATES = ("influxd", "/usr/bin/influxd")
 START_TIMEOUT_S = 30.0
@@ -45,10 +42,7 @@ def require_influxd() -> str:
     """The influxd path; a missing binary fails under ``CI=true`` and skips elsewhere."""
     found = influxd_binary()
     if found is None:
-        msg = "influxd not found (Debian package 'influxdb')"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+        missing_binary("influxd not found (Debian package 'influxdb')")
     return found
 
 

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
+from tests.support.procs import missing_binary
 
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
 
@@ -39,10 +39,7 @@ def require_binary(name: str, candidates: tuple[str, ...] = ()) -> str:
     """The path of a service binary; pytest.fail in CI (CI=true), pytest.skip elsewhere."""
     path = _find(name, candidates)
     if path is None:
-        msg = f"{name} is not installed (Debian package mosquitto)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        missing_binary(f"{name} is not installed (Debian package {name})")
     return path
 
 

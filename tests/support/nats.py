@@ -30,9 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
-from tests.support.procs import terminate
+from tests.support.procs import missing_binary, terminate
 
 NATS_CANDIDATES = ("/usr/sbin/nats-server", "/usr/bin/nats-server")
 START_TIMEOUT_S = 30.0
@@ -52,10 +50,7 @@ def require_nats_server() -> str:
     """The nats-server path; a missing binary fails under ``CI=true`` and skips elsewhere."""
     found = nats_binary()
     if found is None:
-        msg = "nats-server not found (Debian package nats-server)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+        missing_binary("nats-server not found (Debian package nats-server)")
     return found
 
 

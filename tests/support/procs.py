@@ -1,9 +1,13 @@
-"""Stopping a test's server process the same way everywhere."""
+"""Finding and stopping a test's server binary the same way everywhere."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+from typing import NoReturn
+
+import pytest
 
 
 def terminate(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
@@ -16,3 +20,10 @@ def terminate(proc: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
+
+
+def missing_binary(msg: str) -> NoReturn:
+    """A service binary is not installed: an error under ``CI=true`` (CI installs it), a skip elsewhere."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(msg)
+    pytest.skip(msg)
