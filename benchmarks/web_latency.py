@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -36,46 +35,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alerts.catalog import Prompt, by_id
 from alerts.console import ConsoleNotifier
-from alerts.notify import StrapStatus
 from calmstrap.alerting import alert_services
 from calmstrap.cli import notifiers_for
 from calmstrap.config import load_config
 from calmstrap.page import page_service, plan_page
 from calmstrap.pipeline import new_session
 from calmstrap.sources import consume_isolated
-from processing.arousal import Arousal
-from processing.episodes import Episode, EpisodeOnset
 from sensors.simulated import SimulatedStrap
 from storage.archive import Archive
 from tests.support.mosquitto import Mosquitto
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@dataclass
-class Probe:
-    name: str = "probe"
-    side_channel: bool = True
-    decided: dict[str, float] = field(default_factory=dict)
-
-    async def send_prompt(self, prompt: Prompt) -> bool:
-        self.decided[prompt.id] = time.time()
-        return True
-
-    async def publish_state(self, user: str, arousal: Arousal, strap: StrapStatus | None) -> None:
-        return None
-
-    async def publish_episode(self, user: str, event: EpisodeOnset | Episode) -> None:
-        return None
+from tests.web.conftest import CHROMIUM_ARGS
+from tests.web.conftest import DecisionProbe as Probe
 
 
 class Subscriber:
