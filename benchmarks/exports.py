@@ -46,7 +46,8 @@ import numpy as np
 
 from exports.csv_files import write_beats
 from exports.dataset import ExportRange, load
-from exports.run import Format, export
+from exports.formats import Format
+from exports.run import export
 from storage.archive import WINDOW_FEATURES, Archive
 
 USER = "bench"

@@ -17,7 +17,7 @@ from calmstrap.ranges import RangeError, parse_span
 from exports.dataset import ExportRange
 from exports.errors import ExportError
 from exports.files import safe_name
-from exports.run import Format, export
+from exports.formats import Format
 from processing.progress import local_date, local_midnight_t
 from storage.archive import ARCHIVE_NAME, Archive
 from storage.errors import StorageError
@@ -153,6 +153,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             rng = ExportRange(user=user, start_t=start_t, end_t=end_t, label=args.label or None, tz=tz)
             show = not args.no_progress and (end_t - start_t) / 86400.0 > PROGRESS_MIN_DAYS
             bar = ProgressBar(sys.stderr, ["read", *(str(f) for f in formats)]) if show else None
+            from exports.run import export  # the writers (matplotlib for the PDF) only when exporting
+
             result = export(archive, rng, formats, out, bar)
     except (ExportError, StorageError) as exc:
         if bar:

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from exports import csv_files, fhir, kubios, pdf
 from exports.dataset import ExportData, ExportRange, Progress, load
 from exports.files import Staging
+from exports.formats import Format
 from storage.archive import Archive
-
-
-class Format(StrEnum):
-    KUBIOS = "kubios"
-    CSV = "csv"
-    PDF = "pdf"
-    FHIR = "fhir"
-
 
 WRITERS: dict[Format, Callable[[ExportData, Staging, Progress | None], int]] = {
     Format.KUBIOS: kubios.write,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.exports.conftest import FORBIDDEN, LABEL, Exported, Month, run_cli
@@ -124,3 +125,10 @@ def test_no_diagnosis_words_in_any_text_file(exported: Exported) -> None:
         p.read_text(encoding="utf-8").lower() for p in exported.out.iterdir() if p.suffix in (".txt", ".json")
     ]
     assert [w for w in FORBIDDEN for t in texts if w in t] == []
+
+
+def test_cli_start_does_not_load_the_writers() -> None:
+    """Building the command line (every `calmstrap` call) imports no export writer, so no matplotlib."""
+    probe = "import sys, calmstrap.cli; calmstrap.cli.build_parser(); print(sorted(m for m in sys.modules if m.startswith(('matplotlib', 'exports.pdf'))))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
