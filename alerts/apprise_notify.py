@@ -16,9 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import random
-import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from alerts.catalog import STOP_IF_WORSE, Prompt, PromptKind
+from alerts.clock import PipelineClock
 from alerts.errors import AlertError
 from alerts.notice import Notice
 from alerts.notify import StrapStatus
@@ -109,7 +108,7 @@ class AppriseNotifier:
         self.retry_max_s = max(retry_max_s, retry_min_s)
         self.timeout_s = timeout_s
         self._rng = random.Random(seed)
-        self._anchor: tuple[float, float] | None = None
+        self._clock = PipelineClock(self.time_scale)
         self._channels: list[_Channel] = []
         self._tasks: list[asyncio.Task[None]] = []
         import apprise  # only when pushes are configured (its plugins take a while to load)
@@ -124,14 +123,8 @@ class AppriseNotifier:
 
     # ---------------------------------------------------------------- clock and stats
     def now(self) -> float:
-        if self._anchor is None:
-            return time.time()
-        t, mono = self._anchor
-        return t + (time.monotonic() - mono) * self.time_scale
-
-    def _advance(self, t: float) -> None:
-        if math.isfinite(t) and (self._anchor is None or t >= self._anchor[0]):
-            self._anchor = (t, time.monotonic())
+        """The pipeline clock (:class:`alerts.clock.PipelineClock`)."""
+        return self._clock.now()
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -214,19 +207,19 @@ class AppriseNotifier:
     # ---------------------------------------------------------------- the Notifier protocol
     async def send_prompt(self, prompt: Prompt) -> bool:
         """Queue the prompt on every channel (delivered by their tasks); True: accepted."""
-        self._advance(prompt.t)
+        self._clock.advance(prompt.t)
         self._enqueue(prompt_message(prompt, self.link(f"prompt={prompt.id}")))
         return True
 
     async def send_notice(self, notice: Notice) -> bool:
-        self._advance(notice.t)
+        self._clock.advance(notice.t)
         link = self.link(notice.link_query) if notice.link_query else self.link_base
         body = notice.body + (f"\n{link}" if link else "")
         self._enqueue(PushMessage(notice.id, notice.title, body, notice.expires_t))
         return True
 
     async def publish_state(self, user: str, arousal: Arousal, strap: StrapStatus | None) -> None:
-        self._advance(arousal.t)
+        self._clock.advance(arousal.t)
 
     async def publish_episode(self, user: str, event: EpisodeOnset | Episode) -> None:
         return None

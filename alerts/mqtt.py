@@ -51,6 +51,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from alerts.catalog import Prompt
+from alerts.clock import PipelineClock
 from alerts.commands import Command, check_fresh, parse_command
 from alerts.errors import CommandError, MqttAuthError, MqttConnectError, MqttSettingsError, StaleCommand
 from alerts.homeassistant import discovery_payload, discovery_topic
@@ -153,7 +154,7 @@ class MqttNotifier:
         self._last_state_t: dict[str, float] = {}
         self._last_state_kind: dict[str, ArousalState] = {}
         self._commands: asyncio.Queue[Command] = asyncio.Queue()
-        self._anchor: tuple[float, float] | None = None
+        self._clock = PipelineClock(self.time_scale)
         self._bad_users: set[str] = set()
         self._logged_error = ""
         self.last_error: MqttConnectError | None = None
@@ -165,15 +166,8 @@ class MqttNotifier:
         return f"{self.settings.base_topic}/{user}/{leaf}"
 
     def now(self) -> float:
-        """The pipeline clock, extrapolated from its newest time at ``time_scale``."""
-        if self._anchor is None:
-            return time.time()
-        t, mono = self._anchor
-        return t + (time.monotonic() - mono) * self.time_scale
-
-    def _advance(self, t: float) -> None:
-        if math.isfinite(t) and (self._anchor is None or t >= self._anchor[0]):
-            self._anchor = (t, time.monotonic())
+        """The pipeline clock (:class:`alerts.clock.PipelineClock`)."""
+        return self._clock.now()
 
     @property
     def connected(self) -> bool:
@@ -495,7 +489,7 @@ class MqttNotifier:
     # ----------------------------------------------------------------- the Notifier protocol
 
     async def send_prompt(self, prompt: Prompt) -> bool:
-        self._advance(prompt.t)
+        self._clock.advance(prompt.t)
         if not self._see_user(prompt.user):
             return False
         out = _Out(
@@ -527,7 +521,7 @@ class MqttNotifier:
             return False  # still in flight: re-sent within its expiry if the connection drops
 
     async def publish_state(self, user: str, arousal: Arousal, strap: StrapStatus | None) -> None:
-        self._advance(arousal.t)
+        self._clock.advance(arousal.t)
         if not self._see_user(user):
             return
         payload = encode(state_payload(user, arousal, strap))
@@ -543,7 +537,7 @@ class MqttNotifier:
 
     async def publish_episode(self, user: str, event: EpisodeOnset | Episode) -> None:
         t = event.detected_t if isinstance(event, EpisodeOnset) else event.end_t
-        self._advance(t)
+        self._clock.advance(t)
         if not self._see_user(user):
             return
         out = _Out(
