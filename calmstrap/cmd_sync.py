@@ -163,6 +163,12 @@ def register(
         help="end of the span: a day is included whole; a time is exclusive",
     )
     p.add_argument("--full", action="store_true", help="forget the watermarks and send the whole archive")
+    p.add_argument(
+        "--retry-quarantined",
+        action="store_true",
+        help="also send again the rows InfluxDB refused for good before (after mending the cause, e.g. a "
+        "field type conflict): those it takes now leave the quarantine",
+    )
     p.set_defaults(func=cmd_sync)
 
 
@@ -213,6 +219,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
         try:
             written = writer.push_span(span, on_batch) if ranged else writer.drain(on_batch)
+            retried = writer.retry_quarantined() if args.retry_quarantined else None
         except InfluxError as exc:
             bar.finish()
             left = "" if ranged else f"; {sum(writer.pending().values())} rows wait in the archive"
@@ -228,6 +235,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
             f"; {writer.rows_quarantined} row{'s' if writer.rows_quarantined != 1 else ''} quarantined "
             "(InfluxDB refused them for good: see the archive's influx_quarantine table)"
         )
+    if retried is not None:
+        taken, still = retried
+        note += f"; quarantine sent again: {taken} taken, {still} still refused"
     if waiting:
         note += f"; {waiting} rows of an import still running wait for it"
     print(f"synced {written} rows to {_target(cfg.influx)}{note}")

@@ -250,6 +250,36 @@ class InfluxWriter:
             first.reason,
         )
 
+    def retry_quarantined(self) -> tuple[int, int]:
+        """Send this sink's quarantined lines again, once the cause was mended on the server's side.
+
+        A line the server now takes leaves the quarantine; one it refuses again stays, with the new status,
+        reason and time. Returns ``(taken, still_refused)``. Raises as :meth:`post` does (an outage, or a
+        refusal of the whole request): then nothing in the quarantine changes.
+        """
+        rows = self.archive.conn.execute(
+            "SELECT id, line FROM influx_quarantine WHERE sink = ? ORDER BY id", (self.sink.key,)
+        ).fetchall()
+        refused: list[RejectedPoint] = []
+        for i in range(0, len(rows), self.batch_size):
+            part = [(int(r[0]), str(r[1])) for r in rows[i : i + self.batch_size]]
+            try:
+                self.sink.write("".join(line for _, line in part).encode("utf-8"))
+            except InfluxRejected as exc:
+                if exc.status not in POINT_REJECTIONS:
+                    raise
+                refused.extend(self._bisect("", part, exc))  # RejectedPoint.seq is the quarantine row's id
+        again = {p.seq: p for p in refused}
+        now = time.time()
+        self.archive.execute_write(
+            "DELETE FROM influx_quarantine WHERE id = ?", [(i,) for i, _ in rows if int(i) not in again]
+        )
+        self.archive.execute_write(
+            "UPDATE influx_quarantine SET status = ?, reason = ?, quarantined_t = ? WHERE id = ?",
+            [(p.status, p.reason, now, p.seq) for p in again.values()],
+        )
+        return len(rows) - len(again), len(again)
+
     def count_span(self, table: str, span: TimeRange) -> int:
         m = self._encoders[table].m
         where, params = ["1"], []

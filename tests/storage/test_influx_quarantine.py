@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -112,16 +115,7 @@ def test_a_refused_request_is_not_retried_as_an_outage(
         a.close()
 
 
-def test_sync_reports_the_quarantined_count(tmp_path: Path, influxdb: InfluxServer) -> None:
-    """`calmstrap sync` says how many rows were quarantined, and exits 0 (the rest was sent)."""
-    import os
-    import subprocess
-    import sys
-
-    _plant_string_rr(influxdb, OLD_T)
-    data = tmp_path / "data"
-    data.mkdir()
-    _archive_with_one_poison_beat(data / "archive.db", 500).close()
+def _sync(data: Path, influxdb: InfluxServer, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALMSTRAP_")}
     env.update(
         PYTHONPATH=str(Path(__file__).resolve().parents[2]),
@@ -129,16 +123,53 @@ def test_sync_reports_the_quarantined_count(tmp_path: Path, influxdb: InfluxServ
         CALMSTRAP_INFLUX__API="v1",
         CALMSTRAP_INFLUX__DATABASE=DB,
     )
-    res = subprocess.run(
-        [sys.executable, "-m", "calmstrap", "sync", "--data-dir", str(data)],
+    return subprocess.run(
+        [sys.executable, "-m", "calmstrap", "sync", "--data-dir", str(data), *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=tmp_path,
+        cwd=data.parent,
     )
+
+
+def test_sync_reports_the_quarantined_count(tmp_path: Path, influxdb: InfluxServer) -> None:
+    """`calmstrap sync` says how many rows were quarantined, and exits 0 (the rest was sent)."""
+    _plant_string_rr(influxdb, OLD_T)
+    data = tmp_path / "data"
+    data.mkdir()
+    _archive_with_one_poison_beat(data / "archive.db", 500).close()
+    res = _sync(data, influxdb)
     assert res.returncode == 0, res.stderr
     with sqlite3.connect(data / "archive.db") as con:  # sync brings weekly progress up to date first
         weekly = con.execute("SELECT COUNT(*) FROM weekly_progress").fetchone()[0]
     assert f"synced {502 + weekly} rows" in res.stdout and "1 row quarantined" in res.stdout
     assert _beats_of_u(influxdb) == 500
+
+
+def test_retry_quarantined_sends_again_once_the_cause_is_mended(
+    tmp_path: Path, influxdb: InfluxServer
+) -> None:
+    """`sync --retry-quarantined`: still refused while the conflict stands (kept, reason renewed); taken and
+    out of the quarantine once it is gone."""
+    _plant_string_rr(influxdb, OLD_T)
+    data = tmp_path / "data"
+    data.mkdir()
+    _archive_with_one_poison_beat(data / "archive.db", 100).close()
+    assert _sync(data, influxdb).returncode == 0
+    with sqlite3.connect(data / "archive.db") as con:
+        first_t = con.execute("SELECT quarantined_t FROM influx_quarantine").fetchone()[0]
+    res = _sync(data, influxdb, "--retry-quarantined")
+    assert res.returncode == 0, res.stderr
+    assert "quarantine sent again: 0 taken, 1 still refused" in res.stdout
+    with sqlite3.connect(data / "archive.db") as con:
+        rows = con.execute("SELECT quarantined_t, reason FROM influx_quarantine").fetchall()
+    assert len(rows) == 1 and rows[0][0] > first_t and "field type conflict" in rows[0][1]
+
+    influxdb.query("DROP MEASUREMENT beat", DB)  # the person mends it: the conflicting field is gone
+    res = _sync(data, influxdb, "--retry-quarantined")
+    assert res.returncode == 0, res.stderr
+    assert "quarantine sent again: 1 taken, 0 still refused" in res.stdout
+    with sqlite3.connect(data / "archive.db") as con:
+        assert con.execute("SELECT COUNT(*) FROM influx_quarantine").fetchone()[0] == 0
+    assert _beats_of_u(influxdb) == 1  # exactly the row that was refused (the rest went with the measurement)
