@@ -104,8 +104,8 @@ def test_time_of_day_changes_smoothly() -> None:
 def test_sparse_hour_blends_towards_all_day() -> None:
     """An hour with little data of its own is pulled towards the all-day statistics."""
     b = _tracker(local_min_minutes=120)
-    _fill(b, 120, DAY_START + 7 * 3600, 60.0, hr=60.0)  # 07:00-09:00: 30 minutes, then one per 5
-    _fill(b, 2, DAY_START + DAY + 19 * 3600, 300.0, hr=90.0)  # two evening samples
+    _fill(b, 120, DAY_START + 7 * 3600, 60.0, hr=60.0)  # 07:00-09:00: 30 minutes, then about every other
+    _fill(b, 10, DAY_START + DAY + 19 * 3600, 80.0, hr=90.0)  # ten distinct evening windows (1 minute each)
     evening = b.stats_for(DAY_START + 2 * DAY + 19 * 3600)
     assert 61.0 < evening.hr_bpm < 75.0  # its own 10 minutes at 90 count for 10 of the 120 it would need
 
