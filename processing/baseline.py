@@ -3,11 +3,16 @@
 * Samples (unbiased): HR and ln RMSSD of every valid (≤ 5 % artifacts) fast window that is not gated as
   physical (``active``), not settling after a posture change and not inside an episode -- calm or not. Only
   distinct windows count: a sample is kept when its window does not overlap the previous sample's
-  (``window_s``, 60 s, apart). While warming up every distinct window is kept; once personal, one every
-  ``sample_every_s`` (300 s) on average, which bounds memory (28 days: about 8064 samples, 10 bytes each).
-  The spacing is drawn (1 to 9 windows, a fixed pseudo-random sequence) rather than a fixed stride,
-  which would alias with anything periodic in the data. Each sample carries the minutes it stands for (1
-  during warm-up, the spacing after), so the medians weigh time, not sample count.
+  (``window_s``, 60 s, apart). While warming up every distinct window is kept, then (dense) one every
+  1-1.25 windows until ``dense_minutes`` (a day) are collected, after that one every ``sample_every_s``
+  (300 s) on average, which bounds memory (28 days: about 8064 samples, 10 bytes each). A young baseline
+  needs the dense samples: with one per 5 minutes, four hours give about 45, and the median score of a
+  5-minute resting recording looped for 4 hours landed anywhere from 36.7 to 52.6 depending on the draw of
+  the spacing (four draws); with them 49.9-50.2 (three draws; tests/calmstrap/test_replay_scenarios.py).
+  The spacing is drawn on a continuous scale (a fixed pseudo-random sequence), never a whole number of
+  windows: the windows are offered on a fixed 5 s step, so a stride of whole windows would alias with
+  anything periodic in the data. Each sample carries the minutes it stands for (1 while dense, the
+  spacing after), so the medians weigh time, not sample count.
 * "Personal" after ``min_minutes`` (30) minutes of such windows; before that ``warming_up`` is True and
   :attr:`BaselineTracker.progress` says how far along (minutes collected / needed). From ``provisional_minutes``
   (5) on, the person's own provisional statistics are used (``source = "provisional"``), before that the
@@ -176,6 +181,11 @@ class BaselineTracker:
     window_s: float = 60.0
     """Samples at least this far apart: their windows do not overlap."""
     sample_every_s: float = 300.0
+    dense_minutes: float = 1440.0
+    """Every distinct window is kept until this many minutes are collected (a day), then one every
+    ``sample_every_s`` on average: a young baseline needs many samples to be precise (see :meth:`add`)."""
+    dense_jitter: float = 0.25
+    """While dense, samples are 1 to 1 + this many windows apart (drawn; see :meth:`_draw_gap`)."""
     horizon_days: float = 28.0
     hr_sd_floor: float = 4.0
     ln_rmssd_sd_floor: float = 0.2
@@ -204,6 +214,10 @@ class BaselineTracker:
     @property
     def collected_minutes(self) -> float:
         return float(self._samples.minutes + sum(p[1] for p in self._pending))
+
+    @property
+    def _dense(self) -> bool:
+        return self.collected_minutes < max(self.dense_minutes, self.min_minutes)
 
     @property
     def warming_up(self) -> bool:
@@ -258,30 +272,39 @@ class BaselineTracker:
         if not (math.isfinite(hr_bpm) and math.isfinite(ln_rmssd)):
             return False
         self._stamp(t)
-        if self.warming_up:
-            if t - self._last_sample_t < self.window_s:
-                return False
+        if t - self._last_sample_t < max(self._next_gap_s, self.window_s):
+            return False
+        if self._dense:
             minutes = 1
         else:
-            if t - self._last_sample_t < self._next_gap_s:
-                return False
             # stands for the time since the last sample, at most the longest spacing drawn
             longest = 2.0 * self.sample_every_s - self.window_s
             minutes = max(1, min(255, round(min(t - self._last_sample_t, longest) / 60.0)))
-            self._next_gap_s = self._draw_gap()
         h = int(hour_of_day(t, self.utc_offset_s) * HOUR_STEPS) % (24 * HOUR_STEPS)
         self._samples.add(t, h, minutes, hr_bpm, ln_rmssd, t - self.horizon_days * DAY_S)
         self._last_sample_t = t
         self._version += 1
+        self._next_gap_s = self._draw_gap()
         return True
 
     def _draw_gap(self) -> float:
-        """The spacing to the next sample after warm-up: a whole number of windows, 1 .. 2·sample_every/window
-        - 1, mean ``sample_every_s``; a fixed pseudo-random sequence (the same data give the same samples,
-        and they are never in step with a periodic pattern in the data, as a fixed stride would be)."""
-        k = max(1, round(2.0 * self.sample_every_s / self.window_s) - 1)
+        """The spacing to the next sample, drawn from a fixed pseudo-random sequence (the same data give the
+        same samples) on a continuous scale: while warming up one window (every distinct window counts), then
+        until ``dense_minutes`` are collected 1 to 1 + ``dense_jitter`` windows, after that 1 window to
+        2·sample_every - 1 window (mean ``sample_every_s``).
+
+        Never a whole number of windows after warm-up: the windows are offered on a fixed step, so
+        spacings that are multiples of the window length sample the same few phases of anything periodic in
+        the data at a multiple of a minute (a 5-minute recording looped for hours was baselined on the same
+        4 of its 5 minutes, the one before each seam never).
+        """
         self._draws += 1
-        return self.window_s * (1 + random.Random(self._draws).randrange(k))
+        u = random.Random(self._draws).random()
+        if self.warming_up:  # every distinct window: warm-up needs min_minutes of them
+            return self.window_s
+        if self._dense:
+            return self.window_s * (1.0 + self.dense_jitter * u)
+        return self.window_s + u * 2.0 * (self.sample_every_s - self.window_s)
 
     def _stamp(self, t: float) -> None:
         """Restored pseudo-samples get the time of the first use after the restore."""

@@ -122,7 +122,15 @@ def _arousal(conn: sqlite3.Connection) -> list[tuple[float, float, str, int, int
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["Long", "Short"])
 def test_four_hours_at_rest_score_around_fifty_without_episodes(tmp_path: Path, name: str) -> None:
-    """Four hours of a real resting recording: no episode, median score 40-60, "high" under 2 %."""
+    """Four hours of a real resting recording: no episode, median score 40-60, "high" under 2 %.
+
+    Measured (2026-12-01): through the CLI the 5-minute recording looped 48 times has a median of 48.9, the
+    60-minute one 52.5, "high" 0 % in both; in-process with three draws of the baseline's sample spacing
+    49.9-50.2 and 53.9-54.9. Before the baseline kept every distinct window for its first day it kept
+    one per 5 minutes after warm-up, about 45 samples in these 4 hours, at whole-minute spacings that met the
+    5-minute loop in the same few places: the 5-minute loop's median was 38.9-41.3 through the CLI and
+    36.7-52.6 over other draws, the 60-minute one's 50-53 and 51.3-59.9 (processing/baseline.py).
+    """
     conn = replay(tmp_path, looped(name, 4.0))
     rows = [r for r in _arousal(conn) if not r[3]]
     # 2,880 fast windows in 4 h, less the 30-minute warm-up; for the 5-minute recording each of the 47 joins
@@ -130,10 +138,7 @@ def test_four_hours_at_rest_score_around_fifty_without_episodes(tmp_path: Path, 
     assert len(rows) > 1800
     scores = np.array([r[1] for r in rows])
     high = sum(r[2] == "high" for r in rows) / len(rows)
-    # the 5-minute recording looped 48 times sits lower (measured 38.9-41.3; a 4-hour recording replayed as
-    # such a tight loop repeats its own first-to-last-beat seam every 5 minutes); the 60-minute one 50-53
-    low = 40.0 if name == "Long" else 36.0
-    assert low <= float(np.median(scores)) <= 60.0
+    assert 40.0 <= float(np.median(scores)) <= 60.0
     assert high < 0.02
     assert conn.execute("SELECT COUNT(*) FROM episodes").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM baseline WHERE bin = 'all' AND source = 'personal'").fetchone()[
@@ -143,7 +148,9 @@ def test_four_hours_at_rest_score_around_fifty_without_episodes(tmp_path: Path, 
 
 @pytest.mark.slow
 def test_resting_at_95_bpm_gets_a_baseline_within_the_first_hour(tmp_path: Path) -> None:
-    """Every RR x 0.8 (HR about 98): personal within the first hour, at least 80 % of later samples scored."""
+    """Every RR x 0.8 (HR about 98): personal within the first hour, at least 80 % of later samples scored.
+
+    Measured (2026-12-01): personal after 32.5 minutes, 100 % of the later samples scored, median 55.7."""
     rr = looped("Long", 2.0, scale=0.8)
     assert 90.0 < 60000.0 / rr.mean() < 100.0
     conn = replay(tmp_path, rr)

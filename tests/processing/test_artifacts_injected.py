@@ -2,8 +2,9 @@
 
 What is injected and how it is scored: tests/processing/artifact_injection.py (the same code makes the
 table in BENCHMARKS.md). The targets of issue 10: at 2 % of beats, the RMSSD error after correction is at
-most 5 % for every class and never more than 2 points worse than NeuroKit2's; on the recordings as they
-are, calmstrap makes no more detections than NeuroKit2.
+most 5 % for every class and never more than 2 points worse than NeuroKit2's (mean of four injection
+seeds; the spread over six is in BENCHMARKS.md); on the recordings as they are, calmstrap makes no more
+detections than NeuroKit2.
 """
 
 from __future__ import annotations
@@ -15,15 +16,10 @@ import pytest
 
 from tests.processing import artifact_injection as J
 
-SEEDS = (0, 1)
+SEEDS = (0, 1, 2, 3)
 RECORDINGS = tuple(J.recordings())
 RMSSD_TARGET_PCT = 5.0
 NK_MARGIN_POINTS = 2.0
-LONGSHORT_NSRDB_PCT = 6.5
-"""The one measured exception to the 5 % target (5.8 % in BENCHMARKS.md, NeuroKit2 14.9 %): in the
-high-variability NSRDB series, 2 % of lone 25-50 % long/short intervals widen the thresholds enough that
-about a quarter of the recording's own irregular beats, which are corrected without the injection, are
-not corrected with it; the injected ones are found (sensitivity 0.96)."""
 
 
 @functools.cache
@@ -47,8 +43,7 @@ def _mean(scores: tuple[J.Score, ...], field: str) -> float:
 @pytest.mark.parametrize("kind", J.KINDS)
 def test_rmssd_error_at_two_percent_within_five_percent(name: str, kind: str) -> None:
     """At 2 % injected artifacts of one class, corrected RMSSD is within 5 % of the uninjected one."""
-    limit = LONGSHORT_NSRDB_PCT if (kind == "longshort" and "NSRDB" in name) else RMSSD_TARGET_PCT
-    assert _mean(_scores(name, kind, "calmstrap"), "rmssd_error_pct") <= limit
+    assert _mean(_scores(name, kind, "calmstrap"), "rmssd_error_pct") <= RMSSD_TARGET_PCT
 
 
 @pytest.mark.parametrize("name", RECORDINGS)

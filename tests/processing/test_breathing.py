@@ -48,7 +48,7 @@ def test_slow_breathing_at_six_per_min_is_seen(tachogram: Callable[..., npt.NDAr
 
 
 def test_belt_reference_regular_breathing_windows() -> None:
-    """Against a respiration belt, >= 80 % of 60 s windows with regular breathing are within ±2/min (measured 90 %)."""
+    """Against a respiration belt, >= 80 % of 60 s windows with regular breathing are within ±2/min (measured 95 %)."""
     wins = [w for w in belt_windows() if w.regular]
     assert len(wins) >= 30
     hits = [abs(hrv.breathing_rate(w.rr_ms) - w.ref_per_min) <= TOL_PER_MIN for w in wins]
@@ -56,10 +56,11 @@ def test_belt_reference_regular_breathing_windows() -> None:
 
 
 def test_belt_reference_all_windows() -> None:
-    """Over all 60 s windows (sighs and pauses included), >= 65 % within ±2/min (measured 70 %), median error under 1/min."""
+    """Over all 60 s windows (sighs and pauses included), the target: >= 80 % within ±2/min (measured 84 %; 70 %
+    with the HF peak chosen on the raw periodogram), median error under 1/min."""
     wins = belt_windows()
     err = np.array([hrv.breathing_rate(w.rr_ms) - w.ref_per_min for w in wins])
-    assert np.mean(np.abs(err) <= TOL_PER_MIN) >= 0.65
+    assert np.mean(np.abs(err) <= TOL_PER_MIN) >= 0.8
     assert abs(float(np.nanmedian(err))) < 1.0
 
 
