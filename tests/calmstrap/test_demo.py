@@ -160,3 +160,11 @@ def test_logs_at_info_carry_no_prompt_text_or_heart_data(run_cli: RunCli, tmp_pa
         assert t.body not in p.stderr and t.title not in p.stderr
     for word in ("rmssd", "rr_ms", "hr_bpm", "bpm", "ln rmssd"):
         assert word not in p.stderr.lower()
+
+
+def test_readme_sample_is_what_the_demo_prints(demo_runs: dict[str, tuple[str, Path]]) -> None:
+    """The README's sample summary is, line for line, what `calmstrap demo` (seed 1) prints today."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```text\nSummary (") + len("```text\n")
+    sample = readme[start : readme.index("```", start)].rstrip("\n")
+    assert sample == _summary(demo_runs["a"][0])
