@@ -166,6 +166,9 @@ class NatsConfig:
     replicas: int = 3
     checkpoint_every_s: float = 2.0
     lease_ttl_s: float = 15.0
+    strap_lease_ttl_s: float = 10.0
+    """Collectors' strap leases (one collector records a strap at a time); the bucket's TTL, set by the
+    first worker or archiver: use the same value everywhere."""
     outbox_dir: str = ""
     """Collectors: where the outbox lives (empty: the data dir)."""
 

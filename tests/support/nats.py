@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cluster.straps import strap_lease_subjects
 from tests.support.procs import missing_binary, terminate
 
 NATS_CANDIDATES = ("/usr/sbin/nats-server", "/usr/bin/nats-server")
@@ -80,9 +81,10 @@ def edge_inbox(user: str) -> str:
 def _users_block(edge_users: Sequence[str]) -> str:
     lines = [f'      {{ user: "{SERVICE_USER}", password: "{SERVICE_PASSWORD}" }}']
     for u in edge_users:
+        leases = ", ".join(f'"{x}"' for x in strap_lease_subjects(u))
         lines.append(
             f'      {{ user: "{edge_user(u)}", password: "{edge_password(u)}", permissions: {{'
-            f' publish: {{ allow: ["calmstrap.p.*.{u}"] }},'
+            f' publish: {{ allow: ["calmstrap.p.*.{u}", {leases}] }},'
             f' subscribe: {{ allow: ["{edge_inbox(u)}.>"] }} }} }}'
         )
     return ",\n".join(lines)
