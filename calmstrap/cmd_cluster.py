@@ -299,10 +299,13 @@ class SessionHost:
         s, rec, t = live.session, live.recorder, ev.arrival_t
         match ev.kind:
             case sj.EventKind.NOTIFY:
-                if live.last_epoch not in ("", ev.epoch) and live.last_t is not None and t <= live.last_t:
-                    # another collector took the strap over (cluster.straps) and heard this notification
-                    # no later than the last one processed: never a beat twice, never out of order
-                    return []
+                if live.last_epoch not in ("", ev.epoch) and live.last_t is not None:
+                    # another collector took the strap over (cluster.straps): what it heard no later than
+                    # the last notification processed is dropped (never a beat twice, never out of order),
+                    # and the hand-over is a reconnection, so a notification both heard is dropped too
+                    if t <= live.last_t:
+                        return []
+                    s.mark_disconnect(live.last_t)
                 live.last_epoch = ev.epoch
                 if live.first_t is None and not live.link_events:
                     rec.add_device_status(ev.user, ev.device, t, None, True)
