@@ -104,10 +104,14 @@ async def results_last_seq(cl: NatsCluster) -> int:
         await nc.close()
 
 
-def start_workers(cl: NatsCluster, k: int, logs: Path) -> list[tuple[subprocess.Popen[bytes], Path]]:
+def start_workers(
+    cl: NatsCluster, k: int, logs: Path, lease_ttl_s: float | None = None
+) -> list[tuple[subprocess.Popen[bytes], Path]]:
     env = {key: v for key, v in os.environ.items() if not key.startswith("CALMSTRAP_")}
     env.update(cl.service_env())
     env["PYTHONPATH"] = str(REPO)
+    if lease_ttl_s is not None:
+        env["CALMSTRAP_NATS__LEASE_TTL_S"] = repr(lease_ttl_s)
     out = []
     for i in range(k):
         log = logs / f"worker{i}.log"
@@ -153,12 +157,20 @@ def _stamp_or_none(line: str) -> float | None:
 
 
 def run(
-    k: int, users: int, minutes: float, *, kill_worker: bool = False, kill_node: bool = False
+    k: int,
+    users: int,
+    minutes: float,
+    *,
+    kill_worker: bool = False,
+    kill_node: bool = False,
+    term_worker: bool = False,
+    lease_ttl_s: float | None = None,
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as d, running_cluster(Path(d) / "nats") as cl:
         n = asyncio.run(fill(cl, users, minutes))
         t0 = time.monotonic()
-        workers = start_workers(cl, k, Path(d))
+        workers = start_workers(cl, k, Path(d), lease_ttl_s)
+        kill_worker = kill_worker or term_worker
         out: dict[str, float] = {"notifications": float(n)}
         killed_at = None
         started: float | None = None
@@ -171,7 +183,10 @@ def run(
                     started = now
                 due = started is not None and now - started > 10.0
                 if kill_worker and killed_at is None and due:
-                    workers[0][0].kill()
+                    if term_worker:
+                        workers[0][0].terminate()  # a clean stop: checkpoint, hand the leases back
+                    else:
+                        workers[0][0].kill()
                     killed_at = time.time()
                 if kill_node and killed_at is None and due:
                     cl.nodes[2].kill()
@@ -211,7 +226,10 @@ def run(
         finally:
             stop(workers)
             if KEEP_LOGS:
-                dest = Path(KEEP_LOGS) / f"k{k}-w{int(kill_worker)}-n{int(kill_node)}"
+                dest = (
+                    Path(KEEP_LOGS)
+                    / f"k{k}-w{int(kill_worker)}{int(term_worker)}-n{int(kill_node)}-{lease_ttl_s}"
+                )
                 dest.mkdir(parents=True, exist_ok=True)
                 for _, log in workers:
                     shutil.copy(log, dest / log.name)
@@ -223,6 +241,9 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=60)
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--skip-scaling", action="store_true", help="only the failover runs")
+    ap.add_argument(
+        "--lease-ttls", default="", help="comma-separated worker lease TTLs (s) for the failover runs"
+    )
     args = ap.parse_args()
     print(
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}"
@@ -242,15 +263,22 @@ def main() -> None:
         print(f"  load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if rates:
         print(f"scaling 1 -> 3 workers: x{rates[3] / rates[1]:.2f}")
-    w = run(3, args.users, args.minutes, kill_worker=True)
-    print(
-        f"worker kill -9: it held {w['held']:.0f} partitions; the {w['resumed']:.0f} with work left were "
-        f"consumed again after {w['failover_s']:.1f} s (the last of them)"
-    )
-    print(f"  load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    nd = run(3, args.users, args.minutes, kill_node=True)
-    print(f"node kill -9: longest pause of the results stream {nd['failover_s']:.1f} s")
-    print(f"  load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    ttls: list[float | None] = [float(x) for x in args.lease_ttls.split(",") if x] or [None]
+    for ttl in ttls:
+        named = "default" if ttl is None else f"{ttl:g} s"
+        for term in (False, True):
+            w = run(3, args.users, args.minutes, kill_worker=True, term_worker=term, lease_ttl_s=ttl)
+            print(
+                f"worker {'SIGTERM' if term else 'kill -9'} (lease TTL {named}): it held {w['held']:.0f} "
+                f"partitions; the {w['resumed']:.0f} with work left were consumed again after "
+                f"{w['failover_s']:.1f} s (the last of them)"
+            )
+            print(f"  load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        nd = run(3, args.users, args.minutes, kill_node=True, lease_ttl_s=ttl)
+        print(
+            f"node kill -9 (lease TTL {named}): longest pause of the results stream {nd['failover_s']:.1f} s"
+        )
+        print(f"  load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
