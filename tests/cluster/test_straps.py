@@ -31,12 +31,17 @@ def test_device_tokens_are_key_tokens_and_distinct() -> None:
     assert strap_key("u0", "replay:u0.txt") == "u0.replay=3Au0=2Etxt"
 
 
-async def _edge(cl: NatsCluster, user: str) -> nats.NATS:
+async def _edge(cl: NatsCluster, user: str, errors: list[str] | None = None) -> nats.NATS:
+    async def on_error(exc: Exception) -> None:
+        if errors is not None:
+            errors.append(str(exc))
+
     return await nats.connect(
         cl.servers.split(","),
         user=edge_user(user),
         password=edge_password(user),
         inbox_prefix=edge_inbox(user),
+        error_cb=on_error,
     )
 
 
@@ -45,7 +50,8 @@ async def _scenario(cl: NatsCluster) -> dict[str, object]:
     await ensure_streams(svc.jetstream(), replicas=3, strap_lease_ttl_s=TTL_S)
     await svc.close()
     a_nc, b_nc = await _edge(cl, "u0"), await _edge(cl, "u0")
-    other_nc = await _edge(cl, "u1")
+    errors: list[str] = []
+    other_nc = await _edge(cl, "u1", errors)
     a_link, b_link, other_link = Link(), Link(), Link()
     a_link.set(a_nc)
     b_link.set(b_nc)
@@ -75,6 +81,7 @@ async def _scenario(cl: NatsCluster) -> dict[str, object]:
     # u1's edge credentials cannot claim u0's strap (nor read it)
     thief = StrapLease("u0", "AA:BB", "collector-x", other_link, TTL_S)
     out["other_user"] = await thief.claim()
+    out["other_errors"] = " | ".join(errors).lower()
     for nc in (a_nc, b_nc, other_nc):
         await nc.close()
     return out
@@ -95,3 +102,4 @@ def test_one_holder_at_a_time_release_expiry_and_other_users(nats_cluster: NatsC
     assert out["b_renew_after"] is Claim.TAKEN, "the old holder's renewal fails: it stops at once"
     assert out["same_holder_again"] is Claim.HELD
     assert out["other_user"] is Claim.UNREACHABLE, "refused by the server's permissions (no answer)"
+    assert 'permissions violation for publish to "$kv.calmstrap_straps.u0.' in str(out["other_errors"])
