@@ -165,7 +165,9 @@ class NatsConfig:
     """Must equal the ``partition(N, 1)`` mapping of the servers' account."""
     replicas: int = 3
     checkpoint_every_s: float = 2.0
-    lease_ttl_s: float = 15.0
+    lease_ttl_s: float = 6.0
+    """Workers' partition leases (renewed every quarter of it); the bucket's TTL, set when it is created.
+    6 s, not 15: failover after a worker kill 9.4 s instead of 18.6 s (BENCHMARKS.md, "Clinic cluster")."""
     strap_lease_ttl_s: float = 10.0
     """Collectors' strap leases (one collector records a strap at a time); the bucket's TTL, set by the
     first worker or archiver: use the same value everywhere."""
