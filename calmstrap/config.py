@@ -567,6 +567,9 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         raise ConfigError(
             "nats.partitions", nats.partitions, "a whole number 1-4096", _src(values, "nats", "partitions")
         )
+    for key in ("lease_ttl_s", "strap_lease_ttl_s"):  # renewals every quarter; the server's clock is coarse
+        if not 1.0 <= getattr(nats, key) <= 3600.0:
+            raise ConfigError(f"nats.{key}", getattr(nats, key), "seconds, 1-3600", _src(values, "nats", key))
     if not nats.password and nats.password_file:
         nats = dataclasses.replace(nats, password=_read_secret_file("nats.password_file", nats.password_file))
     web: WebConfig = sections["web"]
