@@ -8,11 +8,15 @@ and checkpoint everything (every partition consumer with nothing pending and not
 End to end = decode, beat clock, processing, policy, every output published to the results stream and
 acknowledged, state checkpointed to the key-value store. Straps carried = notifications per second / 1 Hz.
 
-Failover after a worker kill: the time from ``kill -9`` until every partition it held is consumed again by
-another worker (its lease has to expire first: ``lease_ttl_s``). After a node kill: the longest pause in the
-results stream's growth after ``kill -9`` of one NATS node.
+Failover after a worker kill: the time from ``kill -9`` (or SIGTERM, a clean stop) until every partition it
+held at that moment with work left is consumed again by another worker (after a kill its lease has to expire
+first: ``lease_ttl_s``; after a clean stop it is handed back at once). After a node kill: the longest pause
+in the results stream's growth after ``kill -9`` of one NATS node. Kills come ``KILL_AFTER_S`` after every
+worker consumes; ``--lease-ttls 15,6`` repeats the failover runs per lease TTL. The load average is printed:
+the machine is shared.
 
-Run by hand: ``PYTHONPATH=. python benchmarks/cluster.py [--users 60 --minutes 10]``.
+Run by hand: ``PYTHONPATH=. python benchmarks/cluster.py [--users 40 --minutes 12 --lease-ttls 15,6]``
+(``CALMSTRAP_BENCH_LOGS=DIR`` keeps the workers' logs).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import asyncio
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +44,10 @@ from sensors.simulated import RRGenerator, ScriptedEpisode, notifications
 from tests.support.nats import SERVICE_PASSWORD, SERVICE_USER, NatsCluster, running_cluster
 
 START = 1_700_000_000.0
+KILL_AFTER_S = 3.0
+"""The kill comes this long after every worker consumes a partition (the work must outlast it)."""
+KEEP_LOGS = os.environ.get("CALMSTRAP_BENCH_LOGS", "")
+"""A directory to keep the workers' logs in (one folder per run)."""
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -83,9 +92,17 @@ async def done(cl: NatsCluster, partitions: int) -> bool:
     return len(parts) == partitions and all(c.num_pending == 0 and c.num_ack_pending == 0 for c in live)
 
 
+async def _quiet(exc: Exception) -> None:
+    """A killed node refuses connections: expected here, not worth a traceback."""
+
+
 async def results_last_seq(cl: NatsCluster) -> int:
     nc = await nats.connect(
-        cl.servers.split(","), user=SERVICE_USER, password=SERVICE_PASSWORD, connect_timeout=1
+        cl.servers.split(","),
+        user=SERVICE_USER,
+        password=SERVICE_PASSWORD,
+        connect_timeout=1,
+        error_cb=_quiet,
     )
     try:
         return int((await nc.jetstream(timeout=2).stream_info(sj.RESULTS_STREAM)).state.last_seq)
@@ -93,10 +110,14 @@ async def results_last_seq(cl: NatsCluster) -> int:
         await nc.close()
 
 
-def start_workers(cl: NatsCluster, k: int, logs: Path) -> list[tuple[subprocess.Popen[bytes], Path]]:
+def start_workers(
+    cl: NatsCluster, k: int, logs: Path, lease_ttl_s: float | None = None
+) -> list[tuple[subprocess.Popen[bytes], Path]]:
     env = {key: v for key, v in os.environ.items() if not key.startswith("CALMSTRAP_")}
     env.update(cl.service_env())
     env["PYTHONPATH"] = str(REPO)
+    if lease_ttl_s is not None:
+        env["CALMSTRAP_NATS__LEASE_TTL_S"] = repr(lease_ttl_s)
     out = []
     for i in range(k):
         log = logs / f"worker{i}.log"
@@ -121,28 +142,65 @@ def _stamp(line: str) -> float:
     return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
+def held_at_kill(log: str, killed_at: float) -> set[str]:
+    """The partitions the killed worker held when it died: taken and not handed back before the kill."""
+    held: set[str] = set()
+    for line in log.splitlines():
+        if _stamp_or_none(line) is None or _stamp(line) > killed_at:
+            continue
+        if m := re.search(r"took partition (\d+)", line):
+            held.add(m.group(1))
+        elif m := re.search(r"handed back partition (\d+)", line):
+            held.discard(m.group(1))
+    return held
+
+
+def _stamp_or_none(line: str) -> float | None:
+    try:
+        return _stamp(line)
+    except ValueError:
+        return None
+
+
 def run(
-    k: int, users: int, minutes: float, *, kill_worker: bool = False, kill_node: bool = False
+    k: int,
+    users: int,
+    minutes: float,
+    *,
+    kill_worker: bool = False,
+    kill_node: bool = False,
+    term_worker: bool = False,
+    lease_ttl_s: float | None = None,
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as d, running_cluster(Path(d) / "nats") as cl:
         n = asyncio.run(fill(cl, users, minutes))
         t0 = time.monotonic()
-        workers = start_workers(cl, k, Path(d))
-        out: dict[str, float] = {"notifications": float(n)}
+        workers = start_workers(cl, k, Path(d), lease_ttl_s)
+        kill_worker = kill_worker or term_worker
+        out: dict[str, float] = {
+            "notifications": float(n),
+            "failover_s": float("nan"),
+            "held": float("nan"),
+            "resumed": float("nan"),
+        }
         killed_at = None
         started: float | None = None
-        last, last_change, longest_pause = 0, time.monotonic(), 0.0
+        last, last_change, longest_pause, grew = 0, time.monotonic(), 0.0, False
         try:
             while not asyncio.run(done(cl, 16)):
                 now = time.monotonic()
                 consuming = all("consuming from" in log.read_text() for _, log in workers)
                 if consuming and started is None:
                     started = now
-                due = started is not None and now - started > 10.0
+                due = started is not None and now - started > KILL_AFTER_S
                 if kill_worker and killed_at is None and due:
-                    workers[0][0].kill()
+                    if term_worker:
+                        workers[0][0].terminate()  # a clean stop: checkpoint, hand the leases back
+                    else:
+                        workers[0][0].kill()
                     killed_at = time.time()
                 if kill_node and killed_at is None and due:
+                    last = asyncio.run(results_last_seq(cl))
                     cl.nodes[2].kill()
                     killed_at = time.time()
                     last_change = now
@@ -154,6 +212,7 @@ def run(
                     if seq != last:
                         longest_pause = max(longest_pause, now - last_change)
                         last, last_change = seq, now
+                        grew = True
                 time.sleep(0.5)
             out["seconds"] = time.monotonic() - t0
             firsts = [
@@ -164,20 +223,29 @@ def run(
             ]
             out["steady_seconds"] = time.time() - min(firsts) if firsts else float("nan")
             if kill_worker and killed_at is not None:
-                held = set(re.findall(r"took partition (\d+)", workers[0][1].read_text()))
+                held = held_at_kill(workers[0][1].read_text(), killed_at)
                 resumed: dict[str, float] = {}
                 for _, log in workers[1:]:
                     for line in log.read_text().splitlines():
                         m = re.search(r"partition (\d+): consuming from", line)
                         if m and m.group(1) in held and _stamp(line) > killed_at:
                             resumed.setdefault(m.group(1), _stamp(line))
-                out["failover_s"] = (
-                    max(resumed.values()) - killed_at if len(resumed) == len(held) else float("nan")
-                )
-            if kill_node:
-                out["failover_s"] = longest_pause
+                # a partition whose input was all processed and checkpointed before the kill is not
+                # needed again before the end: only the ones with work left are taken over here
+                out["failover_s"] = max(resumed.values()) - killed_at if resumed else float("nan")
+                out["held"], out["resumed"] = float(len(held)), float(len(resumed))
+            if kill_node:  # nan: the work was done before the results stream grew again
+                out["failover_s"] = longest_pause if grew else float("nan")
         finally:
             stop(workers)
+            if KEEP_LOGS:
+                dest = (
+                    Path(KEEP_LOGS)
+                    / f"k{k}-w{int(kill_worker)}{int(term_worker)}-n{int(kill_node)}-{lease_ttl_s}"
+                )
+                dest.mkdir(parents=True, exist_ok=True)
+                for _, log in workers:
+                    shutil.copy(log, dest / log.name)
         return out
 
 
@@ -185,13 +253,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=60)
     ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--skip-scaling", action="store_true", help="only the failover runs")
+    ap.add_argument(
+        "--lease-ttls", default="", help="comma-separated worker lease TTLs (s) for the failover runs"
+    )
     args = ap.parse_args()
     print(
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}"
     )
     print(f"{args.users} straps x {args.minutes:g} min = one notification a second each, 16 partitions, R3")
+    print(f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     rates = {}
-    for k in (1, 3):
+    for k in () if args.skip_scaling else (1, 3):
         r = run(k, args.users, args.minutes)
         rate = r["notifications"] / r["steady_seconds"]
         rates[k] = rate
@@ -200,11 +273,25 @@ def main() -> None:
             f"start, {r['steady_seconds']:.1f} s from the first partition consumed = {rate:.0f}/s "
             f"-> {rate / k:.0f} straps per worker, {rate:.0f} in all"
         )
-    print(f"scaling 1 -> 3 workers: x{rates[3] / rates[1]:.2f}")
-    w = run(3, args.users, args.minutes, kill_worker=True)
-    print(f"worker kill -9: its partitions consumed again after {w['failover_s']:.1f} s")
-    nd = run(3, args.users, args.minutes, kill_node=True)
-    print(f"node kill -9: longest pause of the results stream {nd['failover_s']:.1f} s")
+        print(f"  load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if rates:
+        print(f"scaling 1 -> 3 workers: x{rates[3] / rates[1]:.2f}")
+    ttls: list[float | None] = [float(x) for x in args.lease_ttls.split(",") if x] or [None]
+    for ttl in ttls:
+        named = "default" if ttl is None else f"{ttl:g} s"
+        for term in (False, True):
+            w = run(3, args.users, args.minutes, kill_worker=True, term_worker=term, lease_ttl_s=ttl)
+            print(
+                f"worker {'SIGTERM' if term else 'kill -9'} (lease TTL {named}): it held {w['held']:.0f} "
+                f"partitions; the {w['resumed']:.0f} with work left were consumed again after "
+                f"{w['failover_s']:.1f} s (the last of them)"
+            )
+            print(f"  load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        nd = run(3, args.users, args.minutes, kill_node=True, lease_ttl_s=ttl)
+        print(
+            f"node kill -9 (lease TTL {named}): longest pause of the results stream {nd['failover_s']:.1f} s"
+        )
+        print(f"  load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

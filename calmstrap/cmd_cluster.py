@@ -33,6 +33,7 @@ from cluster.collector import Publisher
 from cluster.connect import NatsSettings, connected, ensure_kv, ensure_streams, servers_of
 from cluster.ops import RecordingArchive
 from cluster.outbox import Outbox
+from cluster.straps import Link, StrapLease
 from cluster.worker import Inbound, Outbound, Worker
 from processing import snapshot
 from sensors.errors import SensorError
@@ -76,25 +77,40 @@ def _stop_event() -> asyncio.Event:
 
 
 # -- collect ---------------------------------------------------------------------------------------------
-async def _collect_source(
-    outbox: Outbox, user: str, device: str, source: BeatSource, wake: asyncio.Event
-) -> None:
-    async for item in source.stream():
-        if isinstance(item, tuple):
-            outbox.add(user, device, sj.EventKind.NOTIFY, item[0], item[1])
-        elif isinstance(item, Disconnected):
-            outbox.add(user, device, sj.EventKind.DISCONNECTED, item.t)
-        elif isinstance(item, Connected):
-            outbox.add(user, device, sj.EventKind.CONNECTED, item.t)
-        elif isinstance(item, BatteryLevel):
-            outbox.add(user, device, sj.EventKind.BATTERY, item.t, str(item.battery_pct).encode())
-        elif isinstance(item, MotionIntensity):
-            outbox.add(user, device, sj.EventKind.MOTION, item.t, repr(item.intensity_mg).encode())
-        else:
-            continue
+async def _collect_source(outbox: Outbox, lease: StrapLease, source: BeatSource, wake: asyncio.Event) -> None:
+    """One strap's events into the outbox while this collector holds the strap's lease."""
+    user, device = lease.user, lease.device
+
+    def silent(t: float) -> None:
+        outbox.add(user, device, sj.EventKind.DISCONNECTED, t)
         wake.set()
-    outbox.add(user, device, sj.EventKind.END, 0.0)
-    wake.set()
+
+    async with asyncio.TaskGroup() as tg:
+        keeper = tg.create_task(lease.keep(silent), name=f"strap-lease:{user}:{device}")
+        async for item in source.stream():
+            t = item[0] if isinstance(item, tuple) else getattr(item, "t", math.nan)
+            if not await lease.may_record(t):
+                continue
+            _record(outbox, user, device, item)
+            wake.set()
+        if lease.recording:
+            outbox.add(user, device, sj.EventKind.END, 0.0)
+            wake.set()
+        keeper.cancel()
+        await lease.release("the source ended")
+
+
+def _record(outbox: Outbox, user: str, device: str, item: object) -> None:
+    if isinstance(item, tuple):
+        outbox.add(user, device, sj.EventKind.NOTIFY, item[0], item[1])
+    elif isinstance(item, Disconnected):
+        outbox.add(user, device, sj.EventKind.DISCONNECTED, item.t)
+    elif isinstance(item, Connected):
+        outbox.add(user, device, sj.EventKind.CONNECTED, item.t)
+    elif isinstance(item, BatteryLevel):
+        outbox.add(user, device, sj.EventKind.BATTERY, item.t, str(item.battery_pct).encode())
+    elif isinstance(item, MotionIntensity):
+        outbox.add(user, device, sj.EventKind.MOTION, item.t, repr(item.intensity_mg).encode())
 
 
 async def collect_main(cfg: Config, args: argparse.Namespace) -> int:
@@ -108,18 +124,28 @@ async def collect_main(cfg: Config, args: argparse.Namespace) -> int:
         log.info("collecting: %s; %d events waiting in the outbox", note, outbox.count())
         wake, done = asyncio.Event(), asyncio.Event()
         stats: list[Publisher] = []
+        link = Link()
 
         async def sources() -> None:
             async with asyncio.TaskGroup() as tg:
                 for p in plans:
+                    lease = StrapLease(
+                        p.user,
+                        p.device,
+                        outbox.epoch,
+                        link,
+                        cfg.nats.strap_lease_ttl_s,
+                        pending=lambda d=p.device: outbox.count(d),  # type: ignore[misc]
+                    )
                     tg.create_task(
-                        _collect_source(outbox, p.user, p.device, p.source, wake),
+                        _collect_source(outbox, lease, p.source, wake),
                         name=f"strap:{p.user}:{p.device}",
                     )
             done.set()
 
         async def publish() -> None:
             async with connected(settings) as nc:
+                link.set(nc)
                 publisher = Publisher(nc.jetstream(), outbox)
                 stats.append(publisher)
                 await publisher.run(wake, done)
@@ -180,6 +206,8 @@ class DeviceState:
     first_t: float | None = None
     last_t: float | None = None
     link_events: bool = False
+    last_epoch: str = ""
+    """The outbox (collector) of the last notification processed (strap leases: :meth:`SessionHost._event`)."""
 
 
 @dataclass(slots=True)
@@ -196,6 +224,7 @@ class _Live:
     first_t: float | None = None
     last_t: float | None = None
     link_events: bool = False
+    last_epoch: str = ""
 
 
 @dataclass(slots=True)
@@ -228,11 +257,12 @@ class SessionHost:
         for d in us.devices:
             live = self._new(user, d.device)
             apply_state(live.session, d.session)
-            live.seqs, live.first_t, live.last_t, live.link_events = (
+            live.seqs, live.first_t, live.last_t, live.link_events, live.last_epoch = (
                 d.seqs,
                 d.first_t,
                 d.last_t,
                 d.link_events,
+                d.last_epoch,
             )
             self.users[user][d.device] = live
 
@@ -245,6 +275,7 @@ class SessionHost:
                 lv.first_t,
                 lv.last_t,
                 lv.link_events,
+                lv.last_epoch,
             )
             for dev, lv in self.users.get(user, {}).items()
         ]
@@ -268,6 +299,14 @@ class SessionHost:
         s, rec, t = live.session, live.recorder, ev.arrival_t
         match ev.kind:
             case sj.EventKind.NOTIFY:
+                if live.last_epoch not in ("", ev.epoch) and live.last_t is not None:
+                    # another collector took the strap over (cluster.straps): what it heard no later than
+                    # the last notification processed is dropped (never a beat twice, never out of order),
+                    # and the hand-over is a reconnection, so a notification both heard is dropped too
+                    if t <= live.last_t:
+                        return []
+                    s.mark_disconnect(live.last_t)
+                live.last_epoch = ev.epoch
                 if live.first_t is None and not live.link_events:
                     rec.add_device_status(ev.user, ev.device, t, None, True)
                     live.first_t = t
@@ -301,7 +340,7 @@ async def worker_main(cfg: Config, args: argparse.Namespace) -> int:
     stop = _stop_event()
     async with connected(settings) as nc:
         js = nc.jetstream(timeout=10.0)
-        await ensure_streams(js, settings.replicas)
+        await ensure_streams(js, settings.replicas, strap_lease_ttl_s=cfg.nats.strap_lease_ttl_s)
         leases = await ensure_kv(js, sj.LEASES_BUCKET, replicas=settings.replicas, ttl_s=cfg.nats.lease_ttl_s)
         state = await ensure_kv(js, sj.STATE_BUCKET, replicas=settings.replicas, ttl_s=None)
         worker = Worker(
@@ -359,7 +398,7 @@ async def archive_main(cfg: Config, args: argparse.Namespace) -> int:
             await stack.enter_async_context(cmd_sync.background_sync(cfg, archive))
             nc = await stack.enter_async_context(connected(settings))
             js = nc.jetstream(timeout=10.0)
-            await ensure_streams(js, settings.replicas)
+            await ensure_streams(js, settings.replicas, strap_lease_ttl_s=cfg.nats.strap_lease_ttl_s)
             archiver = Archiver(
                 js,
                 archive,

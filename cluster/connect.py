@@ -25,6 +25,7 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from cluster import subjects as sj
+from cluster.straps import STRAP_LEASE_TTL_S
 
 log = logging.getLogger("calmstrap.cluster")
 
@@ -136,8 +137,25 @@ async def ensure_kv(js: JetStreamContext, bucket: str, *, replicas: int, ttl_s: 
         return kv
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int) -> None:
-    """The notification and results streams (replicated, file storage, de-duplicating)."""
+async def ensure_streams(
+    js: JetStreamContext, replicas: int, *, strap_lease_ttl_s: float = STRAP_LEASE_TTL_S
+) -> None:
+    """The notification and results streams (replicated, file storage, de-duplicating), and the bucket of
+    the collectors' strap leases (edge credentials cannot create it; direct gets of their own keys only)."""
+    try:
+        await js.key_value(sj.STRAPS_BUCKET)
+    except BucketNotFoundError:
+        await js.create_key_value(
+            KeyValueConfig(
+                bucket=sj.STRAPS_BUCKET,
+                history=1,
+                ttl=strap_lease_ttl_s,
+                replicas=replicas,
+                storage=StorageType.FILE,
+                direct=True,
+            )
+        )
+        log.info("created key-value bucket %s", sj.STRAPS_BUCKET)
     for name, subjects, max_age in (
         (sj.NOTIFY_STREAM, [f"{sj.PARTITION_PREFIX}.>"], NOTIFY_MAX_AGE_S),
         (sj.RESULTS_STREAM, [f"{sj.RESULTS_PREFIX}.>"], RESULTS_MAX_AGE_S),

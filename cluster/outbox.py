@@ -112,5 +112,8 @@ class Outbox:
         self.conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
         self.conn.execute("COMMIT")
 
-    def count(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+    def count(self, device: str | None = None) -> int:
+        """Events not yet acknowledged (of ``device``, or all)."""
+        if device is None:
+            return int(self.conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        return int(self.conn.execute("SELECT COUNT(*) FROM outbox WHERE device = ?", (device,)).fetchone()[0])

@@ -18,6 +18,8 @@ NOTIFY_STREAM = "calmstrap_notify"
 RESULTS_STREAM = "calmstrap_results"
 LEASES_BUCKET = "calmstrap_leases"
 STATE_BUCKET = "calmstrap_state"
+STRAPS_BUCKET = "calmstrap_straps"
+"""Strap leases between collectors (:mod:`cluster.straps`)."""
 ARCHIVER_CONSUMER = "archiver"
 DELIVERY_CONSUMER = "delivery"
 

@@ -383,6 +383,8 @@ class Worker:
     partitions: int
     checkpoint_every_s: float = 2.0
     lease_ttl_s: float = 10.0
+    balance_every_s: float = 1.0
+    """How often free partitions are looked for (a lease released or expired is taken within this)."""
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     stats: WorkerStats = field(default_factory=WorkerStats)
     held: dict[int, _Held] = field(default_factory=dict)
@@ -407,7 +409,7 @@ class Worker:
             while not stop.is_set():
                 await self.balance()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.renew_every_s)
+                    await asyncio.wait_for(stop.wait(), timeout=min(self.balance_every_s, self.renew_every_s))
         finally:
             await asyncio.gather(*(self._release(p) for p in list(self.held)), return_exceptions=True)
             renewer.cancel()

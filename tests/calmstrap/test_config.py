@@ -165,6 +165,8 @@ def test_bad_timezone_exits_2_naming_the_key(tmp_path: Path) -> None:
         ("CALMSTRAP_POLICY__EXPIRY_S", "0", "policy.expiry_s", "from 1 to 3600"),
         ("CALMSTRAP_MQTT__RECONNECT_MAX_S", "0.5", "mqtt.reconnect_max_s", "mqtt.reconnect_min_s"),
         ("CALMSTRAP_INFLUX__BATCH_SIZE", "0", "influx.batch_size", "whole number from 1"),
+        ("CALMSTRAP_NATS__LEASE_TTL_S", "0", "nats.lease_ttl_s", "seconds, 1-3600"),
+        ("CALMSTRAP_NATS__STRAP_LEASE_TTL_S", "0.5", "nats.strap_lease_ttl_s", "seconds, 1-3600"),
     ],
 )
 def test_a_bad_value_names_the_key_and_what_it_expects(var: str, value: str, key: str, words: str) -> None:

@@ -30,10 +30,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cluster.straps import strap_lease_subjects
 from tests.support.procs import missing_binary, terminate
 
 NATS_CANDIDATES = ("/usr/sbin/nats-server", "/usr/bin/nats-server")
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 60.0
+"""After a restart of every node, an R3 stream can take over 30 s to be current again on a loaded machine
+(seen: 'calmstrap_results is not current' for 30 s at load average 4)."""
 PARTITIONS = 16
 SERVICE_USER = "service"
 SERVICE_PASSWORD = "service-secret-for-tests"
@@ -80,9 +83,10 @@ def edge_inbox(user: str) -> str:
 def _users_block(edge_users: Sequence[str]) -> str:
     lines = [f'      {{ user: "{SERVICE_USER}", password: "{SERVICE_PASSWORD}" }}']
     for u in edge_users:
+        leases = ", ".join(f'"{x}"' for x in strap_lease_subjects(u))
         lines.append(
             f'      {{ user: "{edge_user(u)}", password: "{edge_password(u)}", permissions: {{'
-            f' publish: {{ allow: ["calmstrap.p.*.{u}"] }},'
+            f' publish: {{ allow: ["calmstrap.p.*.{u}", {leases}] }},'
             f' subscribe: {{ allow: ["{edge_inbox(u)}.>"] }} }} }}'
         )
     return ",\n".join(lines)
