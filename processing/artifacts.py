@@ -82,51 +82,82 @@ def range_gate(
     return np.asarray((rr_ms < min_rr_ms) | (rr_ms > max_rr_ms), dtype=np.bool_)
 
 
-def _quartiles(xs: FloatArray) -> tuple[float, float]:
-    """Linear-interpolated first and third quartiles of a sorted series (numpy's default method)."""
-    k = xs.size - 1
-    out: list[float] = []
-    for q in (0.25, 0.75):
-        pos = q * k
-        i = int(pos)
-        f = pos - i
-        out.append(float(xs[i] + f * (xs[min(i + 1, k)] - xs[i])))
-    return out[0], out[1]
+def _quartile_deviation(x: FloatArray, *, window_beats: int, stride: int) -> FloatArray:
+    """(Q3 - Q1) / 2 of ``x`` over a centred window of ``window_beats``, per beat.
 
-
-def _quartile_deviations(x: FloatArray, *, window_beats: int, stride: int) -> FloatArray:
-    """(Q3 - Q1) / 2 of each row of ``x`` (rows, n) over a centred window of ``window_beats``.
-
-    Evaluated every ``stride`` beats and held in between; one sort for all rows and windows.
+    Evaluated every ``stride`` beats and held in between; quartiles linear-interpolated (numpy's default
+    method); one gather (``np.take``, with a cached index plan) and one in-place sort for all windows.
     """
-    rows, n = x.shape
+    n = x.size
     if n <= window_beats:
-        xs = np.sort(x, axis=1)
-        out = np.empty((rows, n))
-        for r in range(rows):
-            lo, hi = _quartiles(xs[r])
-            out[r] = (hi - lo) / 2.0
-        return out
-    m = -(-n // stride)
-    centres = np.minimum(np.arange(m) * stride + stride // 2, n - 1)
-    starts = np.minimum(np.maximum(centres - window_beats // 2, 0), n - window_beats)
-    idx = starts[:, None] + np.arange(window_beats)[None, :]
-    wins = np.sort(x[:, idx], axis=2)
-    # linear-interpolated quartiles of each sorted window (numpy's default method)
-    pos1, pos3 = 0.25 * (window_beats - 1), 0.75 * (window_beats - 1)
+        wins = np.sort(x)[None, :]
+    else:
+        wins = np.take(x, _window_plan(n, window_beats, stride))
+        wins.sort(axis=1)
+    qd = _quartile_deviation_of(wins)
+    if n <= window_beats:
+        return np.full(n, qd[0])
+    return np.asarray(np.repeat(qd, stride)[:n], dtype=np.float64)
+
+
+def _quartile_deviation_at(
+    x: FloatArray, at: npt.NDArray[np.intp], *, window_beats: int, stride: int
+) -> FloatArray:
+    """:func:`_quartile_deviation` of ``x`` at the indices ``at`` only (only their windows sorted)."""
+    n = x.size
+    if n <= window_beats:
+        return np.full(at.size, _quartile_deviation(x, window_beats=window_beats, stride=stride)[0])
+    blocks, inverse = np.unique(at // stride, return_inverse=True)
+    wins = np.take(x, _window_plan(n, window_beats, stride)[blocks])
+    wins.sort(axis=1)
+    return _quartile_deviation_of(wins)[inverse]
+
+
+def _quartile_deviation_of(wins: FloatArray) -> FloatArray:
+    """(Q3 - Q1) / 2 of each sorted row of ``wins`` (linear-interpolated quartiles, numpy's default)."""
+    k = wins.shape[1] - 1
+    pos1, pos3 = 0.25 * k, 0.75 * k
     i1, i3 = int(pos1), int(pos3)
     f1, f3 = pos1 - i1, pos3 - i3
-    q1 = wins[:, :, i1] + f1 * (wins[:, :, min(i1 + 1, window_beats - 1)] - wins[:, :, i1])
-    q3 = wins[:, :, i3] + f3 * (wins[:, :, min(i3 + 1, window_beats - 1)] - wins[:, :, i3])
-    return np.asarray(np.repeat((q3 - q1) / 2.0, stride, axis=1)[:, :n], dtype=np.float64)
+    q1 = wins[:, i1] + f1 * (wins[:, min(i1 + 1, k)] - wins[:, i1])
+    q3 = wins[:, i3] + f3 * (wins[:, min(i3 + 1, k)] - wins[:, i3])
+    return np.asarray((q3 - q1) / 2.0, dtype=np.float64)
+
+
+_PLANS: dict[tuple[int, int, int], npt.NDArray[np.intp]] = {}
+_PLANS_MAX = 512
+"""Window index plans kept (one per series length; a window's length varies with the heart rate)."""
+
+
+def _window_plan(n: int, window_beats: int, stride: int) -> npt.NDArray[np.intp]:
+    """Indices (windows, window_beats) of the threshold windows of a series of ``n`` > window_beats."""
+    key = (n, window_beats, stride)
+    idx = _PLANS.get(key)
+    if idx is None:
+        m = -(-n // stride)
+        centres = np.minimum(np.arange(m) * stride + stride // 2, n - 1)
+        starts = np.minimum(np.maximum(centres - window_beats // 2, 0), n - window_beats)
+        idx = np.asarray(starts[:, None] + np.arange(window_beats)[None, :], dtype=np.intp)
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.pop(next(iter(_PLANS)))
+        _PLANS[key] = idx
+    return idx
 
 
 def _median_filter(x: FloatArray, size: int) -> FloatArray:
     """Running median of odd ``size``, edges padded with the end values (scipy's mode="nearest")."""
     h = size // 2
     padded = np.concatenate((np.full(h, x[0]), x, np.full(h, x[-1])))
-    idx = np.arange(x.size)[:, None] + np.arange(size)[None, :]
-    return np.asarray(np.partition(padded[idx], h, axis=1)[:, h], dtype=np.float64)
+    key = (x.size, size, 0)
+    idx = _PLANS.get(key)
+    if idx is None:
+        idx = np.asarray(np.arange(x.size)[:, None] + np.arange(size)[None, :], dtype=np.intp)
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.pop(next(iter(_PLANS)))
+        _PLANS[key] = idx
+    wins = np.take(padded, idx)
+    wins.partition(h, axis=1)
+    return np.asarray(wins[:, h], dtype=np.float64)
 
 
 _ECTOPIC = int(BeatClass.ECTOPIC)
@@ -193,34 +224,39 @@ def classify(
     x = _mirror(rr, k)
     nx = x.size
     drrs = np.empty(nx)
-    drrs[1:] = np.diff(x)
+    np.subtract(x[1:], x[:-1], out=drrs[1:])
     drrs[0] = 0.0
     medx = _median_filter(x, medfilt_beats)
-    mrrs = x - medx
-    mrrs[mrrs < 0] *= 2.0
-    qd = _quartile_deviations(
-        np.abs(np.vstack((drrs, mrrs))), window_beats=window_beats, stride=threshold_stride
-    )
-    th1 = alpha * qd[0]
-    th2 = alpha * qd[1]
+    th1 = alpha * _quartile_deviation(np.abs(drrs), window_beats=window_beats, stride=threshold_stride)
     d = np.divide(drrs, th1, out=np.zeros(nx), where=th1 > 0)
-    m = np.divide(mrrs, th2, out=np.zeros(nx), where=th2 > 0)
     medrr = medx[k : k + n]
     classes = np.zeros(n, dtype=np.int8)
     big = np.flatnonzero(np.abs(d[k : k + n]) > 1.0) + k
     if big.size == 0:  # the usual case: nothing crosses the first threshold
         return Classification(classes, medrr, none, none, none, none)
-    dp = np.concatenate((d[:1], d, d[-1:], d[-1:]))  # prev/next/next-next of every padded beat
-    prev, nxt, nxt2 = dp[:-3], dp[2:-1], dp[3:]
-    s12 = np.where(d > 0, np.maximum(prev, nxt), np.where(d < 0, np.minimum(prev, nxt), 0.0))
-    s22 = np.where(d >= 0, np.minimum(nxt, nxt2), np.maximum(nxt, nxt2))
-    ectopic = ((d > 1) & (s12 < -c1 * d - c2)) | ((d < -1) & (s12 > -c1 * d + c2))
-    eq3 = (d > 1) & (s22 < -1)
-    eq4 = np.abs(m) > 3
-    eq5 = (d < -1) & (s22 > 1)
-    nxt_x = np.append(x[1:], x[-1])
-    eq6 = np.abs(x / 2.0 - medx) < th2
-    eq7 = np.abs(x + nxt_x - medx) < th2
+    # The decision rules are only ever read at a flagged beat and the one after it: evaluate them there
+    # (same element-wise formulas) and leave every other entry False.
+    q = np.concatenate((big, big + 1))
+    q = q[q < nx]
+    last = nx - 1
+    mq = x[q] - medx[q]
+    mq[mq < 0] *= 2.0
+    mrrs = x - medx
+    mrrs[mrrs < 0] *= 2.0
+    th2q = alpha * _quartile_deviation_at(np.abs(mrrs), q, window_beats=window_beats, stride=threshold_stride)
+    m = np.divide(mq, th2q, out=np.zeros(q.size), where=th2q > 0)
+    dq = d[q]
+    prev, nxt, nxt2 = d[np.maximum(q - 1, 0)], d[np.minimum(q + 1, last)], d[np.minimum(q + 2, last)]
+    s12 = np.where(dq > 0, np.maximum(prev, nxt), np.where(dq < 0, np.minimum(prev, nxt), 0.0))
+    s22 = np.where(dq >= 0, np.minimum(nxt, nxt2), np.maximum(nxt, nxt2))
+    xq, medq = x[q], medx[q]
+    ectopic, eq3, eq4, eq5, eq6, eq7 = (np.zeros(nx, dtype=np.bool_) for _ in range(6))
+    ectopic[q] = ((dq > 1) & (s12 < -c1 * dq - c2)) | ((dq < -1) & (s12 > -c1 * dq + c2))
+    eq3[q] = (dq > 1) & (s22 < -1)
+    eq4[q] = np.abs(m) > 3
+    eq5[q] = (dq < -1) & (s22 > 1)
+    eq6[q] = np.abs(xq / 2.0 - medq) < th2q
+    eq7[q] = np.abs(xq + x[np.minimum(q + 1, last)] - medq) < th2q
     taken = np.zeros(n + 1, dtype=np.bool_)  # real indices; one spare for "the interval after the last"
     pairs: list[int] = []
     merges: list[int] = []
@@ -334,9 +370,8 @@ def _dense(
     """True for the intervals that have at least ``min_events`` event starts within ``window_beats``."""
     if starts.size < min_events:
         return np.zeros(n, dtype=np.bool_)
-    marks = np.zeros(n + 1)
-    np.add.at(marks, starts, 1.0)
-    csum = np.concatenate(([0.0], np.cumsum(marks)))
+    csum = np.zeros(n + 2, dtype=np.intp)
+    np.cumsum(np.bincount(starts, minlength=n + 1)[: n + 1], out=csum[1:])
     h = window_beats // 2
     idx = np.arange(n)
     counts = csum[np.minimum(idx + h + 1, n + 1)] - csum[np.maximum(idx - h, 0)]
@@ -450,7 +485,9 @@ def detect(
             if not dense.any():
                 break
             touched = inner != 0
-            near = touched | np.append(touched[1:], False) | np.insert(touched[:-1], 0, False)
+            near = touched.copy()
+            near[:-1] |= touched[1:]
+            near[1:] |= touched[:-1]
             c = possible(_keep(run(corrected), dense[origin] & ~near[origin]), corrected)
             n = _n_events(c)
             if n == 0 or n >= n_prev:
