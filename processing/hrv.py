@@ -401,25 +401,80 @@ def dfa_alpha1(rr_ms: RRInput, *, min_box: int = 4, max_box: int = 16, min_beats
     rr = as_rr_array(rr_ms)
     if rr.size < max(min_beats, 2 * max_box):
         return NAN
-    sizes = np.arange(min_box, max_box + 1)
-    starts, lengths, which, sxx, log_n = _dfa_plan_for(rr.size, min_box, max_box)
-    y = np.cumsum(rr - float(rr.sum()) / rr.size)
-    idx = np.arange(y.size, dtype=np.float64)
-    p0 = np.concatenate(([0.0], np.cumsum(y)))
-    p1 = np.concatenate(([0.0], np.cumsum(idx * y)))
-    p2 = np.concatenate(([0.0], np.cumsum(y * y)))
-    ends = starts + lengths
-    sy = p0[ends] - p0[starts]
-    sxy = (p1[ends] - p1[starts]) - (starts + (lengths - 1) / 2.0) * sy
-    ss = (p2[ends] - p2[starts]) - sy * sy / lengths - sxy * sxy / sxx
-    sums = np.bincount(which, weights=np.maximum(ss, 0.0), minlength=sizes.size)
-    counts = np.bincount(which, weights=lengths.astype(np.float64), minlength=sizes.size)
-    f2 = sums / counts
+    fit = _dfa_fit(rr.size, min_box, max_box)
+    n = rr.size
+    y = np.cumsum(rr - float(rr.sum()) / n)
+    p = np.zeros((3, n + 1))  # prefix sums of y, i*y and y*y, each starting at 0
+    np.cumsum(y, out=p[0, 1:])
+    np.cumsum(fit.index[:n] * y, out=p[1, 1:])
+    np.cumsum(y * y, out=p[2, 1:])
+    box = p[:, fit.ends] - p[:, fit.starts]
+    sy = box[0]
+    sxy = box[1] - fit.centres * sy
+    ss = box[2] - sy * sy / fit.lengths - sxy * sxy / fit.sxx
+    sums = np.bincount(fit.which, weights=np.maximum(ss, 0.0), minlength=fit.n_sizes)
+    f2 = sums / fit.counts
     if np.any(f2 <= 0):
         return NAN
     log_f = 0.5 * np.log(f2)
-    lx = log_n - log_n.mean()
-    return float(np.dot(lx, log_f - log_f.mean()) / np.dot(lx, lx))
+    return float(np.dot(fit.lx, log_f - log_f.mean()) / fit.lxx)
+
+
+@dataclass(frozen=True, slots=True)
+class _DfaFit:
+    """What :func:`dfa_alpha1` needs for a series of one length, computed once per length."""
+
+    starts: npt.NDArray[np.int64]
+    ends: npt.NDArray[np.int64]
+    which: npt.NDArray[np.int64]
+    lengths: FloatArray
+    centres: FloatArray
+    sxx: FloatArray
+    counts: FloatArray
+    n_sizes: int
+    index: FloatArray
+    lx: FloatArray
+    lxx: float
+
+
+_DFA_FITS: dict[tuple[int, int, int], _DfaFit] = {}
+_RANGE: list[FloatArray] = [np.arange(1024, dtype=np.float64)]
+
+
+def _float_range(n: int) -> FloatArray:
+    """0.0, 1.0, ..., n - 1 as a view of one shared array (grown to a power of two when needed)."""
+    if _RANGE[0].size < n:
+        size = _RANGE[0].size
+        while size < n:
+            size *= 2
+        _RANGE[0] = np.arange(size, dtype=np.float64)
+    return _RANGE[0][:n]
+
+
+def _dfa_fit(n_rr: int, min_box: int, max_box: int) -> _DfaFit:
+    key = (n_rr, min_box, max_box)
+    fit = _DFA_FITS.get(key)
+    if fit is None:
+        sizes = np.arange(min_box, max_box + 1)
+        starts, lengths, which, sxx, log_n = _dfa_plan_for(n_rr, min_box, max_box)
+        lx = log_n - log_n.mean()
+        fit = _DfaFit(
+            starts=starts,
+            ends=starts + lengths,
+            which=which,
+            lengths=lengths.astype(np.float64),
+            centres=starts + (lengths - 1) / 2.0,
+            sxx=sxx,
+            counts=np.bincount(which, weights=lengths.astype(np.float64), minlength=sizes.size),
+            n_sizes=int(sizes.size),
+            index=_float_range(n_rr),
+            lx=lx,
+            lxx=float(np.dot(lx, lx)),
+        )
+        if len(_DFA_FITS) >= _CACHE_MAX:
+            _DFA_FITS.pop(next(iter(_DFA_FITS)))
+        _DFA_FITS[key] = fit
+    return fit
 
 
 def _dfa_plan_for(
