@@ -465,7 +465,9 @@ def _dfa_fit(n_rr: int, min_box: int, max_box: int) -> _DfaFit:
             lengths=lengths.astype(np.float64),
             centres=starts + (lengths - 1) / 2.0,
             sxx=sxx,
-            counts=np.bincount(which, weights=lengths.astype(np.float64), minlength=sizes.size),
+            counts=np.asarray(
+                np.bincount(which, weights=lengths.astype(np.float64), minlength=sizes.size), dtype=np.float64
+            ),
             n_sizes=int(sizes.size),
             index=_float_range(n_rr),
             lx=lx,
