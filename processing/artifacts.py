@@ -464,11 +464,13 @@ def detect(
     keeps the class of the first pass that flagged it.
     """
     rr = as_rr_array(rr_ms)
-    classes = np.zeros(rr.size, dtype=np.int8)
     long_gap = rr > max_rr_ms
-    classes[long_gap] = BeatClass.OUT_OF_RANGE
-    kept = np.flatnonzero(~long_gap)
-    x = rr[kept]
+    gapped = bool(long_gap.any())
+    if gapped:
+        kept = np.flatnonzero(~long_gap)
+        x = rr[kept]
+    else:  # the usual case: nothing to remove first
+        x = rr.copy()
     run = functools.partial(
         classify, alpha=alpha, window_beats=window_beats, threshold_stride=threshold_stride
     )
@@ -476,8 +478,8 @@ def detect(
     c = possible(run(x), x)
     inner = c.classes.copy()
     corrected = x
-    origin = np.arange(x.size, dtype=np.intp)
-    if np.any(inner):
+    if inner.any():
+        origin = np.arange(x.size, dtype=np.intp)
         corrected, origin = _correct(x, c, origin)
         dense = _dense(_event_starts(c), x.size, window_beats=window_beats, min_events=dense_events)
         n_prev = _n_events(c)
@@ -496,9 +498,15 @@ def detect(
             inner[origin[hit]] = c.classes[hit]
             corrected, origin = _correct(corrected, c, origin)
             n_prev = n
+    else:
+        origin = None  # no correction: the corrected series is the input's in-range part, index for index
     bad = range_gate(corrected, min_rr_ms=min_rr_ms, max_rr_ms=max_rr_ms)
     if bad.any():
-        inner[origin[bad]] = BeatClass.OUT_OF_RANGE
+        inner[bad if origin is None else origin[bad]] = BeatClass.OUT_OF_RANGE
         corrected = corrected[~bad]
+    if not gapped:
+        return ArtifactResult(classes=inner, corrected_rr_ms=corrected)
+    classes = np.zeros(rr.size, dtype=np.int8)
+    classes[long_gap] = BeatClass.OUT_OF_RANGE
     classes[kept] = inner
     return ArtifactResult(classes=classes, corrected_rr_ms=corrected)
