@@ -100,6 +100,18 @@ def _quartile_deviation(x: FloatArray, *, window_beats: int, stride: int) -> Flo
     return np.asarray(np.repeat(qd, stride)[:n], dtype=np.float64)
 
 
+def _quartile_deviation_all(x: FloatArray) -> float:
+    """(Q3 - Q1) / 2 of all of ``x`` (a series no longer than one threshold window), as a number."""
+    xs = np.sort(x)
+    k = xs.size - 1
+    pos1, pos3 = 0.25 * k, 0.75 * k
+    i1, i3 = int(pos1), int(pos3)
+    a1, b1, a3, b3 = xs[[i1, min(i1 + 1, k), i3, min(i3 + 1, k)]].tolist()
+    q1 = a1 + (pos1 - i1) * (b1 - a1)
+    q3 = a3 + (pos3 - i3) * (b3 - a3)
+    return float((q3 - q1) / 2.0)
+
+
 def _quartile_deviation_at(
     x: FloatArray, at: npt.NDArray[np.intp], *, window_beats: int, stride: int
 ) -> FloatArray:
@@ -227,8 +239,13 @@ def classify(
     np.subtract(x[1:], x[:-1], out=drrs[1:])
     drrs[0] = 0.0
     medx = _median_filter(x, medfilt_beats)
-    th1 = alpha * _quartile_deviation(np.abs(drrs), window_beats=window_beats, stride=threshold_stride)
-    d = np.divide(drrs, th1, out=np.zeros(nx), where=th1 > 0)
+    small = nx <= window_beats  # one threshold window covers the series: the thresholds are constants
+    if small:
+        th1_all = alpha * _quartile_deviation_all(np.abs(drrs))
+        d = drrs / th1_all if th1_all > 0 else np.zeros(nx)
+    else:
+        th1 = alpha * _quartile_deviation(np.abs(drrs), window_beats=window_beats, stride=threshold_stride)
+        d = np.divide(drrs, th1, out=np.zeros(nx), where=th1 > 0)
     medrr = medx[k : k + n]
     classes = np.zeros(n, dtype=np.int8)
     big = np.flatnonzero(np.abs(d[k : k + n]) > 1.0) + k
@@ -243,8 +260,15 @@ def classify(
     mq[mq < 0] *= 2.0
     mrrs = x - medx
     mrrs[mrrs < 0] *= 2.0
-    th2q = alpha * _quartile_deviation_at(np.abs(mrrs), q, window_beats=window_beats, stride=threshold_stride)
-    m = np.divide(mq, th2q, out=np.zeros(q.size), where=th2q > 0)
+    th2q: FloatArray | float
+    if small:
+        th2q = alpha * _quartile_deviation_all(np.abs(mrrs))
+        m = mq / th2q if th2q > 0 else np.zeros(q.size)
+    else:
+        th2q = alpha * _quartile_deviation_at(
+            np.abs(mrrs), q, window_beats=window_beats, stride=threshold_stride
+        )
+        m = np.divide(mq, th2q, out=np.zeros(q.size), where=th2q > 0)
     dq = d[q]
     prev, nxt, nxt2 = d[np.maximum(q - 1, 0)], d[np.minimum(q + 1, last)], d[np.minimum(q + 2, last)]
     s12 = np.where(dq > 0, np.maximum(prev, nxt), np.where(dq < 0, np.minimum(prev, nxt), 0.0))
