@@ -253,9 +253,9 @@ def classify(
         return Classification(classes, medrr, none, none, none, none)
     # The decision rules are only ever read at a flagged beat and the one after it: evaluate them there
     # (same element-wise formulas) and leave every other entry False.
+    # (the series is mirrored by k >= 4 beats, so a flagged beat's neighbours up to two after it exist)
     q = np.concatenate((big, big + 1))
-    q = q[q < nx]
-    last = nx - 1
+    q1, q2 = q + 1, q + 2
     mq = x[q] - medx[q]
     mq[mq < 0] *= 2.0
     mrrs = x - medx
@@ -270,7 +270,7 @@ def classify(
         )
         m = np.divide(mq, th2q, out=np.zeros(q.size), where=th2q > 0)
     dq = d[q]
-    prev, nxt, nxt2 = d[np.maximum(q - 1, 0)], d[np.minimum(q + 1, last)], d[np.minimum(q + 2, last)]
+    prev, nxt, nxt2 = d[q - 1], d[q1], d[q2]
     s12 = np.where(dq > 0, np.maximum(prev, nxt), np.where(dq < 0, np.minimum(prev, nxt), 0.0))
     s22 = np.where(dq >= 0, np.minimum(nxt, nxt2), np.maximum(nxt, nxt2))
     xq, medq = x[q], medx[q]
@@ -280,7 +280,7 @@ def classify(
     eq4[q] = np.abs(m) > 3
     eq5[q] = (dq < -1) & (s22 > 1)
     eq6[q] = np.abs(xq / 2.0 - medq) < th2q
-    eq7[q] = np.abs(xq + x[np.minimum(q + 1, last)] - medq) < th2q
+    eq7[q] = np.abs(xq + x[q1] - medq) < th2q
     taken = np.zeros(n + 1, dtype=np.bool_)  # real indices; one spare for "the interval after the last"
     pairs: list[int] = []
     merges: list[int] = []
@@ -321,7 +321,7 @@ def classify(
                 replaces.append(jc)
 
     def arr(xs: list[int]) -> npt.NDArray[np.intp]:
-        return np.asarray(sorted(xs), dtype=np.intp)
+        return np.asarray(sorted(xs), dtype=np.intp) if xs else none
 
     return Classification(classes, medrr, arr(pairs), arr(merges), arr(splits), arr(replaces))
 
@@ -354,13 +354,17 @@ def _correct(
     merge, split = c.merge_at, c.split_at
     if merge.size:
         out[merge] = out[merge] + out[merge + 1]
-        out = np.delete(out, merge + 1)
-        origin = np.delete(origin, merge + 1)
+        keep = np.ones(out.size, dtype=np.bool_)
+        keep[merge + 1] = False  # the second piece goes
+        out = out[keep]
+        origin = origin[keep]
         split = split - np.searchsorted(merge, split)  # later indices shift left by earlier merges
     if split.size:
         out[split] = out[split] / 2.0
-        out = np.insert(out, split, out[split])
-        origin = np.insert(origin, split, origin[split])
+        twice = np.ones(out.size, dtype=np.intp)
+        twice[split] = 2  # each half once more, right after itself
+        out = np.repeat(out, twice)
+        origin = np.repeat(origin, twice)
     return out, origin
 
 
