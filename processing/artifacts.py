@@ -214,8 +214,12 @@ def classify(
     window_beats: int = 91,
     medfilt_beats: int = 11,
     threshold_stride: int = 8,
+    only: npt.NDArray[np.bool_] | None = None,
 ) -> Classification:
     """Lipponen & Tarvainen classes of an in-range series, its 11-beat median (ms) and the corrections.
+
+    ``only``: the caller keeps only the events that start where this is True (:func:`detect`'s later
+    passes); when no flagged beat could start one there, the decision rules are not evaluated at all.
 
     The decision rules run on the series mirrored by a few beats at each end, so the first and last
     intervals of a window have neighbours on both sides: a missed beat at the very start or end of a
@@ -249,8 +253,8 @@ def classify(
     medrr = medx[k : k + n]
     classes = np.zeros(n, dtype=np.int8)
     big = np.flatnonzero(np.abs(d[k : k + n]) > 1.0) + k
-    if big.size == 0:  # the usual case: nothing crosses the first threshold
-        return Classification(classes, medrr, none, none, none, none)
+    if big.size == 0 or (only is not None and not _may_start_in(only, big - k)):
+        return Classification(classes, medrr, none, none, none, none)  # usually nothing crosses at all
     # The decision rules are only ever read at a flagged beat and the one after it: evaluate them there
     # (same element-wise formulas) and leave every other entry False.
     # (the series is mirrored by k >= 4 beats, so a flagged beat's neighbours up to two after it exist)
@@ -324,6 +328,12 @@ def classify(
         return np.asarray(sorted(xs), dtype=np.intp) if xs else none
 
     return Classification(classes, medrr, arr(pairs), arr(merges), arr(splits), arr(replaces))
+
+
+def _may_start_in(only: npt.NDArray[np.bool_], flagged: npt.NDArray[np.intp]) -> bool:
+    """Whether an event of a flagged beat j, which starts at j - 1, j or j + 1, can start where ``only``."""
+    pad = np.concatenate(([False], only, [False]))
+    return bool((pad[flagged] | pad[flagged + 1] | pad[flagged + 2]).any())
 
 
 def _ectopic_pair(rr: FloatArray, medrr: FloatArray, j: int) -> int:
@@ -518,7 +528,8 @@ def detect(
             near = touched.copy()
             near[:-1] |= touched[1:]
             near[1:] |= touched[:-1]
-            c = possible(_keep(run(corrected), dense[origin] & ~near[origin]), corrected)
+            allowed = dense[origin] & ~near[origin]
+            c = possible(_keep(run(corrected, only=allowed), allowed), corrected)
             n = _n_events(c)
             if n == 0 or n >= n_prev:
                 break
