@@ -301,7 +301,7 @@ def _breath_bins(nfft: int, fs_hz: float, from_hz: float) -> tuple[int, int, Flo
         lo = max(1, int(np.searchsorted(freqs, from_hz, side="left")))
         hi = max(lo, min(freqs.size - 1, int(np.searchsorted(freqs, _BREATH_MAX_HZ, side="right"))))
         hit = (lo, hi, np.asarray(freqs[lo:hi], dtype=np.float64))
-        if len(_BINS_CACHE) >= _CACHE_MAX:
+        if len(_BINS_CACHE) >= 16:
             _BINS_CACHE.pop(next(iter(_BINS_CACHE)))
         _BINS_CACHE[key] = hit
     return hit
@@ -437,7 +437,6 @@ class _DfaFit:
     lxx: float
 
 
-_DFA_FITS: dict[tuple[int, int, int], _DfaFit] = {}
 _RANGE: list[FloatArray] = [np.arange(1024, dtype=np.float64)]
 
 
@@ -452,31 +451,24 @@ def _float_range(n: int) -> FloatArray:
 
 
 def _dfa_fit(n_rr: int, min_box: int, max_box: int) -> _DfaFit:
-    key = (n_rr, min_box, max_box)
-    fit = _DFA_FITS.get(key)
-    if fit is None:
-        sizes = np.arange(min_box, max_box + 1)
-        starts, lengths, which, sxx, log_n = _dfa_plan_for(n_rr, min_box, max_box)
-        lx = log_n - log_n.mean()
-        fit = _DfaFit(
-            starts=starts,
-            ends=starts + lengths,
-            which=which,
-            lengths=lengths.astype(np.float64),
-            centres=starts + (lengths - 1) / 2.0,
-            sxx=sxx,
-            counts=np.asarray(
-                np.bincount(which, weights=lengths.astype(np.float64), minlength=sizes.size), dtype=np.float64
-            ),
-            n_sizes=int(sizes.size),
-            index=_float_range(n_rr),
-            lx=lx,
-            lxx=float(np.dot(lx, lx)),
-        )
-        if len(_DFA_FITS) >= _CACHE_MAX:
-            _DFA_FITS.pop(next(iter(_DFA_FITS)))
-        _DFA_FITS[key] = fit
-    return fit
+    """Cut from the shared box plan for each call (per-length copies would cost memory per length)."""
+    sizes = np.arange(min_box, max_box + 1)
+    starts, lengths, which, sxx, log_n = _dfa_plan_for(n_rr, min_box, max_box)
+    lx = log_n - log_n.mean()
+    lengths_f = lengths.astype(np.float64)
+    return _DfaFit(
+        starts=starts,
+        ends=starts + lengths,
+        which=which,
+        lengths=lengths_f,
+        centres=starts + (lengths - 1) / 2.0,
+        sxx=sxx,
+        counts=np.asarray(np.bincount(which, weights=lengths_f, minlength=sizes.size), dtype=np.float64),
+        n_sizes=int(sizes.size),
+        index=_float_range(n_rr),
+        lx=lx,
+        lxx=float(np.dot(lx, lx)),
+    )
 
 
 def _dfa_plan_for(
