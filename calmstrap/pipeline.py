@@ -207,7 +207,7 @@ class StrapSession:
             self.on_gap(gap)
         if not beats:
             return
-        self.archive.add_beats(beats, [not (MIN_RR_MS <= b.rr_ms <= MAX_RR_MS) for b in beats])
+        self.archive.queue_beats(beats, [not (MIN_RR_MS <= b.rr_ms <= MAX_RR_MS) for b in beats])
         self.stats.beats += len(beats)
         for b in beats:
             for out in self.processor.push(b):

@@ -20,6 +20,7 @@ OP_KIND = "calmstrap.archive-op"
 
 FORWARDED: Mapping[str, str] = {
     "add_beats": "beats",
+    "queue_beats": "beats",
     "flag_beats": "beats",
     "add_gap": "gap",
     "add_window": "window",

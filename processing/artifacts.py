@@ -86,51 +86,92 @@ def range_gate(
     return np.asarray((rr_ms < min_rr_ms) | (rr_ms > max_rr_ms), dtype=np.bool_)
 
 
-def _quartiles(xs: FloatArray) -> tuple[float, float]:
-    """Linear-interpolated first and third quartiles of a sorted series (numpy's default method)."""
-    k = xs.size - 1
-    out: list[float] = []
-    for q in (0.25, 0.75):
-        pos = q * k
-        i = int(pos)
-        f = pos - i
-        out.append(float(xs[i] + f * (xs[min(i + 1, k)] - xs[i])))
-    return out[0], out[1]
+def _quartile_deviation(x: FloatArray, *, window_beats: int, stride: int) -> FloatArray:
+    """(Q3 - Q1) / 2 of ``x`` over a centred window of ``window_beats``, per beat.
 
-
-def _quartile_deviations(x: FloatArray, *, window_beats: int, stride: int) -> FloatArray:
-    """(Q3 - Q1) / 2 of each row of ``x`` (rows, n) over a centred window of ``window_beats``.
-
-    Evaluated every ``stride`` beats and held in between; one sort for all rows and windows.
+    Evaluated every ``stride`` beats and held in between; quartiles linear-interpolated (numpy's default
+    method); one gather (``np.take``, with a cached index plan) and one in-place sort for all windows.
     """
-    rows, n = x.shape
+    n = x.size
     if n <= window_beats:
-        xs = np.sort(x, axis=1)
-        out = np.empty((rows, n))
-        for r in range(rows):
-            lo, hi = _quartiles(xs[r])
-            out[r] = (hi - lo) / 2.0
-        return out
+        wins = np.sort(x)[None, :]
+    else:
+        wins = np.take(x, _window_plan(n, window_beats, stride))
+        wins.sort(axis=1)
+    qd = _quartile_deviation_of(wins)
+    if n <= window_beats:
+        return np.full(n, qd[0])
+    return np.asarray(np.repeat(qd, stride)[:n], dtype=np.float64)
+
+
+def _quartile_deviation_all(x: FloatArray) -> float:
+    """(Q3 - Q1) / 2 of all of ``x`` (a series no longer than one threshold window), as a number."""
+    xs = np.sort(x)
+    k = xs.size - 1
+    pos1, pos3 = 0.25 * k, 0.75 * k
+    i1, i3 = int(pos1), int(pos3)
+    a1, b1, a3, b3 = xs[[i1, min(i1 + 1, k), i3, min(i3 + 1, k)]].tolist()
+    q1 = a1 + (pos1 - i1) * (b1 - a1)
+    q3 = a3 + (pos3 - i3) * (b3 - a3)
+    return float((q3 - q1) / 2.0)
+
+
+def _quartile_deviation_at(
+    x: FloatArray, at: npt.NDArray[np.intp], *, window_beats: int, stride: int
+) -> FloatArray:
+    """:func:`_quartile_deviation` of ``x`` at the indices ``at`` only (only their windows sorted)."""
+    n = x.size
+    if n <= window_beats:
+        return np.full(at.size, _quartile_deviation(x, window_beats=window_beats, stride=stride)[0])
+    blocks, inverse = np.unique(at // stride, return_inverse=True)
+    wins = np.take(x, _window_plan(n, window_beats, stride)[blocks])
+    wins.sort(axis=1)
+    return _quartile_deviation_of(wins)[inverse]
+
+
+def _quartile_deviation_of(wins: FloatArray) -> FloatArray:
+    """(Q3 - Q1) / 2 of each sorted row of ``wins`` (linear-interpolated quartiles, numpy's default)."""
+    k = wins.shape[1] - 1
+    pos1, pos3 = 0.25 * k, 0.75 * k
+    i1, i3 = int(pos1), int(pos3)
+    f1, f3 = pos1 - i1, pos3 - i3
+    q1 = wins[:, i1] + f1 * (wins[:, min(i1 + 1, k)] - wins[:, i1])
+    q3 = wins[:, i3] + f3 * (wins[:, min(i3 + 1, k)] - wins[:, i3])
+    return np.asarray((q3 - q1) / 2.0, dtype=np.float64)
+
+
+_RUNS: dict[int, npt.NDArray[np.intp]] = {}
+"""Per window width w, the rows i + 0..w-1 for i = 0, 1, ... (shared by every series length; grown to a
+power of two of rows when a longer series comes: 90 KB for the median filter's 11 beats and 1,024 rows)."""
+
+
+def _runs(rows: int, width: int) -> npt.NDArray[np.intp]:
+    """Indices (rows, width): row i is i, i + 1, ..., i + width - 1 (a view of a shared plan)."""
+    plan = _RUNS.get(width)
+    if plan is None or plan.shape[0] < rows:
+        size = 1024
+        while size < rows:
+            size *= 2
+        plan = np.asarray(np.arange(size)[:, None] + np.arange(width)[None, :], dtype=np.intp)
+        _RUNS[width] = plan
+    return plan[:rows]
+
+
+def _window_plan(n: int, window_beats: int, stride: int) -> npt.NDArray[np.intp]:
+    """Indices (windows, window_beats) of the threshold windows of a series of ``n`` > window_beats."""
     m = -(-n // stride)
     centres = np.minimum(np.arange(m) * stride + stride // 2, n - 1)
     starts = np.minimum(np.maximum(centres - window_beats // 2, 0), n - window_beats)
-    idx = starts[:, None] + np.arange(window_beats)[None, :]
-    wins = np.sort(x[:, idx], axis=2)
-    # linear-interpolated quartiles of each sorted window (numpy's default method)
-    pos1, pos3 = 0.25 * (window_beats - 1), 0.75 * (window_beats - 1)
-    i1, i3 = int(pos1), int(pos3)
-    f1, f3 = pos1 - i1, pos3 - i3
-    q1 = wins[:, :, i1] + f1 * (wins[:, :, min(i1 + 1, window_beats - 1)] - wins[:, :, i1])
-    q3 = wins[:, :, i3] + f3 * (wins[:, :, min(i3 + 1, window_beats - 1)] - wins[:, :, i3])
-    return np.asarray(np.repeat((q3 - q1) / 2.0, stride, axis=1)[:, :n], dtype=np.float64)
+    return np.asarray(starts[:, None] + np.arange(window_beats)[None, :], dtype=np.intp)
 
 
 def _median_filter(x: FloatArray, size: int) -> FloatArray:
     """Running median of odd ``size``, edges padded with the end values (scipy's mode="nearest")."""
     h = size // 2
     padded = np.concatenate((np.full(h, x[0]), x, np.full(h, x[-1])))
-    idx = np.arange(x.size)[:, None] + np.arange(size)[None, :]
-    return np.asarray(np.partition(padded[idx], h, axis=1)[:, h], dtype=np.float64)
+    wins = np.take(padded, _runs(x.size, size))
+    wins.partition(h, axis=1)
+    return np.asarray(wins[:, h], dtype=np.float64)
 
 
 _ECTOPIC = int(BeatClass.ECTOPIC)
@@ -175,8 +216,12 @@ def classify(
     window_beats: int = 91,
     medfilt_beats: int = 11,
     threshold_stride: int = 8,
+    only: npt.NDArray[np.bool_] | None = None,
 ) -> Classification:
     """Lipponen & Tarvainen classes of an in-range series, its 11-beat median (ms) and the corrections.
+
+    ``only``: the caller keeps only the events that start where this is True (:func:`detect`'s later
+    passes); when no flagged beat could start one there, the decision rules are not evaluated at all.
 
     The decision rules run on the series mirrored by a few beats at each end, so the first and last
     intervals of a window have neighbours on both sides: a missed beat at the very start or end of a
@@ -197,36 +242,53 @@ def classify(
     x = _mirror(rr, k)
     nx = x.size
     drrs = np.empty(nx)
-    drrs[1:] = np.diff(x)
+    np.subtract(x[1:], x[:-1], out=drrs[1:])
     drrs[0] = 0.0
     medx = _median_filter(x, medfilt_beats)
-    mrrs = x - medx
-    mrrs[mrrs < 0] *= 2.0
-    qd = _quartile_deviations(
-        np.abs(np.vstack((drrs, mrrs))), window_beats=window_beats, stride=threshold_stride
-    )
-    th1 = alpha * qd[0]
-    th2 = alpha * qd[1]
-    d = np.divide(drrs, th1, out=np.zeros(nx), where=th1 > 0)
-    m = np.divide(mrrs, th2, out=np.zeros(nx), where=th2 > 0)
+    small = nx <= window_beats  # one threshold window covers the series: the thresholds are constants
+    if small:
+        th1_all = alpha * _quartile_deviation_all(np.abs(drrs))
+        d = drrs / th1_all if th1_all > 0 else np.zeros(nx)
+    else:
+        th1 = alpha * _quartile_deviation(np.abs(drrs), window_beats=window_beats, stride=threshold_stride)
+        d = np.divide(drrs, th1, out=np.zeros(nx), where=th1 > 0)
     medrr = medx[k : k + n]
     classes = np.zeros(n, dtype=np.int8)
     big = np.flatnonzero(np.abs(d[k : k + n]) > 1.0) + k
-    if big.size == 0:  # the usual case: nothing crosses the first threshold
-        return Classification(classes, medrr, none, none, none, none)
-    dp = np.concatenate((d[:1], d, d[-1:], d[-1:]))  # prev/next/next-next of every padded beat
-    prev, nxt, nxt2 = dp[:-3], dp[2:-1], dp[3:]
-    s12 = np.where(d > 0, np.maximum(prev, nxt), np.where(d < 0, np.minimum(prev, nxt), 0.0))
-    s22 = np.where(d >= 0, np.minimum(nxt, nxt2), np.maximum(nxt, nxt2))
-    ectopic = ((d > 1) & (s12 < -c1 * d - c2)) | ((d < -1) & (s12 > -c1 * d + c2))
-    eq3 = (d > 1) & (s22 < -1)
-    eq4 = np.abs(m) > 3
-    eq5 = (d < -1) & (s22 > 1)
-    nxt_x = np.append(x[1:], x[-1])
-    half = x / 2.0 - medx  # a missed beat's halves, judged like mRRs: the short side counts double
+    if big.size == 0 or (only is not None and not _may_start_in(only, big - k)):
+        return Classification(classes, medrr, none, none, none, none)  # usually nothing crosses at all
+    # The decision rules are only ever read at a flagged beat and the one after it: evaluate them there
+    # (same element-wise formulas) and leave every other entry False.
+    # (the series is mirrored by k >= 4 beats, so a flagged beat's neighbours up to two after it exist)
+    q = np.concatenate((big, big + 1))
+    q1, q2 = q + 1, q + 2
+    mq = x[q] - medx[q]
+    mq[mq < 0] *= 2.0
+    mrrs = x - medx
+    mrrs[mrrs < 0] *= 2.0
+    th2q: FloatArray | float
+    if small:
+        th2q = alpha * _quartile_deviation_all(np.abs(mrrs))
+        m = mq / th2q if th2q > 0 else np.zeros(q.size)
+    else:
+        th2q = alpha * _quartile_deviation_at(
+            np.abs(mrrs), q, window_beats=window_beats, stride=threshold_stride
+        )
+        m = np.divide(mq, th2q, out=np.zeros(q.size), where=th2q > 0)
+    dq = d[q]
+    prev, nxt, nxt2 = d[q - 1], d[q1], d[q2]
+    s12 = np.where(dq > 0, np.maximum(prev, nxt), np.where(dq < 0, np.minimum(prev, nxt), 0.0))
+    s22 = np.where(dq >= 0, np.minimum(nxt, nxt2), np.maximum(nxt, nxt2))
+    xq, medq = x[q], medx[q]
+    ectopic, eq3, eq4, eq5, eq6, eq7 = (np.zeros(nx, dtype=np.bool_) for _ in range(6))
+    ectopic[q] = ((dq > 1) & (s12 < -c1 * dq - c2)) | ((dq < -1) & (s12 > -c1 * dq + c2))
+    eq3[q] = (dq > 1) & (s22 < -1)
+    eq4[q] = np.abs(m) > 3
+    eq5[q] = (dq < -1) & (s22 > 1)
+    half = xq / 2.0 - medq  # a missed beat's halves, judged like mRRs: the short side counts double
     half[half < 0] *= 2.0
-    eq6 = np.abs(half) < th2
-    eq7 = np.abs(x + nxt_x - medx) < th2
+    eq6[q] = np.abs(half) < th2q
+    eq7[q] = np.abs(xq + x[q1] - medq) < th2q
     taken = np.zeros(n + 1, dtype=np.bool_)  # real indices; one spare for "the interval after the last"
     pairs: list[int] = []
     merges: list[int] = []
@@ -267,9 +329,15 @@ def classify(
                 replaces.append(jc)
 
     def arr(xs: list[int]) -> npt.NDArray[np.intp]:
-        return np.asarray(sorted(xs), dtype=np.intp)
+        return np.asarray(sorted(xs), dtype=np.intp) if xs else none
 
     return Classification(classes, medrr, arr(pairs), arr(merges), arr(splits), arr(replaces))
+
+
+def _may_start_in(only: npt.NDArray[np.bool_], flagged: npt.NDArray[np.intp]) -> bool:
+    """Whether an event of a flagged beat j, which starts at j - 1, j or j + 1, can start where ``only``."""
+    pad = np.concatenate(([False], only, [False]))
+    return bool((pad[flagged] | pad[flagged + 1] | pad[flagged + 2]).any())
 
 
 def _ectopic_pair(rr: FloatArray, medrr: FloatArray, j: int) -> int:
@@ -300,13 +368,17 @@ def _correct(
     merge, split = c.merge_at, c.split_at
     if merge.size:
         out[merge] = out[merge] + out[merge + 1]
-        out = np.delete(out, merge + 1)
-        origin = np.delete(origin, merge + 1)
+        keep = np.ones(out.size, dtype=np.bool_)
+        keep[merge + 1] = False  # the second piece goes
+        out = out[keep]
+        origin = origin[keep]
         split = split - np.searchsorted(merge, split)  # later indices shift left by earlier merges
     if split.size:
         out[split] = out[split] / 2.0
-        out = np.insert(out, split, out[split])
-        origin = np.insert(origin, split, origin[split])
+        twice = np.ones(out.size, dtype=np.intp)
+        twice[split] = 2  # each half once more, right after itself
+        out = np.repeat(out, twice)
+        origin = np.repeat(origin, twice)
     return out, origin
 
 
@@ -340,9 +412,8 @@ def _dense(
     """True for the intervals that have at least ``min_events`` event starts within ``window_beats``."""
     if starts.size < min_events:
         return np.zeros(n, dtype=np.bool_)
-    marks = np.zeros(n + 1)
-    np.add.at(marks, starts, 1.0)
-    csum = np.concatenate(([0.0], np.cumsum(marks)))
+    csum = np.zeros(n + 2, dtype=np.intp)
+    np.cumsum(np.bincount(starts, minlength=n + 1)[: n + 1], out=csum[1:])
     h = window_beats // 2
     idx = np.arange(n)
     counts = csum[np.minimum(idx + h + 1, n + 1)] - csum[np.maximum(idx - h, 0)]
@@ -435,11 +506,13 @@ def detect(
     keeps the class of the first pass that flagged it.
     """
     rr = as_rr_array(rr_ms)
-    classes = np.zeros(rr.size, dtype=np.int8)
     long_gap = rr > max_rr_ms
-    classes[long_gap] = BeatClass.OUT_OF_RANGE
-    kept = np.flatnonzero(~long_gap)
-    x = rr[kept]
+    gapped = bool(long_gap.any())
+    if gapped:
+        kept = np.flatnonzero(~long_gap)
+        x = rr[kept]
+    else:  # the usual case: nothing to remove first
+        x = rr.copy()
     run = functools.partial(
         classify, alpha=alpha, window_beats=window_beats, threshold_stride=threshold_stride
     )
@@ -447,8 +520,8 @@ def detect(
     c = possible(run(x), x)
     inner = c.classes.copy()
     corrected = x
-    origin = np.arange(x.size, dtype=np.intp)
-    if np.any(inner):
+    if inner.any():
+        origin = np.arange(x.size, dtype=np.intp)
         corrected, origin = _correct(x, c, origin)
         dense = _dense(_event_starts(c), x.size, window_beats=window_beats, min_events=dense_events)
         n_prev = _n_events(c)
@@ -456,8 +529,11 @@ def detect(
             if not dense.any():
                 break
             touched = inner != 0
-            near = touched | np.append(touched[1:], False) | np.insert(touched[:-1], 0, False)
-            c = possible(_keep(run(corrected), dense[origin] & ~near[origin]), corrected)
+            near = touched.copy()
+            near[:-1] |= touched[1:]
+            near[1:] |= touched[:-1]
+            allowed = dense[origin] & ~near[origin]
+            c = possible(_keep(run(corrected, only=allowed), allowed), corrected)
             n = _n_events(c)
             if n == 0 or n >= n_prev:
                 break
@@ -465,9 +541,15 @@ def detect(
             inner[origin[hit]] = c.classes[hit]
             corrected, origin = _correct(corrected, c, origin)
             n_prev = n
+    else:
+        origin = None  # no correction: the corrected series is the input's in-range part, index for index
     bad = range_gate(corrected, min_rr_ms=min_rr_ms, max_rr_ms=max_rr_ms)
     if bad.any():
-        inner[origin[bad]] = BeatClass.OUT_OF_RANGE
+        inner[bad if origin is None else origin[bad]] = BeatClass.OUT_OF_RANGE
         corrected = corrected[~bad]
+    if not gapped:
+        return ArtifactResult(classes=inner, corrected_rr_ms=corrected)
+    classes = np.zeros(rr.size, dtype=np.int8)
+    classes[long_gap] = BeatClass.OUT_OF_RANGE
     classes[kept] = inner
     return ArtifactResult(classes=classes, corrected_rr_ms=corrected)

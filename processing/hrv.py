@@ -229,6 +229,7 @@ def frequency_domain(
     lf_band_hz: tuple[float, float] = (0.04, 0.15),
     hf_band_hz: tuple[float, float] = (0.15, 0.40),
     min_duration_s: float = 120.0,
+    tachogram: FloatArray | None = None,
 ) -> FrequencyDomain:
     """LF and HF power (ms²), LF/HF and the HF peak as breathing rate (Task Force 1996 bands).
 
@@ -238,11 +239,14 @@ def frequency_domain(
     summed over [lo, hi) times the bin width. The breathing rate is the frequency of the largest HF bin
     (respiratory sinus arrhythmia; Hirsch & Bishop 1981) in breaths per minute. NaN when the window is
     shorter than ``min_duration_s`` (LF needs two minutes) or than one segment.
+
+    ``tachogram``: ``resample_rr(rr_ms, fs_hz=fs_hz)`` when the caller has it already (compute_window
+    shares it with :func:`breathing_rate`).
     """
     rr = as_rr_array(rr_ms)
     if rr.size < 4 or float(rr.sum()) / 1000.0 < max(min_duration_s, segment_s):
         return _NAN_FD
-    x = resample_rr(rr, fs_hz=fs_hz)
+    x = resample_rr(rr, fs_hz=fs_hz) if tachogram is None else tachogram
     freqs, psd = welch_psd(x, fs_hz=fs_hz, segment_s=segment_s, overlap=overlap)
     if freqs.size == 0:
         return _NAN_FD
@@ -255,35 +259,57 @@ def frequency_domain(
 
 def _rates_of_segments(
     seg: FloatArray, *, fs_hz: float, hf_from_hz: float, lf_dominance: float
-) -> list[float]:
-    """Breathing rate of each row of ``seg`` (equal-length pieces of the 4 Hz tachogram, ms)."""
+) -> FloatArray:
+    """Breathing rate of each row of ``seg`` (equal-length pieces of the 4 Hz tachogram, ms); rows
+    without a peak in either band are left out. All rows at once (no Python loop per row)."""
     n = seg.shape[1]
     w, _wss, xc, xss = _hann(n)
-    mean = seg.sum(axis=1, keepdims=True) / n
-    y = (seg - mean - ((seg @ xc) / xss)[:, None] * xc[None, :]) * w[None, :]
+    mean = seg.sum(axis=1) / n
+    y = (seg - mean[:, None] - ((seg @ xc) / xss)[:, None] * xc[None, :]) * w[None, :]
     nfft = 8 * n  # zero-padded: peaks placed to 1/8 of a bin
-    spec = np.abs(np.fft.rfft(y, nfft, axis=1)) ** 2
-    freqs = np.fft.rfftfreq(nfft, 1.0 / fs_hz)
-    is_peak = (spec[:, 1:-1] > spec[:, :-2]) & (spec[:, 1:-1] >= spec[:, 2:])
-    out: list[float] = []
-    for r in range(seg.shape[0]):
-        top_hz = min(_BREATH_MAX_HZ, 0.5 * 1000.0 / float(mean[r, 0]))  # beats sample the RSA: half the HR
-        peaks = np.flatnonzero(is_peak[r]) + 1
-        sr = spec[r]
-        hf = peaks[(freqs[peaks] >= hf_from_hz) & (freqs[peaks] <= top_hz)]
-        lf = peaks[(freqs[peaks] >= _BREATH_MIN_HZ) & (freqs[peaks] < hf_from_hz)]
-        # the HF peak of the differenced tachogram (power x f^2): the LF tail of a sigh or pause does not win
-        best_hf = int(hf[np.argmax(sr[hf] * freqs[hf] ** 2)]) if hf.size else -1
-        best_lf = int(lf[np.argmax(sr[lf])]) if lf.size else -1
-        if best_hf < 0 and best_lf < 0:
-            continue
-        if best_hf < 0 or (best_lf >= 0 and sr[best_lf] > lf_dominance * sr[best_hf]):
-            out.append(60.0 * float(freqs[best_lf]))
-        else:
-            out.append(60.0 * float(freqs[best_hf]))
-    return out
+    # only the bins from 6/min to 30/min (and one either side, to tell a local maximum) are looked at
+    lo, hi, f = _breath_bins(nfft, fs_hz, min(_BREATH_MIN_HZ, hf_from_hz))
+    if hi <= lo:
+        return np.empty(0)
+    spec = np.abs(np.fft.rfft(y, nfft, axis=1)[:, lo - 1 : hi + 1]) ** 2
+    inner = spec[:, 1:-1]
+    is_peak = (inner > spec[:, :-2]) & (inner >= spec[:, 2:])
+    top_hz = np.minimum(_BREATH_MAX_HZ, 0.5 * 1000.0 / mean)  # beats sample the RSA: half the HR
+    hf_ok = is_peak & (f >= hf_from_hz)[None, :] & (f[None, :] <= top_hz[:, None])
+    lf_ok = is_peak & ((f >= _BREATH_MIN_HZ) & (f < hf_from_hz))[None, :]
+    # the power is never negative: -1 marks "not a candidate", argmax then finds the first largest peak
+    # the HF peak of the differenced tachogram (power x f^2): the LF tail of a sigh or pause does not win
+    hf_score = np.where(hf_ok, inner * (f * f)[None, :], -1.0)
+    lf_pow = np.where(lf_ok, inner, -1.0)
+    rows = np.arange(seg.shape[0])
+    best_hf = np.argmax(hf_score, axis=1)
+    best_lf = np.argmax(lf_pow, axis=1)
+    has_hf = hf_score[rows, best_hf] >= 0.0
+    v_hf = inner[rows, best_hf]
+    v_lf = lf_pow[rows, best_lf]
+    has_lf = v_lf >= 0.0
+    take_lf = has_lf & (~has_hf | (v_lf > lf_dominance * v_hf))
+    rates = 60.0 * f[np.where(take_lf, best_lf, best_hf)]
+    return np.asarray(rates[has_hf | has_lf], dtype=np.float64)
 
 
+def _breath_bins(nfft: int, fs_hz: float, from_hz: float) -> tuple[int, int, FloatArray]:
+    """The bins [lo, hi) of an ``nfft`` periodogram from ``from_hz`` to _BREATH_MAX_HZ (never its first
+    or last bin, which cannot be a local maximum), and their frequencies; cached per size."""
+    key = (nfft, fs_hz, from_hz)
+    hit = _BINS_CACHE.get(key)
+    if hit is None:
+        freqs = np.fft.rfftfreq(nfft, 1.0 / fs_hz)
+        lo = max(1, int(np.searchsorted(freqs, from_hz, side="left")))
+        hi = max(lo, min(freqs.size - 1, int(np.searchsorted(freqs, _BREATH_MAX_HZ, side="right"))))
+        hit = (lo, hi, np.asarray(freqs[lo:hi], dtype=np.float64))
+        if len(_BINS_CACHE) >= 16:
+            _BINS_CACHE.pop(next(iter(_BINS_CACHE)))
+        _BINS_CACHE[key] = hit
+    return hit
+
+
+_BINS_CACHE: dict[tuple[int, float, float], tuple[int, int, FloatArray]] = {}
 _BREATH_MIN_HZ = 0.095
 """6 breaths/min, less half a bin of a 60 s window zero-padded eight times."""
 _BREATH_MAX_HZ = 0.5
@@ -298,6 +324,7 @@ def breathing_rate(
     step_s: float = 30.0,
     hf_from_hz: float = 0.15,
     lf_dominance: float = 10.0,
+    tachogram: FloatArray | None = None,
 ) -> float:
     """Breathing rate (breaths/min, 6-30) from the respiratory sinus arrhythmia of a window of 30 s or more.
 
@@ -316,6 +343,8 @@ def breathing_rate(
     median of their rates is returned (breathing drifts over minutes; one long periodogram smears it).
     NaN with fewer than 30 s of beats or no peak. Measured against a respiration belt and a simulated
     RSA with Mayer waves in BENCHMARKS.md ("Breathing rate").
+
+    ``tachogram``: ``resample_rr(rr_ms, fs_hz=fs_hz)`` when the caller has it already.
     """
     rr = as_rr_array(rr_ms)
     if rr.size < 8:
@@ -323,7 +352,7 @@ def breathing_rate(
     total_s = float(rr.sum()) / 1000.0
     if total_s < 30.0:
         return NAN
-    x = resample_rr(rr, fs_hz=fs_hz)
+    x = resample_rr(rr, fs_hz=fs_hz) if tachogram is None else tachogram
     per = round(window_s * fs_hz)
     if total_s <= 1.5 * window_s or x.size < per:
         seg = x[None, :]
@@ -336,7 +365,7 @@ def breathing_rate(
     if seg.shape[1] < 8:
         return NAN
     rates = _rates_of_segments(seg, fs_hz=fs_hz, hf_from_hz=hf_from_hz, lf_dominance=lf_dominance)
-    return float(np.median(rates)) if rates else NAN
+    return float(np.median(rates)) if rates.size else NAN
 
 
 # -- nonlinear ----------------------------------------------------------------------------------------
@@ -377,25 +406,74 @@ def dfa_alpha1(rr_ms: RRInput, *, min_box: int = 4, max_box: int = 16, min_beats
     rr = as_rr_array(rr_ms)
     if rr.size < max(min_beats, 2 * max_box):
         return NAN
-    sizes = np.arange(min_box, max_box + 1)
-    starts, lengths, which, sxx, log_n = _dfa_plan_for(rr.size, min_box, max_box)
-    y = np.cumsum(rr - float(rr.sum()) / rr.size)
-    idx = np.arange(y.size, dtype=np.float64)
-    p0 = np.concatenate(([0.0], np.cumsum(y)))
-    p1 = np.concatenate(([0.0], np.cumsum(idx * y)))
-    p2 = np.concatenate(([0.0], np.cumsum(y * y)))
-    ends = starts + lengths
-    sy = p0[ends] - p0[starts]
-    sxy = (p1[ends] - p1[starts]) - (starts + (lengths - 1) / 2.0) * sy
-    ss = (p2[ends] - p2[starts]) - sy * sy / lengths - sxy * sxy / sxx
-    sums = np.bincount(which, weights=np.maximum(ss, 0.0), minlength=sizes.size)
-    counts = np.bincount(which, weights=lengths.astype(np.float64), minlength=sizes.size)
-    f2 = sums / counts
+    fit = _dfa_fit(rr.size, min_box, max_box)
+    n = rr.size
+    y = np.cumsum(rr - float(rr.sum()) / n)
+    p = np.zeros((3, n + 1))  # prefix sums of y, i*y and y*y, each starting at 0
+    np.cumsum(y, out=p[0, 1:])
+    np.cumsum(fit.index[:n] * y, out=p[1, 1:])
+    np.cumsum(y * y, out=p[2, 1:])
+    box = p[:, fit.ends] - p[:, fit.starts]
+    sy = box[0]
+    sxy = box[1] - fit.centres * sy
+    ss = box[2] - sy * sy / fit.lengths - sxy * sxy / fit.sxx
+    sums = np.bincount(fit.which, weights=np.maximum(ss, 0.0), minlength=fit.n_sizes)
+    f2 = sums / fit.counts
     if np.any(f2 <= 0):
         return NAN
     log_f = 0.5 * np.log(f2)
+    return float(np.dot(fit.lx, log_f - log_f.mean()) / fit.lxx)
+
+
+@dataclass(frozen=True, slots=True)
+class _DfaFit:
+    """What :func:`dfa_alpha1` needs for a series of one length, computed once per length."""
+
+    starts: npt.NDArray[np.int64]
+    ends: npt.NDArray[np.int64]
+    which: npt.NDArray[np.int64]
+    lengths: FloatArray
+    centres: FloatArray
+    sxx: FloatArray
+    counts: FloatArray
+    n_sizes: int
+    index: FloatArray
+    lx: FloatArray
+    lxx: float
+
+
+_RANGE: list[FloatArray] = [np.arange(1024, dtype=np.float64)]
+
+
+def _float_range(n: int) -> FloatArray:
+    """0.0, 1.0, ..., n - 1 as a view of one shared array (grown to a power of two when needed)."""
+    if _RANGE[0].size < n:
+        size = _RANGE[0].size
+        while size < n:
+            size *= 2
+        _RANGE[0] = np.arange(size, dtype=np.float64)
+    return _RANGE[0][:n]
+
+
+def _dfa_fit(n_rr: int, min_box: int, max_box: int) -> _DfaFit:
+    """Cut from the shared box plan for each call (per-length copies would cost memory per length)."""
+    sizes = np.arange(min_box, max_box + 1)
+    starts, lengths, which, sxx, log_n = _dfa_plan_for(n_rr, min_box, max_box)
     lx = log_n - log_n.mean()
-    return float(np.dot(lx, log_f - log_f.mean()) / np.dot(lx, lx))
+    lengths_f = lengths.astype(np.float64)
+    return _DfaFit(
+        starts=starts,
+        ends=starts + lengths,
+        which=which,
+        lengths=lengths_f,
+        centres=starts + (lengths - 1) / 2.0,
+        sxx=sxx,
+        counts=np.asarray(np.bincount(which, weights=lengths_f, minlength=sizes.size), dtype=np.float64),
+        n_sizes=int(sizes.size),
+        index=_float_range(n_rr),
+        lx=lx,
+        lxx=float(np.dot(lx, lx)),
+    )
 
 
 def _dfa_plan_for(
@@ -494,11 +572,13 @@ def compute_window(
         pc = Poincare(NAN, NAN)
         dfa = si = resp = NAN
         if full:
-            fd = frequency_domain(rr)
+            # one 4 Hz tachogram for the spectrum and the breathing rate (both resample the same way)
+            x = resample_rr(rr) if rr.size >= 8 and float(rr.sum()) >= 30000.0 else None
+            fd = frequency_domain(rr, tachogram=x)
             pc = poincare(rr)
             dfa = dfa_alpha1(rr) if artifact_pct <= max_artifact_pct_dfa else NAN
             si = stress_index(rr)
-            resp = breathing_rate(rr)
+            resp = breathing_rate(rr, tachogram=x)
     finally:
         _VALIDATED.reset(token)
     return HrvWindow(

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import math
+import operator
 import os
 import random
 import sqlite3
@@ -56,6 +57,18 @@ def _num(x: float | None) -> float | None:
     return x if math.isfinite(x) else None
 
 
+_BEATS_SQL = "INSERT OR IGNORE INTO beats (seq, user, device, t, rr_ms, artifact) VALUES (?,?,?,?,?,?)"
+_WINDOW_SQL = (
+    f"INSERT INTO windows (seq, user, device, channel, t, window_s, {', '.join(WINDOW_FEATURES)}, valid) "
+    f"VALUES (?,?,?,?,?,?,{','.join('?' * len(WINDOW_FEATURES))},?)"
+)
+_AROUSAL_SQL = (
+    "INSERT INTO arousal (seq, user, t, score, a, z_hr, z_ln_rmssd, state, warming_up, gated, hr_bpm,"
+    " rmssd_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_window_features = operator.attrgetter(*WINDOW_FEATURES)
+
+
 def _create_private(path: Path) -> None:
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
@@ -81,9 +94,14 @@ class Archive(ControlsTable):
         self.path = Path(path)
         if not self.path.exists():
             _create_private(self.path)
-        self.conn = sqlite3.connect(
+        self._db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
         )
+        self._pending: dict[str, list[tuple[Any, ...]]] = {}
+        """Rows of the frequent inserts (beats, windows, arousal) not yet handed to SQLite: written with
+        one ``executemany`` per statement before the connection is used for anything else (see
+        :attr:`conn`) and before every commit, so they are exactly as durable as rows inserted one by one
+        into the open transaction (committed with it, lost with it)."""
         self._in_tx = False
         self._closed = False
         self._seq = 0
@@ -93,6 +111,25 @@ class Archive(ControlsTable):
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The SQLite connection, with every queued row written first (reads see them, as before)."""
+        if self._pending:
+            self._write_pending()
+        return self._db
+
+    def _write_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        for sql, rows in pending.items():
+            self._db.executemany(sql, rows)
+
+    def _queue(self, sql: str, row: tuple[Any, ...]) -> None:
+        rows = self._pending.get(sql)
+        if rows is None:
+            self._pending[sql] = [row]
+        else:
+            rows.append(row)
 
     @classmethod
     def in_dir(cls, data_dir: str | os.PathLike[str]) -> Archive:
@@ -198,6 +235,8 @@ class Archive(ControlsTable):
 
     def commit(self) -> None:
         if self._in_tx:
+            if self._pending:
+                self._write_pending()
             if self._seq != self._seq_at_begin:
                 self.conn.execute("UPDATE seq_counter SET seq = ? WHERE id = 0", (self._seq,))
             self.conn.execute("COMMIT")
@@ -205,7 +244,8 @@ class Archive(ControlsTable):
 
     def rollback(self) -> None:
         if self._in_tx:
-            self.conn.execute("ROLLBACK")
+            self._pending.clear()
+            self._db.execute("ROLLBACK")
             self._in_tx = False
             self._seq = self._seq_at_begin
 
@@ -256,15 +296,28 @@ class Archive(ControlsTable):
 
     # -- writes ----------------------------------------------------------------------------------------
     def add_beats(self, beats: Iterable[Beat], artifacts: Sequence[bool] | None = None) -> int:
+        """Insert beats (a beat already stored is ignored); returns how many were new."""
         self._begin()
         rows = [
             (self._next_seq(), b.user, b.device, b.t, b.rr_ms, int(artifacts[i]) if artifacts else 0)
             for i, b in enumerate(beats)
         ]
-        cur = self.conn.executemany(
-            "INSERT OR IGNORE INTO beats (seq, user, device, t, rr_ms, artifact) VALUES (?,?,?,?,?,?)", rows
-        )
+        cur = self.conn.executemany(_BEATS_SQL, rows)
         return cur.rowcount
+
+    def queue_beats(self, beats: Sequence[Beat], artifacts: Sequence[bool]) -> None:
+        """:meth:`add_beats` without the count: the rows are written with the next use of the connection
+        or commit (one ``executemany`` for many notifications), in the same transaction."""
+        if not self._in_tx:
+            self._begin()
+        rows = self._pending.get(_BEATS_SQL)
+        if rows is None:
+            rows = self._pending[_BEATS_SQL] = []
+        seq = self._seq
+        for b, bad in zip(beats, artifacts, strict=True):
+            seq += 1
+            rows.append((seq, b.user, b.device, b.t, b.rr_ms, int(bad)))
+        self._seq = seq
 
     def add_gap(self, gap: Gap) -> None:
         self._begin()
@@ -276,11 +329,8 @@ class Archive(ControlsTable):
     def add_window(self, w: WindowResult) -> None:
         self._begin()
         win = w.window
-        cols = ", ".join(WINDOW_FEATURES)
-        marks = ",".join("?" * len(WINDOW_FEATURES))
-        self.conn.execute(
-            f"INSERT INTO windows (seq, user, device, channel, t, window_s, {cols}, valid) "
-            f"VALUES (?,?,?,?,?,?,{marks},?)",
+        self._queue(
+            _WINDOW_SQL,
             (
                 self._next_seq(),
                 w.user,
@@ -288,16 +338,15 @@ class Archive(ControlsTable):
                 str(w.channel),
                 win.t,
                 win.window_s,
-                *(_num(getattr(win, c)) for c in WINDOW_FEATURES),
+                *[v if math.isfinite(v) else None for v in map(float, _window_features(win))],
                 int(win.valid),
             ),
         )
 
     def add_arousal(self, user: str, x: Arousal) -> None:
         self._begin()
-        self.conn.execute(
-            "INSERT INTO arousal (seq, user, t, score, a, z_hr, z_ln_rmssd, state, warming_up, gated, hr_bpm,"
-            " rmssd_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        self._queue(
+            _AROUSAL_SQL,
             (
                 self._next_seq(),
                 user,

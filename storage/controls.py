@@ -24,8 +24,11 @@ def _num(x: float | None) -> float | None:
 class ControlsTable:
     """Reads and writes of ``controls``; the archive supplies the connection, transactions and ``seq``."""
 
-    conn: sqlite3.Connection
     _seq: int
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        raise NotImplementedError
 
     def _begin(self) -> None:
         raise NotImplementedError
