@@ -62,6 +62,7 @@ EXPIRY_S = 900.0  # 15 wall seconds at 60x
 DOWN_WALL_S = 4.0
 
 
+@pytest.mark.scenario
 @pytest.mark.slow
 def test_with_the_receiver_down_prompts_reach_mqtt_and_the_console_and_the_push_is_retried(
     tmp_path: Path,

@@ -93,6 +93,7 @@ def _collect(
     )
 
 
+@pytest.mark.scenario
 @pytest.mark.slow
 def test_collector_delivers_every_notification_once_after_a_broker_outage(
     tmp_path: Path, nats_cluster: NatsCluster, spawn: Callable[..., Proc]
