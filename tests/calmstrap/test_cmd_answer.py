@@ -23,6 +23,12 @@ def env_with(**extra: str) -> dict[str, str]:
         PYTHONPATH=str(REPO),
         CALMSTRAP_POLICY__QUIET_HOURS="0:00-0:00",
         CALMSTRAP_POLICY__CONTROL_PROBABILITY="0",
+        # personal after 5 minutes (default 30): the sim's first episode (seed 1, minute 21) then prompts,
+        # not only its second (minute 45); what is tested is the CLI reaching the service, not the baseline
+        CALMSTRAP_PROCESSING__BASELINE_MIN_MINUTES="5",
+        # no recovery message: it closes a prompted episode whatever the snooze, and at 100x it can come
+        # in the middle of the practice (a second push, a prompt row): what is tested is snooze and practice
+        CALMSTRAP_POLICY__DISABLED_KINDS="recovery",
         **extra,
     )
     return env

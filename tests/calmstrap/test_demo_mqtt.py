@@ -51,6 +51,7 @@ EXPIRY_S = 600.0  # 15 wall seconds at 40x
 OUTAGE_WALL_S = 30.0
 
 
+@pytest.mark.scenario
 @pytest.mark.slow
 def test_broker_outage_mid_demo_never_delivers_late_and_delivers_what_is_still_useful(tmp_path: Path) -> None:
     """Broker down 30 s mid-demo: the demo finishes; prompts expired meanwhile never arrive; the rest do.

@@ -33,11 +33,12 @@ def test_demo_with_a_page_pushes_each_prompt_as_json_with_its_link(tmp_path: Pat
     """``demo --web 127.0.0.1:PORT`` with ``notify.urls = json://...``: one POST per prompt, each with its link."""
     port = free_port()
     data = tmp_path / "d"
-    args = ["demo", "--speed", "120", "--web", f"127.0.0.1:{port}", "--data-dir", str(data)]
+    # at 600x (was 120x) with the expiry 5x the default's 120 s: a push still has 1 wall second to arrive
+    args = ["demo", "--speed", "600", "--web", f"127.0.0.1:{port}", "--data-dir", str(data)]
     with Receiver() as r:
         run = subprocess.run(
             [sys.executable, "-m", "calmstrap", *args],
-            env=demo_env(CALMSTRAP_NOTIFY__URLS=r.url),
+            env=demo_env(CALMSTRAP_NOTIFY__URLS=r.url, CALMSTRAP_POLICY__EXPIRY_S="600"),
             capture_output=True,
             text=True,
             timeout=120,
@@ -62,6 +63,7 @@ EXPIRY_S = 900.0  # 15 wall seconds at 60x
 DOWN_WALL_S = 4.0
 
 
+@pytest.mark.scenario
 @pytest.mark.slow
 def test_with_the_receiver_down_prompts_reach_mqtt_and_the_console_and_the_push_is_retried(
     tmp_path: Path,

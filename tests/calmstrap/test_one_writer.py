@@ -28,6 +28,13 @@ def influxdb(tmp_path: Path) -> Iterator[InfluxServer]:
         yield server
 
 
+def cli_popen(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "calmstrap", *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+    )  # fmt: skip
+
+
 def _count(db: Path, sql: str) -> int:
     try:
         con = sqlite3.connect(db)
@@ -55,7 +62,7 @@ def test_run_survives_import_export_and_sync_beside_it(tmp_path: Path, influxdb:
     db = d / "archive.db"
     env = env_for(influxdb)
     run = subprocess.Popen(
-        [sys.executable, "-m", "calmstrap", "run", "--source", "sim", "--speed", "5", "--data-dir", str(d)],
+        [sys.executable, "-m", "calmstrap", "run", "--source", "sim", "--speed", "20", "--data-dir", str(d)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
     )  # fmt: skip
     try:
@@ -65,18 +72,16 @@ def test_run_survives_import_export_and_sync_beside_it(tmp_path: Path, influxdb:
             assert time.monotonic() < deadline, "run archived no beats within 60 s"
             time.sleep(0.2)
 
-        second = calmstrap("run", "--source", "sim", "--data-dir", str(d), env=env, cwd=tmp_path, timeout=60)
-        assert second.returncode == 2
-        assert f"process {run.pid}" in second.stderr
-
         big = tmp_path / "big.txt"
         big.write_text(
             "# a long recording\n" + "".join(f"{780 + i % 50}\n" for i in range(20_000)), encoding="utf-8"
         )
-        importer = subprocess.Popen(
-            [sys.executable, "-m", "calmstrap", "import", str(big), "--user", "imp", "--data-dir", str(d),
-             "--start", "1700000000"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        # the second run, the import, and each round's export and sync run at the same time (beside one
+        # another and the run), not one after the other
+        second = cli_popen("run", "--source", "sim", "--data-dir", str(d), env=env, cwd=tmp_path)
+        importer = cli_popen(
+            "import", str(big), "--user", "imp", "--data-dir", str(d), "--start", "1700000000",
+            env=env, cwd=tmp_path,
         )  # fmt: skip
         user = ""
         while not user:
@@ -84,23 +89,30 @@ def test_run_survives_import_export_and_sync_beside_it(tmp_path: Path, influxdb:
             row = con.execute("SELECT user FROM beats WHERE device = 'sim-strap' LIMIT 1").fetchone()
             con.close()
             user = row[0] if row else ""
+            time.sleep(0.05)
         today = datetime.now(UTC).date().isoformat()
         for i in range(3):
-            exp = calmstrap(
+            exp = cli_popen(
                 "export", "--user", user, "--from", today, "--to", today, "--format", "csv",
                 "--out", str(tmp_path / f"out{i}"), "--no-progress", "--data-dir", str(d), env=env, cwd=tmp_path,
             )  # fmt: skip
-            assert exp.returncode == 0, exp.stderr
-            syn = calmstrap("sync", "--data-dir", str(d), env=env, cwd=tmp_path)
-            assert syn.returncode == 0, syn.stderr
+            syn = cli_popen("sync", "--data-dir", str(d), env=env, cwd=tmp_path)
+            for name, proc in (("export", exp), ("sync", syn)):
+                _out, err = proc.communicate(timeout=120)
+                assert proc.returncode == 0, f"{name}: {err}"
             assert run.poll() is None, "run stopped while others wrote beside it"
+        _out, err = second.communicate(timeout=60)
+        assert second.returncode == 2
+        assert f"process {run.pid}" in err
         out, err = importer.communicate(timeout=600)
         assert importer.returncode == 0, err
         assert "imported 20000 beats" in out
         assert run.poll() is None, "run stopped while the import wrote beside it"
         beats_now = _count(db, "SELECT COUNT(*) FROM beats WHERE device = 'sim-strap'")
-        time.sleep(3.0)
-        assert _count(db, "SELECT COUNT(*) FROM beats WHERE device = 'sim-strap'") > beats_now  # still going
+        deadline = time.monotonic() + 10.0  # still going: more beats (one about every 50 ms at 20x)
+        while _count(db, "SELECT COUNT(*) FROM beats WHERE device = 'sim-strap'") <= beats_now:
+            assert time.monotonic() < deadline, "run archived no beat after the others were done"
+            time.sleep(0.1)
     finally:
         run.send_signal(signal.SIGINT)
         rc = run.wait(timeout=60)

@@ -42,7 +42,9 @@ async def _create_streams(cl: NatsCluster) -> None:
 async def _stored(cl: NatsCluster, user: str) -> list[tuple[str, int]]:
     """(device, seq) of every collector message stored for ``user``, in stream order."""
     nc = await nats.connect(cl.servers.split(","), user=SERVICE_USER, password=SERVICE_PASSWORD)
-    js = nc.jetstream()
+    # the consumer's creation waits up to 30 s (default 5): right after the whole cluster restarted, on a
+    # loaded machine, its replicated consumer may take longer to get a leader
+    js = nc.jetstream(timeout=30.0)
     sub = await js.pull_subscribe(
         f"{sj.PARTITION_PREFIX}.*.{user}",
         stream=sj.NOTIFY_STREAM,
@@ -94,6 +96,7 @@ def _collect(
     )
 
 
+@pytest.mark.scenario
 @pytest.mark.slow
 def test_collector_delivers_every_notification_once_after_a_broker_outage(
     tmp_path: Path, nats_cluster: NatsCluster, spawn: Callable[..., Proc]

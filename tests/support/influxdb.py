@@ -13,7 +13,6 @@ import base64
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support import procs
 from tests.support.procs import missing_binary, terminate
 
 INFLUXD_CANDIDATES = ("influxd", "/usr/bin/influxd")
@@ -47,9 +47,7 @@ def require_influxd() -> str:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return procs.free_port()
 
 
 def _config(root: Path, http_port: int, rpc_port: int) -> str:

@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cluster.straps import strap_lease_subjects
+from tests.support import procs
 from tests.support.procs import missing_binary, terminate
 
 NATS_CANDIDATES = ("/usr/sbin/nats-server", "/usr/bin/nats-server")
@@ -60,9 +60,7 @@ def require_nats_server() -> str:
 def free_port() -> int:
     """A free loopback port that is not NATS's standard 4222 (or its cluster / monitoring ports)."""
     while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
+        port = procs.free_port()
         if port not in (4222, 6222, 8222):
             return port
 
