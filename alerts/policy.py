@@ -321,8 +321,8 @@ class PromptPolicy:
         last = self._last_arousal
         if last is None or last.state is not ArousalState.CALM:
             return None  # only when arousal really came down (not an episode cut off by the end of a run)
-        if in_quiet_hours(t, c.quiet_start, c.quiet_end, self.tz):
-            return None
+        if t < self._snooze_until or in_quiet_hours(t, c.quiet_start, c.quiet_end, self.tz):
+            return None  # a snooze silences everything, the kind words of a recovery message too
         return self._make(RECOVERY_MESSAGES[0], t, episode.id, episode.peak_score)
 
     def prompt_ids_for(self, episode_id: str) -> tuple[str, ...]:

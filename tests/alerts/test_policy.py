@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, time
 
 from alerts.catalog import CATALOG, Prompt, PromptKind
@@ -30,10 +31,16 @@ def sample(t: float, a: float) -> Arousal:
 
 
 def run_day(
-    levels: list[tuple[float, float, float]], policy: PromptPolicy, *, seed: int = 3, end_h: float = 24.0
+    levels: list[tuple[float, float, float]],
+    policy: PromptPolicy,
+    *,
+    seed: int = 3,
+    end_h: float = 24.0,
+    on_prompt: Callable[[Prompt], None] | None = None,
 ) -> tuple[list[Prompt], list[Episode]]:
     """Feed A every 5 s (baseline noise plus ``levels``: (start h, duration s, A)) through the episode
-    detector and the policy the way the pipeline does; return the prompts and the finished episodes."""
+    detector and the policy the way the pipeline does; return the prompts and the finished episodes.
+    ``on_prompt``: what the person does when a prompt arrives (e.g. snooze)."""
     rng = random.Random(seed)
     det = EpisodeDetector(user=policy.user, onset_a=1.5, end_a=0.5)
     prompts: list[Prompt] = []
@@ -57,6 +64,8 @@ def run_day(
                 p = policy.on_episode_end(ev, t)
             if p is not None:
                 prompts.append(p)
+                if on_prompt is not None:
+                    on_prompt(p)
     return prompts, episodes
 
 
@@ -127,6 +136,17 @@ def test_recovery_message_only_after_a_prompted_episode() -> None:
     prompts, eps = run_day([(12.0, 200.0, 2.5), (22.5, 200.0, 2.5)], policy)
     rec = [p for p in prompts if p.kind is PromptKind.RECOVERY]
     assert [p.reason_episode_id for p in rec] == [eps[0].id]
+
+
+def test_no_recovery_message_while_snoozed() -> None:
+    """A person who snoozes right after the prompt gets no recovery message when that episode ends."""
+    policy = PromptPolicy(user="me", config=NO_CONTROLS, tz=UTC, seed=1)
+    prompts, eps = run_day(
+        [(12.0, 200.0, 2.5)], policy, end_h=13.0, on_prompt=lambda p: policy.snooze(p.t, 30.0)
+    )
+    assert len(eps) == 1
+    assert [p.kind for p in prompts if p.reason_episode_id == eps[0].id] != []
+    assert [p for p in prompts if p.kind is PromptKind.RECOVERY] == []
 
 
 def _learn(seed: int, helpful: PromptKind, n: int = 150) -> list[PromptKind]:
