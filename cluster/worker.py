@@ -26,7 +26,7 @@ import random
 import struct
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,6 +38,7 @@ from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from cluster import subjects as sj
+from cluster.delivery import InOrder, publish_all
 from cluster.errors import BadMessage, ClusterError, LeaseLost
 
 log = logging.getLogger("calmstrap.cluster.worker")
@@ -190,6 +191,7 @@ class PartitionRunner:
     _covered: int = 0
     _last_seq: int = 0
     _last_msg: Msg | None = None
+    _order: InOrder = field(default_factory=InOrder)
     owner: str = "w"
     stopping: bool = False
     lost: bool = False
@@ -201,17 +203,10 @@ class PartitionRunner:
             raise LeaseLost(self.partition, f"p.{self.partition}")
 
     async def run(self) -> None:
-        delay = 0.2
-        while True:  # a node away or a slow cluster: set up again, with a growing random delay
-            try:
-                sub = await self._setup()
-                break
-            except LeaseLost:
-                raise
-            except Exception as exc:
-                log.warning("partition %d: set-up failed (%s); retrying", self.partition, exc)
-                await asyncio.sleep(random.uniform(0.1, delay))
-                delay = min(delay * 2, 5.0)
+        await self.consume(await self._retrying(self._setup))
+
+    async def consume(self, sub: JetStreamContext.PullSubscription) -> None:
+        """Process what ``sub`` (from :meth:`_setup`) delivers until stopped, checkpointing on the way."""
         next_checkpoint = time.monotonic() + self.checkpoint_every_s
         delay = 0.2
         try:
@@ -229,8 +224,17 @@ class PartitionRunner:
                     continue
                 delay = 0.2
                 self._check()
-                if msgs:
-                    await self._process(msgs)
+                if msgs and not await self._process(msgs):
+                    # a delivery never arrived: nothing after it was used; start over right after the last
+                    # message processed (the sessions' state is exactly that far)
+                    log.warning(
+                        "partition %d: a delivery was lost on the way; consuming again from stream sequence %d",
+                        self.partition,
+                        self._last_seq + 1,
+                    )
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+                    sub = await self._retrying(self._subscribe)
                 if time.monotonic() >= next_checkpoint:
                     await self.checkpoint()
                     next_checkpoint = time.monotonic() + self.checkpoint_every_s
@@ -238,6 +242,21 @@ class PartitionRunner:
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def _retrying(
+        self, setup: Callable[[], Awaitable[JetStreamContext.PullSubscription]]
+    ) -> JetStreamContext.PullSubscription:
+        """A node away or a slow cluster: set up again, with a growing random delay."""
+        delay = 0.2
+        while True:
+            try:
+                return await setup()
+            except LeaseLost:
+                raise
+            except Exception as exc:
+                log.warning("partition %d: set-up failed (%s); retrying", self.partition, exc)
+                await asyncio.sleep(random.uniform(0.1, delay))
+                delay = min(delay * 2, 5.0)
 
     async def _setup(self) -> JetStreamContext.PullSubscription:
         """Read the partition checkpoint and recreate the partition's consumer from the next sequence."""
@@ -248,20 +267,25 @@ class PartitionRunner:
         self._users.clear()
         self._user_seq.clear()
         self._dirty.clear()
+        return await self._subscribe()
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        """This owner's consumer (its predecessors' deleted), from the stream sequence after ``_last_seq``."""
+        self._check()
         durable = f"{sj.partition_consumer(self.partition)}-{self.owner}"
         for info in await self.js.consumers_info(sj.NOTIFY_STREAM):
             name = info.name or ""
             if name == durable or name.startswith(sj.partition_consumer(self.partition) + "-"):
                 with contextlib.suppress(NotFoundError):
                     await self.js.delete_consumer(sj.NOTIFY_STREAM, name)
-        start = self._covered + 1
+        start = self._last_seq + 1
         await self.js.add_consumer(
             sj.NOTIFY_STREAM,
             ConsumerConfig(
                 durable_name=durable,
                 filter_subject=sj.partition_filter(self.partition),
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE if self._covered else DeliverPolicy.ALL,
-                opt_start_seq=start if self._covered else None,
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE if self._last_seq else DeliverPolicy.ALL,
+                opt_start_seq=start if self._last_seq else None,
                 ack_policy=AckPolicy.ALL,
                 ack_wait=30.0,
                 max_ack_pending=-1,
@@ -270,12 +294,20 @@ class PartitionRunner:
             ),
         )
         sub = await self.js.pull_subscribe_bind(durable, stream=sj.NOTIFY_STREAM)
+        self._order = InOrder()
+        self._last_msg = None  # acknowledgements belong to the consumer just deleted
         log.info("partition %d: consuming from stream sequence %d", self.partition, start)
         return sub
 
-    async def _process(self, msgs: Sequence[Msg]) -> None:
+    async def _process(self, msgs: Sequence[Msg]) -> bool:
+        """Process a fetched batch in order; False if a delivery before one of them never arrived (the
+        messages from there on are left for the consumer :meth:`run` then recreates)."""
         out: list[Outbound] = []
+        complete = True
         for msg in msgs:
+            if not self._order.accept(msg):
+                complete = False
+                break
             seq = int(msg.metadata.sequence.stream)
             if seq <= self._last_seq:
                 continue  # redelivered
@@ -304,6 +336,7 @@ class PartitionRunner:
         self._check()
         await publish_all(self.js, out)
         self.stats.outputs += len(out)
+        return complete
 
     async def checkpoint(self) -> None:
         """Save every changed user's state, then the partition's covered sequence, then ack the inputs."""
@@ -327,43 +360,6 @@ class PartitionRunner:
             with contextlib.suppress(Exception):  # an ack lost is only a redelivery, skipped by sequence
                 await self._last_msg.ack()
             self._last_msg = None
-
-
-async def publish_all(js: JetStreamContext, out: Sequence[Outbound], *, timeout_s: float = 5.0) -> None:
-    """Publish and wait for every ack; failures are retried (same ids) with a growing random delay.
-
-    All go out pipelined; after a failure everything from the first unacknowledged output on is sent
-    again one at a time, in order (the server drops the ones it already has by their ids)."""
-    pending = list(out)
-    delay = 0.2
-    while pending:
-        results = await asyncio.gather(
-            *(
-                js.publish(o.subject, o.payload, timeout=timeout_s, headers={sj.HDR_MSG_ID: o.msg_id})
-                for o in pending
-            ),
-            return_exceptions=True,
-        )
-        first_bad = next((i for i, r in enumerate(results) if isinstance(r, BaseException)), None)
-        if first_bad is None:
-            return
-        pending = pending[first_bad:]
-        log.warning("results stream: %d outputs not acknowledged; retrying", len(pending))
-        await asyncio.sleep(random.uniform(0.1, delay))
-        delay = min(delay * 2, 5.0)
-        while pending:
-            try:
-                await js.publish(
-                    pending[0].subject,
-                    pending[0].payload,
-                    timeout=timeout_s,
-                    headers={sj.HDR_MSG_ID: pending[0].msg_id},
-                )
-            except Exception:
-                await asyncio.sleep(random.uniform(0.1, delay))
-                delay = min(delay * 2, 5.0)
-                continue
-            pending.pop(0)
 
 
 @dataclass(slots=True)
@@ -475,7 +471,13 @@ class Worker:
 
     def _start(self, p: int, key: _Key) -> None:
         runner = PartitionRunner(
-            self.js, self.state_kv, p, self.host_factory(p), self.checkpoint_every_s, self.stats
+            self.js,
+            self.state_kv,
+            p,
+            self.host_factory(p),
+            self.checkpoint_every_s,
+            self.stats,
+            owner=self.worker_id,  # its own consumer: one a zombie predecessor still pulls from is deleted
         )
         task = asyncio.create_task(runner.run(), name=f"partition:{p}")
         self.held[p] = _Held(key, runner, task)
