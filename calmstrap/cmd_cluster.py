@@ -31,7 +31,7 @@ from cluster import subjects as sj
 from cluster.archiver import Archiver
 from cluster.collector import Publisher
 from cluster.connect import NatsSettings, connected, ensure_kv, ensure_streams, servers_of
-from cluster.ops import RecordingArchive
+from cluster.ops import UPDATES, RecordingArchive
 from cluster.outbox import Outbox
 from cluster.straps import Link, StrapLease
 from cluster.worker import Inbound, Outbound, Worker
@@ -330,7 +330,7 @@ class SessionHost:
                 live.first_t = None
         base = f"{ev.device}:{ev.epoch}:{ev.dev_seq}"
         return [
-            Outbound(sj.results_subject(ev.user, op.kind), f"{base}:{k}", op.encode())
+            Outbound(sj.results_subject(ev.user, op.kind), f"{base}:{k}", op.encode(), op.name in UPDATES)
             for k, op in enumerate(rec.take())
         ]
 

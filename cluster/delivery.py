@@ -7,6 +7,11 @@ of stream sequences would then skip it as a redelivery, and with ``AckPolicy.ALL
 next ack: lost for good. :class:`InOrder` notices the hole in the consumer's delivery sequence (which
 counts every delivery, so a lost one leaves a hole) before anything after it is used; the reader then
 recreates its consumer from the first stream sequence it has not applied.
+
+Outputs are published pipelined, and pipelined publishes can be stored out of order (one in the middle
+times out in a leader election and is sent again after the next ones were stored); an update (a beat
+flagged, a prompt's outcome) stored before the row it changes would change nothing. :func:`publish_all`
+therefore waits for every earlier acknowledgement before it sends an update.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -35,6 +40,9 @@ class Outgoing(Protocol):
 
     @property
     def payload(self) -> bytes: ...
+
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -59,11 +67,29 @@ class InOrder:
         return True
 
 
-async def publish_all(js: JetStreamContext, out: Sequence[Outgoing], *, timeout_s: float = 5.0) -> None:
-    """Publish and wait for every ack; failures are retried (same ids) with a growing random delay.
+def in_order_groups(out: Sequence[T]) -> list[list[T]]:
+    """``out`` cut before each output marked ``after_all``: a group is published (pipelined) only once the
+    groups before it are acknowledged, so an update never lands in the stream before the rows it changes
+    (pipelined publishes can be stored out of order when one in the middle fails and is sent again)."""
+    groups: list[list[T]] = []
+    for o in out:
+        if not groups or getattr(o, "after_all", False):
+            groups.append([])
+        groups[-1].append(o)
+    return groups
 
-    All go out pipelined; after a failure everything from the first unacknowledged output on is sent
+
+async def publish_all(js: JetStreamContext, out: Sequence[Outgoing], *, timeout_s: float = 5.0) -> None:
+    """Publish and wait for every ack, group after group (:func:`in_order_groups`); failures are retried
+    (same ids) with a growing random delay.
+
+    A group goes out pipelined; after a failure everything from its first unacknowledged output on is sent
     again one at a time, in order (the server drops the ones it already has by their ids)."""
+    for group in in_order_groups(out):
+        await _publish_group(js, group, timeout_s)
+
+
+async def _publish_group(js: JetStreamContext, out: Sequence[Outgoing], timeout_s: float) -> None:
     pending = list(out)
     delay = 0.2
     while pending:

@@ -69,6 +69,8 @@ class Outbound:
     subject: str
     msg_id: str
     payload: bytes
+    after_all: bool = False
+    """Stored only after every output before it (it updates what they insert: ``cluster.ops.UPDATES``)."""
 
 
 class PartitionHost(Protocol):

@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 from calmstrap.cmd_cluster import SessionHost
+from cluster.ops import UPDATES
 from cluster.subjects import EventKind
 from cluster.worker import Inbound, Outbound
 from processing import snapshot
@@ -91,3 +92,23 @@ def test_a_state_restored_at_every_event_continues_exactly(tmp_path: Path) -> No
         return differing
 
     assert asyncio.run(go()) == [], "(cut, first differing event)"
+
+
+def test_updates_wait_for_the_rows_they_change(tmp_path: Path) -> None:
+    """The host marks exactly the updating writes (beats flagged, outcomes) to be published after all
+    before them (cluster.delivery.publish_all)."""
+
+    evs = _perturbed(tmp_path, seed=10, minutes=12.0)
+
+    async def go() -> list[tuple[str, bool]]:
+        host = SessionHost(_config())
+        host.restore("u10", None)
+        out: list[tuple[str, bool]] = []
+        for ev in evs:
+            for o in await host.handle(ev):
+                out.append((snapshot.load(o.payload, kind="calmstrap.archive-op").name, o.after_all))
+        return out
+
+    out = asyncio.run(go())
+    assert {name for name, _ in out} & UPDATES, "the recording must flag beats or measure an outcome"
+    assert all(after_all == (name in UPDATES) for name, after_all in out)

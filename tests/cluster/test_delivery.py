@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 from cluster import subjects as sj
 from cluster.archiver import Archiver
 from cluster.connect import ensure_kv, ensure_streams
+from cluster.delivery import in_order_groups
 from cluster.ops import ArchiveOp
 from cluster.worker import Inbound, Outbound, PartitionRunner, WorkerStats, decode_checkpoint
 from sensors.beats import Beat
@@ -162,3 +163,10 @@ def test_the_archiver_applies_every_result_in_order_when_a_delivery_is_lost(
     assert len(stolen) == 3
     assert ts == [2000.0 + i for i in range(1, N + 1)], "every result once, in stream order"
     assert missed == 1, "the lost deliveries were noticed once"
+
+
+def test_an_update_is_published_only_after_everything_before_it() -> None:
+    out = [Outbound("s", str(i), b"", after_all=i in (2, 3, 6)) for i in range(8)]
+    groups = [[o.msg_id for o in g] for g in in_order_groups(out)]
+    assert groups == [["0", "1"], ["2"], ["3", "4", "5"], ["6", "7"]]
+    assert in_order_groups([]) == []
