@@ -26,6 +26,7 @@ from storage.archive import Archive
 from tests.support.nats import SERVICE_PASSWORD, SERVICE_USER, NatsCluster, running_cluster
 
 N = 40
+pytestmark = pytest.mark.slow
 USER = "u7"
 
 
