@@ -9,6 +9,8 @@
   noticed its lost lease cannot take messages from the new owner's consumer. A new owner
   reads the partition checkpoint (``p.<n>`` in ``calmstrap_state``: the stream sequence every message up to
   which is covered by saved user states), recreates the consumer from the next sequence and replays.
+  A delivery that never arrives (a hole in the consumer sequence, :mod:`cluster.delivery`) makes the owner
+  use nothing after it and recreate its consumer after the last message it processed.
 * State: ``u.<user>`` in ``calmstrap_state`` holds the user's state and the stream sequence it covers; a
   replayed message at or below it is skipped. Every state write is a compare-and-set on the revision the
   owner last saw, so a worker that lost its lease cannot overwrite its successor's state.
