@@ -32,14 +32,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError, NotFoundError
+from nats.js.errors import NoKeysError, NotFoundError
 from nats.js.kv import KeyValue
 
 from cluster import subjects as sj
+from cluster.cas import CasKey, cas_get, cas_put
 from cluster.delivery import InOrder, publish_all
 from cluster.errors import BadMessage, ClusterError, LeaseLost
 
@@ -120,55 +120,6 @@ def decode_checkpoint(data: bytes) -> tuple[int, bytes]:
 
 
 @dataclass(slots=True)
-class _Key:
-    """A key-value key this owner writes with compare-and-set; ``rev`` 0 = not there yet."""
-
-    name: str
-    rev: int = 0
-
-
-async def cas_put(kv: KeyValue, key: _Key, value: bytes, partition: int, *, attempts: int = 4) -> None:
-    """Write ``key`` if it is still at the revision this owner last saw; raises :class:`LeaseLost` if not.
-
-    A timeout is ambiguous (the write may have landed): the key is read back, and the write counts as
-    done when it holds this value at a newer revision, or is tried again when it is unchanged."""
-    for attempt in range(attempts):
-        try:
-            key.rev = await (
-                kv.create(key.name, value) if key.rev == 0 else kv.update(key.name, value, last=key.rev)
-            )
-            return
-        except KeyWrongLastSequenceError:
-            raise LeaseLost(partition, key.name) from None
-        except (TimeoutError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError, APIError) as exc:
-            if attempt == attempts - 1:
-                raise
-            log.debug("partition %d: %s write unsure (%s); reading it back", partition, key.name, exc)
-            await asyncio.sleep(random.uniform(0.05, 0.3 * (attempt + 1)))
-            try:
-                entry = await kv.get(key.name)
-            except KeyNotFoundError:
-                continue
-            except Exception:
-                continue
-            rev = int(entry.revision or 0)
-            if entry.value == value and rev > key.rev:
-                key.rev = rev
-                return
-            if rev != key.rev:
-                raise LeaseLost(partition, key.name) from None
-    raise LeaseLost(partition, key.name)
-
-
-async def cas_get(kv: KeyValue, name: str) -> tuple[_Key, bytes | None]:
-    try:
-        entry = await kv.get(name)
-    except KeyNotFoundError:
-        return _Key(name), None
-    return _Key(name, int(entry.revision or 0)), entry.value
-
-
-@dataclass(slots=True)
 class WorkerStats:
     processed: int = 0
     skipped_replayed: int = 0
@@ -188,10 +139,10 @@ class PartitionRunner:
     checkpoint_every_s: float
     stats: WorkerStats
     fetch_batch: int = 64
-    _users: dict[str, _Key] = field(default_factory=dict)
+    _users: dict[str, CasKey] = field(default_factory=dict)
     _user_seq: dict[str, int] = field(default_factory=dict)
     _dirty: set[str] = field(default_factory=set)
-    _pkey: _Key | None = None
+    _pkey: CasKey | None = None
     _covered: int = 0
     _last_seq: int = 0
     _last_msg: Msg | None = None
@@ -368,7 +319,7 @@ class PartitionRunner:
 
 @dataclass(slots=True)
 class _Held:
-    key: _Key
+    key: CasKey
     runner: PartitionRunner
     task: asyncio.Task[None]
     releasing: bool = False
@@ -455,7 +406,7 @@ class Worker:
             free = [p for p in range(self.partitions) if p not in self.held]
             random.shuffle(free)
             for p in free[: min(2, target - len(active))]:  # a few per round: no stampede
-                key = _Key(f"p.{p}")
+                key = CasKey(f"p.{p}")
                 try:
                     await cas_put(self.leases, key, wid, p)
                 except Exception:
@@ -473,7 +424,7 @@ class Worker:
             return 1
         return max(1, sum(1 for k in keys if k.startswith("w.")))
 
-    def _start(self, p: int, key: _Key) -> None:
+    def _start(self, p: int, key: CasKey) -> None:
         runner = PartitionRunner(
             self.js,
             self.state_kv,
