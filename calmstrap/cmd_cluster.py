@@ -12,11 +12,15 @@ import asyncio
 import contextlib
 import logging
 import math
+import random
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TypeVar, cast
+
+import nats.errors
+import nats.js.errors
 
 from alerts.catalog import Prompt
 from alerts.console import ConsoleNotifier
@@ -31,7 +35,7 @@ from cluster import subjects as sj
 from cluster.archiver import Archiver
 from cluster.collector import Publisher
 from cluster.connect import NatsSettings, connected, ensure_kv, ensure_streams, servers_of
-from cluster.ops import RecordingArchive
+from cluster.ops import UPDATES, RecordingArchive
 from cluster.outbox import Outbox
 from cluster.straps import Link, StrapLease
 from cluster.worker import Inbound, Outbound, Worker
@@ -45,6 +49,7 @@ from storage.progress import refresh_weekly_progress
 log = logging.getLogger("calmstrap.cluster")
 EXIT_CONFIG = 2
 USER_STATE_KIND = "calmstrap.worker-user"
+T = TypeVar("T")
 
 
 def nats_settings(cfg: Config, name: str) -> NatsSettings:
@@ -330,9 +335,22 @@ class SessionHost:
                 live.first_t = None
         base = f"{ev.device}:{ev.epoch}:{ev.dev_seq}"
         return [
-            Outbound(sj.results_subject(ev.user, op.kind), f"{base}:{k}", op.encode())
+            Outbound(sj.results_subject(ev.user, op.kind), f"{base}:{k}", op.encode(), op.name in UPDATES)
             for k, op in enumerate(rec.take())
         ]
+
+
+async def _until_set_up(who: str, make: Callable[[], Awaitable[T]]) -> T:
+    """Streams and buckets created (or found) even when a fresh or loaded cluster answers slowly at first, or
+    another process creates the same ones at the same moment: tried again with a growing random delay."""
+    delay = 0.5
+    while True:
+        try:
+            return await make()
+        except (TimeoutError, nats.errors.Error, nats.js.errors.APIError) as exc:
+            log.warning("%s: set-up failed (%s); retrying", who, exc)
+            await asyncio.sleep(random.uniform(0.1, delay))
+            delay = min(delay * 2, 5.0)
 
 
 async def worker_main(cfg: Config, args: argparse.Namespace) -> int:
@@ -340,9 +358,17 @@ async def worker_main(cfg: Config, args: argparse.Namespace) -> int:
     stop = _stop_event()
     async with connected(settings) as nc:
         js = nc.jetstream(timeout=10.0)
-        await ensure_streams(js, settings.replicas, strap_lease_ttl_s=cfg.nats.strap_lease_ttl_s)
-        leases = await ensure_kv(js, sj.LEASES_BUCKET, replicas=settings.replicas, ttl_s=cfg.nats.lease_ttl_s)
-        state = await ensure_kv(js, sj.STATE_BUCKET, replicas=settings.replicas, ttl_s=None)
+        await _until_set_up(
+            "worker",
+            lambda: ensure_streams(js, settings.replicas, strap_lease_ttl_s=cfg.nats.strap_lease_ttl_s),
+        )
+        leases = await _until_set_up(
+            "worker",
+            lambda: ensure_kv(js, sj.LEASES_BUCKET, replicas=settings.replicas, ttl_s=cfg.nats.lease_ttl_s),
+        )
+        state = await _until_set_up(
+            "worker", lambda: ensure_kv(js, sj.STATE_BUCKET, replicas=settings.replicas, ttl_s=None)
+        )
         worker = Worker(
             js,
             leases,
@@ -398,7 +424,10 @@ async def archive_main(cfg: Config, args: argparse.Namespace) -> int:
             await stack.enter_async_context(cmd_sync.background_sync(cfg, archive))
             nc = await stack.enter_async_context(connected(settings))
             js = nc.jetstream(timeout=10.0)
-            await ensure_streams(js, settings.replicas, strap_lease_ttl_s=cfg.nats.strap_lease_ttl_s)
+            await _until_set_up(
+                "archiver",
+                lambda: ensure_streams(js, settings.replicas, strap_lease_ttl_s=cfg.nats.strap_lease_ttl_s),
+            )
             archiver = Archiver(
                 js,
                 archive,

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from alerts.catalog import Prompt
 from cluster import subjects as sj
+from cluster.delivery import InOrder
 from cluster.errors import BadMessage
 from cluster.ops import ArchiveOp
 from storage.archive import Archive
@@ -40,6 +42,8 @@ class ArchiverStats:
     delivered: int = 0
     expired: int = 0
     batches: int = 0
+    missed: int = 0
+    """Deliveries lost on the way (each time the consumer was recreated after the last applied result)."""
     delivered_ids: list[str] = field(default_factory=list)
 
 
@@ -53,19 +57,17 @@ class Archiver:
     batch: int = 512
     clock: Callable[[], float] = time.time
     stats: ArchiverStats = field(default_factory=ArchiverStats)
+    _order: InOrder = field(default_factory=InOrder)
 
     async def run(self, stop: Callable[[], bool]) -> None:
-        delay = 0.2
-        while True:
-            try:
-                sub = await self._subscribe()
-                break
-            except Exception as exc:  # a slow or partial cluster: try again
-                log.warning("archiver: set-up failed (%s); retrying", exc)
-                await asyncio.sleep(random.uniform(0.1, delay))
-                delay = min(delay * 2, 5.0)
         applied = self.archive.applied_seq(sj.RESULTS_STREAM)
         log.info("archiver: results applied up to stream sequence %d", applied)
+        await self.consume(await self._retrying(applied), applied, stop)
+
+    async def consume(
+        self, sub: JetStreamContext.PullSubscription, applied: int, stop: Callable[[], bool]
+    ) -> None:
+        """Apply what ``sub`` (from :meth:`_subscribe`) delivers, after ``applied``, until ``stop()``."""
         try:
             while not stop():
                 try:
@@ -76,20 +78,49 @@ class Archiver:
                     log.warning("archiver: fetch failed (%s); retrying", exc)
                     await asyncio.sleep(0.5)
                     continue
-                applied = await self._apply(msgs, applied)
-                with contextlib.suppress(Exception):
-                    await msgs[-1].ack()
+                n = next((i for i, m in enumerate(msgs) if not self._order.accept(m)), len(msgs))
+                if n:
+                    applied = await self._apply(msgs[:n], applied)
+                    with contextlib.suppress(Exception):
+                        await msgs[n - 1].ack()
+                if n < len(
+                    msgs
+                ):  # a delivery never arrived (cluster.delivery): start over after the last applied
+                    self.stats.missed += 1
+                    log.warning(
+                        "archiver: a delivery was lost on the way; consuming again from stream sequence %d",
+                        applied + 1,
+                    )
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+                    sub = await self._retrying(applied)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
-    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+    async def _retrying(self, applied: int) -> JetStreamContext.PullSubscription:
+        delay = 0.2
+        while True:
+            try:
+                return await self._subscribe(applied)
+            except Exception as exc:  # a slow or partial cluster: try again
+                log.warning("archiver: set-up failed (%s); retrying", exc)
+                await asyncio.sleep(random.uniform(0.1, delay))
+                delay = min(delay * 2, 5.0)
+
+    async def _subscribe(self, applied: int) -> JetStreamContext.PullSubscription:
+        """The archiver's consumer, new, from the stream sequence after ``applied`` (the archive knows where
+        it is; a new consumer's deliveries count from 1, so a lost one is noticed)."""
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(sj.RESULTS_STREAM, sj.ARCHIVER_CONSUMER)
+        self._order = InOrder()
         await self.js.add_consumer(
             sj.RESULTS_STREAM,
             ConsumerConfig(
                 durable_name=sj.ARCHIVER_CONSUMER,
                 filter_subject=f"{sj.RESULTS_PREFIX}.>",
-                deliver_policy=DeliverPolicy.ALL,
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE if applied else DeliverPolicy.ALL,
+                opt_start_seq=applied + 1 if applied else None,
                 ack_policy=AckPolicy.ALL,
                 ack_wait=30.0,
                 max_ack_pending=-1,

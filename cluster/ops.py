@@ -35,6 +35,11 @@ FORWARDED: Mapping[str, str] = {
     "add_control": "control",
     "set_control_outcome": "control",
 }
+UPDATES: frozenset[str] = frozenset(
+    {"flag_beats", "set_prompt_outcome", "set_prompt_feedback", "set_control_outcome"}
+)
+"""Writes that change rows earlier writes inserted: the results stream must hold them after those
+(:func:`cluster.delivery.publish_all` publishes one only once everything before it is acknowledged)."""
 LOCAL_ONLY: frozenset[str] = frozenset({"commit", "rollback", "save_checkpoint", "set_prompt_delivery"})
 READS_NONE: frozenset[str] = frozenset({"load_baseline", "load_checkpoint"})
 READS_EMPTY: frozenset[str] = frozenset({"load_control_changes"})

@@ -9,6 +9,8 @@
   noticed its lost lease cannot take messages from the new owner's consumer. A new owner
   reads the partition checkpoint (``p.<n>`` in ``calmstrap_state``: the stream sequence every message up to
   which is covered by saved user states), recreates the consumer from the next sequence and replays.
+  A delivery that never arrives (a hole in the consumer sequence, :mod:`cluster.delivery`) makes the owner
+  use nothing after it and recreate its consumer after the last message it processed.
 * State: ``u.<user>`` in ``calmstrap_state`` holds the user's state and the stream sequence it covers; a
   replayed message at or below it is skipped. Every state write is a compare-and-set on the revision the
   owner last saw, so a worker that lost its lease cannot overwrite its successor's state.
@@ -26,18 +28,19 @@ import random
 import struct
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError, NotFoundError
+from nats.js.errors import NoKeysError, NotFoundError
 from nats.js.kv import KeyValue
 
 from cluster import subjects as sj
+from cluster.cas import CasKey, cas_get, cas_put
+from cluster.delivery import InOrder, publish_all
 from cluster.errors import BadMessage, ClusterError, LeaseLost
 
 log = logging.getLogger("calmstrap.cluster.worker")
@@ -68,6 +71,8 @@ class Outbound:
     subject: str
     msg_id: str
     payload: bytes
+    after_all: bool = False
+    """Stored only after every output before it (it updates what they insert: ``cluster.ops.UPDATES``)."""
 
 
 class PartitionHost(Protocol):
@@ -115,55 +120,6 @@ def decode_checkpoint(data: bytes) -> tuple[int, bytes]:
 
 
 @dataclass(slots=True)
-class _Key:
-    """A key-value key this owner writes with compare-and-set; ``rev`` 0 = not there yet."""
-
-    name: str
-    rev: int = 0
-
-
-async def cas_put(kv: KeyValue, key: _Key, value: bytes, partition: int, *, attempts: int = 4) -> None:
-    """Write ``key`` if it is still at the revision this owner last saw; raises :class:`LeaseLost` if not.
-
-    A timeout is ambiguous (the write may have landed): the key is read back, and the write counts as
-    done when it holds this value at a newer revision, or is tried again when it is unchanged."""
-    for attempt in range(attempts):
-        try:
-            key.rev = await (
-                kv.create(key.name, value) if key.rev == 0 else kv.update(key.name, value, last=key.rev)
-            )
-            return
-        except KeyWrongLastSequenceError:
-            raise LeaseLost(partition, key.name) from None
-        except (TimeoutError, nats.errors.TimeoutError, nats.errors.ConnectionClosedError, APIError) as exc:
-            if attempt == attempts - 1:
-                raise
-            log.debug("partition %d: %s write unsure (%s); reading it back", partition, key.name, exc)
-            await asyncio.sleep(random.uniform(0.05, 0.3 * (attempt + 1)))
-            try:
-                entry = await kv.get(key.name)
-            except KeyNotFoundError:
-                continue
-            except Exception:
-                continue
-            rev = int(entry.revision or 0)
-            if entry.value == value and rev > key.rev:
-                key.rev = rev
-                return
-            if rev != key.rev:
-                raise LeaseLost(partition, key.name) from None
-    raise LeaseLost(partition, key.name)
-
-
-async def cas_get(kv: KeyValue, name: str) -> tuple[_Key, bytes | None]:
-    try:
-        entry = await kv.get(name)
-    except KeyNotFoundError:
-        return _Key(name), None
-    return _Key(name, int(entry.revision or 0)), entry.value
-
-
-@dataclass(slots=True)
 class WorkerStats:
     processed: int = 0
     skipped_replayed: int = 0
@@ -183,13 +139,14 @@ class PartitionRunner:
     checkpoint_every_s: float
     stats: WorkerStats
     fetch_batch: int = 64
-    _users: dict[str, _Key] = field(default_factory=dict)
+    _users: dict[str, CasKey] = field(default_factory=dict)
     _user_seq: dict[str, int] = field(default_factory=dict)
     _dirty: set[str] = field(default_factory=set)
-    _pkey: _Key | None = None
+    _pkey: CasKey | None = None
     _covered: int = 0
     _last_seq: int = 0
     _last_msg: Msg | None = None
+    _order: InOrder = field(default_factory=InOrder)
     owner: str = "w"
     stopping: bool = False
     lost: bool = False
@@ -201,17 +158,10 @@ class PartitionRunner:
             raise LeaseLost(self.partition, f"p.{self.partition}")
 
     async def run(self) -> None:
-        delay = 0.2
-        while True:  # a node away or a slow cluster: set up again, with a growing random delay
-            try:
-                sub = await self._setup()
-                break
-            except LeaseLost:
-                raise
-            except Exception as exc:
-                log.warning("partition %d: set-up failed (%s); retrying", self.partition, exc)
-                await asyncio.sleep(random.uniform(0.1, delay))
-                delay = min(delay * 2, 5.0)
+        await self.consume(await self._retrying(self._setup))
+
+    async def consume(self, sub: JetStreamContext.PullSubscription) -> None:
+        """Process what ``sub`` (from :meth:`_setup`) delivers until stopped, checkpointing on the way."""
         next_checkpoint = time.monotonic() + self.checkpoint_every_s
         delay = 0.2
         try:
@@ -229,8 +179,17 @@ class PartitionRunner:
                     continue
                 delay = 0.2
                 self._check()
-                if msgs:
-                    await self._process(msgs)
+                if msgs and not await self._process(msgs):
+                    # a delivery never arrived: nothing after it was used; start over right after the last
+                    # message processed (the sessions' state is exactly that far)
+                    log.warning(
+                        "partition %d: a delivery was lost on the way; consuming again from stream sequence %d",
+                        self.partition,
+                        self._last_seq + 1,
+                    )
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+                    sub = await self._retrying(self._subscribe)
                 if time.monotonic() >= next_checkpoint:
                     await self.checkpoint()
                     next_checkpoint = time.monotonic() + self.checkpoint_every_s
@@ -238,6 +197,21 @@ class PartitionRunner:
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def _retrying(
+        self, setup: Callable[[], Awaitable[JetStreamContext.PullSubscription]]
+    ) -> JetStreamContext.PullSubscription:
+        """A node away or a slow cluster: set up again, with a growing random delay."""
+        delay = 0.2
+        while True:
+            try:
+                return await setup()
+            except LeaseLost:
+                raise
+            except Exception as exc:
+                log.warning("partition %d: set-up failed (%s); retrying", self.partition, exc)
+                await asyncio.sleep(random.uniform(0.1, delay))
+                delay = min(delay * 2, 5.0)
 
     async def _setup(self) -> JetStreamContext.PullSubscription:
         """Read the partition checkpoint and recreate the partition's consumer from the next sequence."""
@@ -248,20 +222,25 @@ class PartitionRunner:
         self._users.clear()
         self._user_seq.clear()
         self._dirty.clear()
+        return await self._subscribe()
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        """This owner's consumer (its predecessors' deleted), from the stream sequence after ``_last_seq``."""
+        self._check()
         durable = f"{sj.partition_consumer(self.partition)}-{self.owner}"
         for info in await self.js.consumers_info(sj.NOTIFY_STREAM):
             name = info.name or ""
             if name == durable or name.startswith(sj.partition_consumer(self.partition) + "-"):
                 with contextlib.suppress(NotFoundError):
                     await self.js.delete_consumer(sj.NOTIFY_STREAM, name)
-        start = self._covered + 1
+        start = self._last_seq + 1
         await self.js.add_consumer(
             sj.NOTIFY_STREAM,
             ConsumerConfig(
                 durable_name=durable,
                 filter_subject=sj.partition_filter(self.partition),
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE if self._covered else DeliverPolicy.ALL,
-                opt_start_seq=start if self._covered else None,
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE if self._last_seq else DeliverPolicy.ALL,
+                opt_start_seq=start if self._last_seq else None,
                 ack_policy=AckPolicy.ALL,
                 ack_wait=30.0,
                 max_ack_pending=-1,
@@ -270,12 +249,20 @@ class PartitionRunner:
             ),
         )
         sub = await self.js.pull_subscribe_bind(durable, stream=sj.NOTIFY_STREAM)
+        self._order = InOrder()
+        self._last_msg = None  # acknowledgements belong to the consumer just deleted
         log.info("partition %d: consuming from stream sequence %d", self.partition, start)
         return sub
 
-    async def _process(self, msgs: Sequence[Msg]) -> None:
+    async def _process(self, msgs: Sequence[Msg]) -> bool:
+        """Process a fetched batch in order; False if a delivery before one of them never arrived (the
+        messages from there on are left for the consumer :meth:`run` then recreates)."""
         out: list[Outbound] = []
+        complete = True
         for msg in msgs:
+            if not self._order.accept(msg):
+                complete = False
+                break
             seq = int(msg.metadata.sequence.stream)
             if seq <= self._last_seq:
                 continue  # redelivered
@@ -304,6 +291,7 @@ class PartitionRunner:
         self._check()
         await publish_all(self.js, out)
         self.stats.outputs += len(out)
+        return complete
 
     async def checkpoint(self) -> None:
         """Save every changed user's state, then the partition's covered sequence, then ack the inputs."""
@@ -329,46 +317,9 @@ class PartitionRunner:
             self._last_msg = None
 
 
-async def publish_all(js: JetStreamContext, out: Sequence[Outbound], *, timeout_s: float = 5.0) -> None:
-    """Publish and wait for every ack; failures are retried (same ids) with a growing random delay.
-
-    All go out pipelined; after a failure everything from the first unacknowledged output on is sent
-    again one at a time, in order (the server drops the ones it already has by their ids)."""
-    pending = list(out)
-    delay = 0.2
-    while pending:
-        results = await asyncio.gather(
-            *(
-                js.publish(o.subject, o.payload, timeout=timeout_s, headers={sj.HDR_MSG_ID: o.msg_id})
-                for o in pending
-            ),
-            return_exceptions=True,
-        )
-        first_bad = next((i for i, r in enumerate(results) if isinstance(r, BaseException)), None)
-        if first_bad is None:
-            return
-        pending = pending[first_bad:]
-        log.warning("results stream: %d outputs not acknowledged; retrying", len(pending))
-        await asyncio.sleep(random.uniform(0.1, delay))
-        delay = min(delay * 2, 5.0)
-        while pending:
-            try:
-                await js.publish(
-                    pending[0].subject,
-                    pending[0].payload,
-                    timeout=timeout_s,
-                    headers={sj.HDR_MSG_ID: pending[0].msg_id},
-                )
-            except Exception:
-                await asyncio.sleep(random.uniform(0.1, delay))
-                delay = min(delay * 2, 5.0)
-                continue
-            pending.pop(0)
-
-
 @dataclass(slots=True)
 class _Held:
-    key: _Key
+    key: CasKey
     runner: PartitionRunner
     task: asyncio.Task[None]
     releasing: bool = False
@@ -455,7 +406,7 @@ class Worker:
             free = [p for p in range(self.partitions) if p not in self.held]
             random.shuffle(free)
             for p in free[: min(2, target - len(active))]:  # a few per round: no stampede
-                key = _Key(f"p.{p}")
+                key = CasKey(f"p.{p}")
                 try:
                     await cas_put(self.leases, key, wid, p)
                 except Exception:
@@ -473,9 +424,15 @@ class Worker:
             return 1
         return max(1, sum(1 for k in keys if k.startswith("w.")))
 
-    def _start(self, p: int, key: _Key) -> None:
+    def _start(self, p: int, key: CasKey) -> None:
         runner = PartitionRunner(
-            self.js, self.state_kv, p, self.host_factory(p), self.checkpoint_every_s, self.stats
+            self.js,
+            self.state_kv,
+            p,
+            self.host_factory(p),
+            self.checkpoint_every_s,
+            self.stats,
+            owner=self.worker_id,  # its own consumer: one a zombie predecessor still pulls from is deleted
         )
         task = asyncio.create_task(runner.run(), name=f"partition:{p}")
         self.held[p] = _Held(key, runner, task)
