@@ -174,11 +174,14 @@ class PromptPolicy:
     def snooze(self, t: float, minutes: float) -> None:
         self._snooze_until = max(self._snooze_until, t + 60.0 * minutes)
 
+    def _silenced(self, t: float) -> bool:
+        """Snoozed or in quiet hours: nothing is sent, not even an escalation or a recovery message."""
+        c = self.config
+        return t < self._snooze_until or in_quiet_hours(t, c.quiet_start, c.quiet_end, self.tz)
+
     def _allowed(self, t: float) -> bool:
         c = self.config
-        if t < self._snooze_until:
-            return False
-        if in_quiet_hours(t, c.quiet_start, c.quiet_end, self.tz):
+        if self._silenced(t):
             return False
         if self._sent and t - self._sent[-1] < c.cooldown_s:
             return False
@@ -297,7 +300,7 @@ class PromptPolicy:
         c = self.config
         if len(self.learner.kinds) < 2:  # nothing else to offer
             return None
-        if x.t < self._snooze_until or in_quiet_hours(x.t, c.quiet_start, c.quiet_end, self.tz):
+        if self._silenced(x.t):
             return None
         if sum(1 for s in self._sent if x.t - s < 3600.0) >= c.max_per_hour:
             return None
@@ -321,8 +324,8 @@ class PromptPolicy:
         last = self._last_arousal
         if last is None or last.state is not ArousalState.CALM:
             return None  # only when arousal really came down (not an episode cut off by the end of a run)
-        if t < self._snooze_until or in_quiet_hours(t, c.quiet_start, c.quiet_end, self.tz):
-            return None  # a snooze silences everything, the kind words of a recovery message too
+        if self._silenced(t):
+            return None
         return self._make(RECOVERY_MESSAGES[0], t, episode.id, episode.peak_score)
 
     def prompt_ids_for(self, episode_id: str) -> tuple[str, ...]:
