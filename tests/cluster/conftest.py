@@ -11,10 +11,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import nats
+import nats.errors
 import pytest
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from cluster import subjects as sj
 from sensors.simulated import RRGenerator, ScriptedEpisode
-from tests.support.nats import NatsCluster, running_cluster
+from tests.support.nats import SERVICE_PASSWORD, SERVICE_USER, NatsCluster, running_cluster
 
 REPO = Path(__file__).resolve().parents[2]
 NO_QUIET_HOURS = {
@@ -119,3 +123,27 @@ def wait_for(cond: Callable[[], bool], timeout_s: float, what: str, step_s: floa
             return
         time.sleep(step_s)
     raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+
+
+async def stored_headers(cl: NatsCluster, user: str) -> list[dict[str, str]]:
+    """The headers of every collector message stored for ``user``, in stream order (read as the service)."""
+    nc = await nats.connect(cl.servers.split(","), user=SERVICE_USER, password=SERVICE_PASSWORD)
+    # the consumer's creation waits up to 30 s (default 5): right after the whole cluster restarted, on a
+    # loaded machine, its replicated consumer may take longer to get a leader
+    js = nc.jetstream(timeout=30.0)
+    sub = await js.pull_subscribe(
+        f"{sj.PARTITION_PREFIX}.*.{user}",
+        stream=sj.NOTIFY_STREAM,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30.0),
+    )
+    out: list[dict[str, str]] = []
+    while True:
+        try:
+            msgs = await sub.fetch(500, timeout=2.0)
+        except (TimeoutError, nats.errors.TimeoutError):
+            break
+        for m in msgs:
+            out.append(dict(m.headers or {}))
+            await m.ack()
+    await nc.close()
+    return out

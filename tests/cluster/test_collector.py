@@ -13,11 +13,10 @@ from pathlib import Path
 import nats
 import nats.errors
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from cluster import subjects as sj
 from cluster.connect import ensure_streams
-from tests.cluster.conftest import Proc, wait_for, write_recording
+from tests.cluster.conftest import Proc, stored_headers, wait_for, write_recording
 from tests.support.nats import (
     SERVICE_PASSWORD,
     SERVICE_USER,
@@ -41,27 +40,7 @@ async def _create_streams(cl: NatsCluster) -> None:
 
 async def _stored(cl: NatsCluster, user: str) -> list[tuple[str, int]]:
     """(device, seq) of every collector message stored for ``user``, in stream order."""
-    nc = await nats.connect(cl.servers.split(","), user=SERVICE_USER, password=SERVICE_PASSWORD)
-    # the consumer's creation waits up to 30 s (default 5): right after the whole cluster restarted, on a
-    # loaded machine, its replicated consumer may take longer to get a leader
-    js = nc.jetstream(timeout=30.0)
-    sub = await js.pull_subscribe(
-        f"{sj.PARTITION_PREFIX}.*.{user}",
-        stream=sj.NOTIFY_STREAM,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30.0),
-    )
-    out: list[tuple[str, int]] = []
-    while True:
-        try:
-            msgs = await sub.fetch(500, timeout=2.0)
-        except (TimeoutError, nats.errors.TimeoutError):
-            break
-        for m in msgs:
-            h = m.headers or {}
-            out.append((h[sj.HDR_DEVICE], int(h[sj.HDR_SEQ])))
-            await m.ack()
-    await nc.close()
-    return out
+    return [(h[sj.HDR_DEVICE], int(h[sj.HDR_SEQ])) for h in await stored_headers(cl, user)]
 
 
 def _last_seq(outbox_dir: Path) -> dict[str, int]:

@@ -15,15 +15,12 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-import nats
-import nats.errors
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from calmstrap import cli
 from cluster import subjects as sj
-from tests.cluster.conftest import NO_QUIET_HOURS, Proc, wait_for, write_recording
-from tests.support.nats import SERVICE_PASSWORD, SERVICE_USER, NatsCluster
+from tests.cluster.conftest import NO_QUIET_HOURS, Proc, stored_headers, wait_for, write_recording
+from tests.support.nats import NatsCluster
 
 TTL_S = 3.0
 SPEED = 10.0
@@ -46,24 +43,7 @@ def _first_stamp(text: str, pattern: str) -> float:
 
 async def _epochs(cl: NatsCluster, user: str) -> list[tuple[str, str]]:
     """(outbox epoch, event kind) of every collector message stored for ``user``, in stream order."""
-    nc = await nats.connect(cl.servers.split(","), user=SERVICE_USER, password=SERVICE_PASSWORD)
-    sub = await nc.jetstream().pull_subscribe(
-        f"{sj.PARTITION_PREFIX}.*.{user}",
-        stream=sj.NOTIFY_STREAM,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30.0),
-    )
-    out: list[tuple[str, str]] = []
-    while True:
-        try:
-            msgs = await sub.fetch(500, timeout=2.0)
-        except (TimeoutError, nats.errors.TimeoutError):
-            break
-        for m in msgs:
-            h = m.headers or {}
-            out.append((h[sj.HDR_EPOCH], h[sj.HDR_EVENT]))
-            await m.ack()
-    await nc.close()
-    return out
+    return [(h[sj.HDR_EPOCH], h[sj.HDR_EVENT]) for h in await stored_headers(cl, user)]
 
 
 def _beats(db: Path, user: str) -> list[tuple[float, float]]:
