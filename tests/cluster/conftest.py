@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -13,7 +14,10 @@ from pathlib import Path
 
 import nats
 import nats.errors
+import nats.js.errors
 import pytest
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from cluster import subjects as sj
@@ -125,23 +129,45 @@ def wait_for(cond: Callable[[], bool], timeout_s: float, what: str, step_s: floa
     raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
+async def _reading_consumer(
+    nc: NATS, user: str, *, deadline_s: float = 240.0
+) -> JetStreamContext.PullSubscription:
+    """An ephemeral, unreplicated consumer over ``user``'s stored messages, created with retries.
+
+    Right after the whole cluster restarted, on a loaded machine, the stream's and the meta group's leaders
+    may take a while, and one creation request can go unanswered for its whole timeout (CI once waited 30 s
+    for nothing): each attempt waits 20 s and a failed attempt is tried again until ``deadline_s``.
+    """
+    js = nc.jetstream(timeout=20.0)
+    config = ConsumerConfig(
+        deliver_policy=DeliverPolicy.ALL, inactive_threshold=30.0, num_replicas=1, mem_storage=True
+    )
+    give_up = time.monotonic() + deadline_s
+    while True:
+        try:
+            sub: JetStreamContext.PullSubscription = await js.pull_subscribe(
+                f"{sj.PARTITION_PREFIX}.*.{user}", stream=sj.NOTIFY_STREAM, config=config
+            )
+            return sub
+        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError, nats.js.errors.APIError):
+            if time.monotonic() > give_up:
+                raise
+            await asyncio.sleep(1.0)
+
+
 async def stored_headers(cl: NatsCluster, user: str) -> list[dict[str, str]]:
     """The headers of every collector message stored for ``user``, in stream order (read as the service)."""
     nc = await nats.connect(cl.servers.split(","), user=SERVICE_USER, password=SERVICE_PASSWORD)
-    # the consumer's creation waits up to 30 s (default 5): right after the whole cluster restarted, on a
-    # loaded machine, its replicated consumer may take longer to get a leader
-    js = nc.jetstream(timeout=30.0)
-    sub = await js.pull_subscribe(
-        f"{sj.PARTITION_PREFIX}.*.{user}",
-        stream=sj.NOTIFY_STREAM,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=30.0),
-    )
+    sub = await _reading_consumer(nc, user)
     out: list[dict[str, str]] = []
     while True:
         try:
             msgs = await sub.fetch(500, timeout=2.0)
         except (TimeoutError, nats.errors.TimeoutError):
-            break
+            # a slow fetch is not the end: only a consumer with nothing left to deliver is
+            if (await sub.consumer_info()).num_pending == 0:
+                break
+            continue
         for m in msgs:
             out.append(dict(m.headers or {}))
             await m.ack()
