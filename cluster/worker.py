@@ -45,6 +45,8 @@ from cluster.errors import BadMessage, ClusterError, LeaseLost
 
 log = logging.getLogger("calmstrap.cluster.worker")
 
+STARTUP_ROUNDS = 3
+"""Balancing rounds in which a new worker takes at most two partitions per round."""
 CHECKPOINT_MAGIC = b"CK"
 CHECKPOINT_VERSION = 1
 _HEAD = struct.Struct(">2sBQ")
@@ -340,6 +342,10 @@ class Worker:
     stats: WorkerStats = field(default_factory=WorkerStats)
     held: dict[int, _Held] = field(default_factory=dict)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
+    _leaving: bool = False
+    _rounds: int = 0
+    """Balancing rounds so far: a worker that has only just started takes a few partitions per round."""
+    """Set on a clean stop: this worker no longer counts in anyone's fair share."""
 
     def _spawn_release(self, p: int) -> None:
         task = asyncio.create_task(self._release(p), name=f"release:{p}")
@@ -362,6 +368,10 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=min(self.balance_every_s, self.renew_every_s))
         finally:
+            # leave the fair share first, so the survivors' share grows while the leases are handed back
+            self._leaving = True
+            with contextlib.suppress(Exception):
+                await self.leases.delete(f"w.{self.worker_id}")
             await asyncio.gather(*(self._release(p) for p in list(self.held)), return_exceptions=True)
             renewer.cancel()
             with contextlib.suppress(BaseException):
@@ -372,8 +382,9 @@ class Worker:
     async def _renew_forever(self) -> None:
         wid = self.worker_id.encode()
         while True:
-            with contextlib.suppress(Exception):  # this worker is alive: counts in everyone's fair share
-                await self.leases.put(f"w.{self.worker_id}", wid)
+            if not self._leaving:
+                with contextlib.suppress(Exception):  # this worker is alive: counts in everyone's fair share
+                    await self.leases.put(f"w.{self.worker_id}", wid)
             await self.renew()
             await asyncio.sleep(self.renew_every_s)
 
@@ -400,12 +411,20 @@ class Worker:
                 exc = None if h.task.cancelled() else h.task.exception()
                 log.warning("partition %d stopped (%s); handing it back", p, exc)
                 self._spawn_release(p)
-        target = math.ceil(self.partitions / max(1, await self._live_workers()))
+        live = await self._live_workers()
+        if live is None:  # the count is unknown: neither take nor hand back on a guess
+            return
+        self._rounds += 1
+        target = math.ceil(self.partitions / live)
         active = [p for p, h in self.held.items() if not h.releasing]
         if len(active) < target:
             free = [p for p in range(self.partitions) if p not in self.held]
             random.shuffle(free)
-            for p in free[: min(2, target - len(active))]:  # a few per round: no stampede
+            # Workers started together each see the others only after a round or two: until then a few per
+            # round, so the first one up does not take everything and hand most of it back. Later, all
+            # that is free up to the fair share at once (a stopped or dead worker's partitions).
+            take = target - len(active) if self._rounds > STARTUP_ROUNDS else min(2, target - len(active))
+            for p in free[:take]:
                 key = CasKey(f"p.{p}")
                 try:
                     await cas_put(self.leases, key, wid, p)
@@ -415,13 +434,14 @@ class Worker:
         if len(active) > target:  # one per round, so a short-lived miscount does not empty a worker
             self._spawn_release(max(active))
 
-    async def _live_workers(self) -> int:
+    async def _live_workers(self) -> int | None:
+        """Workers counted in the fair share (this one included); None if the bucket could not be read."""
         try:
             keys = await self.leases.keys()
         except NoKeysError:
             return 1
         except Exception:
-            return 1
+            return None
         return max(1, sum(1 for k in keys if k.startswith("w.")))
 
     def _start(self, p: int, key: CasKey) -> None:
