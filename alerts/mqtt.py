@@ -44,7 +44,7 @@ from enum import Enum
 from types import TracebackType
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -55,6 +55,7 @@ from alerts.clock import PipelineClock
 from alerts.commands import Command, check_fresh, parse_command
 from alerts.errors import CommandError, MqttAuthError, MqttConnectError, MqttSettingsError, StaleCommand
 from alerts.homeassistant import discovery_payload, discovery_topic
+from alerts.mqtt_client import AUTH_CODES, ClientHandlers, describe, new_client
 from alerts.mqtt_settings import MqttSettings as MqttSettings
 from alerts.mqtt_settings import check_user as check_user
 from alerts.notify import StrapStatus
@@ -67,7 +68,6 @@ log = logging.getLogger("calmstrap.mqtt")
 
 ONLINE = b"online"
 OFFLINE = b"offline"
-_AUTH_CODES = {0x86, 0x87, 0x8C}  # bad user name or password, not authorized, bad authentication method
 
 
 class _Sent(Enum):
@@ -103,15 +103,6 @@ class MqttStats:
     commands: int = 0
     commands_ignored: int = 0
     commands_stale: int = 0
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused (is the broker running?)"
-    if isinstance(exc, TimeoutError):
-        return "no answer (timed out)"
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"
 
 
 class MqttNotifier:
@@ -231,54 +222,20 @@ class MqttNotifier:
     # ----------------------------------------------------------------- the connection task
 
     def _new_client(self, gen: int) -> mqtt.Client:
-        s = self.settings
-        c = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self._client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-            reconnect_on_failure=False,
-        )
-        c.connect_timeout = s.connect_timeout_s
-        if s.username:
-            c.username_pw_set(s.username, s.password or None)
-        if s.tls:
-            c.tls_set(ca_certs=s.ca_file or None, certfile=s.cert_file or None, keyfile=s.key_file or None)
-        if self._users:
-            c.will_set(self.topic(self._users[0], "status"), OFFLINE, qos=1, retain=True)
         loop = self._loop
         assert loop is not None
-
-        def post(kind: str, rc: ReasonCode | None) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening any more
-                loop.call_soon_threadsafe(self._post_event, gen, kind, rc)
-
-        def on_connect(
-            _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: Properties | None = None
-        ) -> None:
-            post("connack", rc)
-
-        def on_disconnect(
-            _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: Properties | None = None
-        ) -> None:
-            post("disconnect", rc)
-
-        def on_subscribe(_c: mqtt.Client, _u: object, _mid: int, _rcs: object, _p: object = None) -> None:
-            post("suback", None)
-
-        def on_publish(_c: mqtt.Client, _u: object, mid: int, rc: ReasonCode, _p: Properties) -> None:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._on_ack, gen, mid, rc)
-
-        def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._on_message, msg.topic, bytes(msg.payload), bool(msg.retain))
-
-        c.on_connect = on_connect
-        c.on_disconnect = on_disconnect
-        c.on_publish = on_publish
-        c.on_subscribe = on_subscribe
-        c.on_message = on_message
-        return c
+        return new_client(
+            self.settings,
+            self._client_id,
+            will_topic=self.topic(self._users[0], "status") if self._users else None,
+            will_payload=OFFLINE,
+            handlers=ClientHandlers(
+                loop,
+                event=lambda kind, rc: self._post_event(gen, kind, rc),
+                ack=lambda mid, rc: self._on_ack(gen, mid, rc),
+                message=self._on_message,
+            ),
+        )
 
     def _post_event(self, gen: int, kind: str, rc: ReasonCode | None) -> None:
         if gen == self._gen and self._events is not None:
@@ -314,7 +271,7 @@ class MqttNotifier:
                     clean_start=True,
                 )
             except (OSError, ValueError) as exc:  # ssl.SSLError and socket.timeout are OSErrors
-                self._failed(MqttConnectError(s.broker, _describe(exc)))
+                self._failed(MqttConnectError(s.broker, describe(exc)))
                 failures += 1
                 await asyncio.sleep(self._backoff_s(failures))
                 continue
@@ -325,7 +282,7 @@ class MqttNotifier:
                 except TimeoutError:
                     kind, rc = "timeout", None
                 if kind != "connack" or rc is None or rc.is_failure:
-                    if rc is not None and rc.value in _AUTH_CODES:
+                    if rc is not None and rc.value in AUTH_CODES:
                         self._failed(MqttAuthError(s.broker, rc.getName(), anonymous=not s.username))
                     else:
                         reason = rc.getName() if rc is not None else "no CONNACK (timed out)"
