@@ -30,6 +30,18 @@ log = logging.getLogger("calmstrap.archive")
 ARCHIVE_NAME = "archive.db"
 BUSY_TIMEOUT_S = 5.0
 """SQLite's own wait for another process's write lock before :meth:`Archive._retry_busy` retries."""
+CACHE_MIB = 128
+"""SQLite page cache per connection (a ceiling: pages are held only once read). Every strap appends to its
+own place in the beats indexes keyed by user, so a busy archive touches one leaf page per strap and index;
+with SQLite's default 2 MiB they were read back from the OS page cache on every insert (BENCHMARKS.md,
+"One-process capacity")."""
+WAL_AUTOCHECKPOINT_PAGES = 16384
+"""WAL size (pages of 4 KiB: 64 MiB) past which a commit copies the WAL into the database (SQLite's default
+1000). A grouped commit rewrites the hot index pages into the WAL; a larger WAL copies each of them back
+once per checkpoint instead of every few commits. A kill -9 loses nothing either way (the WAL is in the OS
+page cache). With ``synchronous=NORMAL`` the WAL is fsynced only at a checkpoint, so a power cut can lose
+the commits since the last one: ``run`` also checkpoints on a clock (:meth:`Archive.checkpoint_wal`,
+``calmstrap.pipeline.WAL_CHECKPOINT_EVERY_S``) and that bound no longer depends on how much is written."""
 __all__ = [
     "ARCHIVE_NAME",
     "MIGRATIONS",
@@ -81,6 +93,8 @@ class Archive(EventRows, ControlsTable):
         self._busy_waits = 0
         self._retry_busy(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(f"PRAGMA cache_size = -{CACHE_MIB * 1024}")
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self._migrate()
 
@@ -213,6 +227,12 @@ class Archive(EventRows, ControlsTable):
                 self.conn.execute("UPDATE seq_counter SET seq = ? WHERE id = 0", (self._seq,))
             self.conn.execute("COMMIT")
             self._in_tx = False
+
+    def checkpoint_wal(self) -> None:
+        """Copy the WAL into the database now (PASSIVE: never waits for readers); outside a transaction."""
+        if not self._in_tx:
+            with contextlib.suppress(sqlite3.OperationalError):
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def rollback(self) -> None:
         if self._in_tx:

@@ -125,7 +125,7 @@ class EventRows:
                 str(w.channel),
                 win.t,
                 win.window_s,
-                *[v if math.isfinite(v) else None for v in map(float, _window_features(win))],
+                *window_values(win),
                 int(win.valid),
             ),
         )
