@@ -5,7 +5,11 @@ End to end = what ``calmstrap run`` does per notification: decode, beat clock, s
 channels, baseline, arousal, episodes), policy, archive rows (beats, windows, arousal, ...) and the commit.
 Each strap sends one notification a second, so straps carried = notifications handled per second. The
 notifications are simulated (``sensors.simulated``, each strap its own seed and two episodes), made before
-the clock starts, and fed in arrival order across all straps, as a busy server sees them.
+the clock starts, and fed in arrival order across all straps, as a busy server sees them. Every strap starts
+with a personal baseline in the archive (the demo's calm half hour, ``calmstrap.demo_baseline``, made once
+and saved for every user before the clock starts), so its arousal, episodes, prompts and their outcomes
+run from the first minutes as in a service that has been running for a while; without it a run shorter
+than the 30-minute warm-up never reaches the policy.
 
 On one core, in real time: the process is pinned to one CPU (``os.sched_setaffinity``; SQLite and NumPy
 threads, if any, share it) and the figure that counts is wall time (``time.perf_counter``), which includes
@@ -32,12 +36,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from calmstrap.config import Config
-from calmstrap.pipeline import COMMIT_EVERY_S, CommitGroup, StrapSession, new_session
+from calmstrap.demo_baseline import calm_baseline
+from calmstrap.pipeline import COMMIT_EVERY_S, CommitGroup, StrapSession, new_session, stream_config
+from processing.arousal import BaselineStats
 from processing.stream import StreamProcessor
 from sensors.beats import BeatClock
 from sensors.heart_rate import parse_measurement
 from sensors.simulated import RRGenerator, ScriptedEpisode, notifications
-from storage.archive import Archive
+from storage.archive import Archive, TableCounts
 
 START = 1_700_000_000.0
 
@@ -53,11 +59,26 @@ def make_notes(straps: int, minutes: float) -> list[tuple[float, int, bytes]]:
     return list(heapq.merge(*per))
 
 
-def run(notes: list[tuple[float, int, bytes]], straps: int, *, grouped: bool) -> tuple[float, float, int]:
-    """Wall and CPU seconds to handle every notification, and the number of commits made."""
+def baseline() -> list[tuple[str, BaselineStats]]:
+    """The personal baseline every strap starts with: (bin, statistics) of a simulated calm half hour."""
+    return calm_baseline(stream_config(Config()), seed=0, end_t=START).snapshot()
+
+
+def run(
+    notes: list[tuple[float, int, bytes]],
+    straps: int,
+    *,
+    grouped: bool,
+    saved: list[tuple[str, BaselineStats]] | None = None,
+) -> tuple[float, float, int, TableCounts]:
+    """Wall and CPU seconds to handle every notification, the number of commits made, the rows archived."""
     with tempfile.TemporaryDirectory() as d, Archive(Path(d) / "archive.db") as ar:
         group = CommitGroup(ar, every_s=COMMIT_EVERY_S) if grouped else None
         cfg = Config()
+        for i in range(straps):
+            for bin_name, stats in saved or ():
+                ar.save_baseline(f"u{i}", START, stats, bin_name)
+        ar.commit()
         sessions: list[StrapSession] = [
             new_session(
                 cfg, ar, [], user=f"u{i}", device=f"d{i}", seed=i, commits=group, ignore_quiet_hours=True
@@ -78,12 +99,20 @@ def run(notes: list[tuple[float, int, bytes]], straps: int, *, grouped: bool) ->
         cpu = time.process_time() - c0
         wall = time.perf_counter() - w0
         commits = group.commits if group is not None else len(notes)
-    return wall, cpu, commits
+        counts = ar.counts()
+    return wall, cpu, commits, counts
 
 
-def run_processing_only(notes: list[tuple[float, int, bytes]], straps: int) -> tuple[float, float]:
+def run_processing_only(
+    notes: list[tuple[float, int, bytes]], straps: int, saved: list[tuple[str, BaselineStats]] | None = None
+) -> tuple[float, float]:
     """Wall and CPU seconds for decode + beat clock + stream processing alone (no policy, no archive)."""
-    procs = [StreamProcessor(user=f"u{i}", device=f"d{i}") for i in range(straps)]
+    procs = [
+        StreamProcessor(user=f"u{i}", device=f"d{i}", config=stream_config(Config())) for i in range(straps)
+    ]
+    for p in procs:
+        for bin_name, stats in saved or ():
+            p.baseline.restore(stats, bin_name)
     clocks = [BeatClock(device=f"d{i}", user=f"u{i}") for i in range(straps)]
     w0, c0 = time.perf_counter(), time.process_time()
     for arrival, i, data in notes:
@@ -114,6 +143,7 @@ def main() -> None:
     cpu_id = args.cpu if args.cpu is not None else max(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu_id})
     notes = make_notes(args.straps, args.minutes)
+    saved = baseline()
     print(
         f"{platform.processor() or platform.machine()}, pinned to CPU {cpu_id} of {os.cpu_count()}, "
         f"Python {platform.python_version()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
@@ -122,11 +152,11 @@ def main() -> None:
     wall_us: dict[str, float] = {}
     for path in paths:
         if path == "processing":
-            wall, cpu = run_processing_only(notes, args.straps)
+            wall, cpu = run_processing_only(notes, args.straps, saved)
             note = "decode, beat clock, windows, arousal, episodes; no policy, no archive"
         else:
-            wall, cpu, commits = run(notes, args.straps, grouped=path == "grouped")
-            note = f"{commits} commits"
+            wall, cpu, commits, n = run(notes, args.straps, grouped=path == "grouped", saved=saved)
+            note = f"{commits} commits, {n.windows} windows, {n.episodes} episodes, {n.prompts} prompts"
         wall_us[path] = wall / len(notes) * 1e6
         print(
             f"{path:18s}: {wall_us[path]:6.1f} us per notification ({cpu / len(notes) * 1e6:6.1f} us CPU), "
