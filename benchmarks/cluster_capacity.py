@@ -18,7 +18,9 @@ what CPU time leaves out: the archive's writes and fsyncs at WAL checkpoints. CP
 
 Run by hand: ``PYTHONPATH=. python benchmarks/cluster_capacity.py [--straps 200 --minutes 20]``;
 ``--paths`` picks the paths (``none``: only make the notifications, the baseline to subtract from a
-callgrind count of a path).
+callgrind count of a path). ``CALMSTRAP_BENCH_CODE=OTHER_CHECKOUT`` times that checkout's code with this script (the
+side-by-side runs); ``--keep DIR`` keeps the grouped path's archive as ``DIR/archive.db``, for
+``benchmarks/archive_diff.py``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the code timed: this repository, or another checkout named by CALMSTRAP_BENCH_CODE (the side-by-side runs)
+sys.path.insert(0, os.environ.get("CALMSTRAP_BENCH_CODE") or str(Path(__file__).resolve().parents[1]))
 
 from calmstrap.config import Config
 from calmstrap.demo_baseline import calm_baseline
@@ -70,9 +73,10 @@ def run(
     *,
     grouped: bool,
     saved: list[tuple[str, BaselineStats]] | None = None,
+    keep: Path | None = None,
 ) -> tuple[float, float, int, TableCounts]:
     """Wall and CPU seconds to handle every notification, the number of commits made, the rows archived."""
-    with tempfile.TemporaryDirectory() as d, Archive(Path(d) / "archive.db") as ar:
+    with tempfile.TemporaryDirectory() as tmp, Archive((keep or Path(tmp)) / "archive.db") as ar:
         group = CommitGroup(ar, every_s=COMMIT_EVERY_S) if grouped else None
         cfg = Config()
         for i in range(straps):
@@ -136,6 +140,9 @@ def main() -> None:
         "--paths", default=",".join(PATHS), help=f"comma-separated, of {', '.join(PATHS)}; or none"
     )
     ap.add_argument("--cpu", type=int, default=None, help="the CPU to pin to (default: the last one allowed)")
+    ap.add_argument(
+        "--keep", type=Path, default=None, help="keep the grouped path's archive in this new directory"
+    )
     args = ap.parse_args()
     paths = [] if args.paths == "none" else args.paths.split(",")
     if unknown := set(paths) - set(PATHS):
@@ -155,7 +162,11 @@ def main() -> None:
             wall, cpu = run_processing_only(notes, args.straps, saved)
             note = "decode, beat clock, windows, arousal, episodes; no policy, no archive"
         else:
-            wall, cpu, commits, n = run(notes, args.straps, grouped=path == "grouped", saved=saved)
+            grouped = path == "grouped"
+            keep = args.keep if grouped else None
+            if keep is not None:
+                keep.mkdir(parents=True)
+            wall, cpu, commits, n = run(notes, args.straps, grouped=grouped, saved=saved, keep=keep)
             note = f"{commits} commits, {n.windows} windows, {n.episodes} episodes, {n.prompts} prompts"
         wall_us[path] = wall / len(notes) * 1e6
         print(
