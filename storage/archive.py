@@ -32,13 +32,13 @@ BUSY_TIMEOUT_S = 5.0
 """SQLite's own wait for another process's write lock before :meth:`Archive._retry_busy` retries."""
 CACHE_MIB = 128
 """SQLite page cache per connection (a ceiling: pages are held only once read). Every strap appends to its
-own place in the beats indexes keyed by user, so a busy archive touches one leaf page per strap and index;
-with SQLite's default 2 MiB they were read back from the OS page cache on every insert (BENCHMARKS.md,
-"One-process capacity")."""
+own place in the indexes keyed by user, so a busy archive keeps one leaf page per strap and index hot; with
+SQLite's default 2 MiB the beats inserts of 400 straps took 1.75x as long (BENCHMARKS.md, "One-process
+capacity", the h-cap rerun)."""
 WAL_AUTOCHECKPOINT_PAGES = 16384
 """WAL size (pages of 4 KiB: 64 MiB) past which a commit copies the WAL into the database (SQLite's default
 1000). A grouped commit rewrites the hot index pages into the WAL; a larger WAL copies each of them back
-once per checkpoint instead of every few commits. A kill -9 loses nothing either way (the WAL is in the OS
+once per checkpoint instead of every few commits. A kill -9 loses no committed write either way (the WAL is in the OS
 page cache). With ``synchronous=NORMAL`` the WAL is fsynced only at a checkpoint, so a power cut can lose
 the commits since the last one: ``run`` also checkpoints on a clock (:meth:`Archive.checkpoint_wal`,
 ``calmstrap.pipeline.WAL_CHECKPOINT_EVERY_S``) and that bound no longer depends on how much is written."""
