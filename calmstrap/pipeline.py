@@ -45,6 +45,10 @@ BASELINE_SAVE_EVERY_S = 600.0
 """Stream time between periodic baseline saves (a crash loses at most this much of the baseline's updates)."""
 COMMIT_EVERY_S = 0.1
 """Wall time between grouped archive commits across all straps (a kill -9 loses at most this much)."""
+WAL_CHECKPOINT_EVERY_S = 30.0
+"""Wall time between WAL checkpoints after a grouped commit (fsyncs the WAL: with SQLite's
+``synchronous=NORMAL`` a power cut loses at most the commits since the last one; a kill -9 loses only the
+last commit interval either way)."""
 CHECKPOINT_EVERY_S = 600.0
 """Stream time between periodic session-state checkpoints (also saved after every prompt and at exit)."""
 PROGRESS_EVERY_S = 3600.0
@@ -109,8 +113,11 @@ class CommitGroup:
 
     archive: Archive
     every_s: float = COMMIT_EVERY_S
+    wal_checkpoint_every_s: float = WAL_CHECKPOINT_EVERY_S
     commits: int = 0
+    wal_checkpoints: int = 0
     _last: float = field(default_factory=time.monotonic)
+    _last_wal_checkpoint: float = field(default_factory=time.monotonic)
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -121,6 +128,10 @@ class CommitGroup:
         self.archive.commit()
         self._last = time.monotonic() if now is None else now
         self.commits += 1
+        if self._last - self._last_wal_checkpoint >= self.wal_checkpoint_every_s:
+            self.archive.checkpoint_wal()
+            self._last_wal_checkpoint = self._last
+            self.wal_checkpoints += 1
 
     async def run(self) -> None:
         """Commit every ``every_s`` until cancelled (and once more when cancelled)."""

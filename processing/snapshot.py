@@ -52,6 +52,9 @@ class SnapshotError(ValueError):
         super().__init__(f"snapshot {path or '<root>'}: {reason}")
 
 
+_isfinite = math.isfinite
+
+
 def _type_name(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
@@ -70,7 +73,27 @@ class _Encoder:
         self._keep.append(x)
         return n, False
 
+    @staticmethod
+    def _plain(items: Sequence[object] | deque[object]) -> list[Any] | None:
+        """A non-empty sequence of exact ints, or of finite exact floats, as the list JSON writes for it,
+        else None (the caller then encodes item by item: the same document, only slower). One sum tests
+        finiteness: a finite sum means no NaN or infinity; an overflowing sum of finite floats falls back."""
+        if not items:
+            return None
+        if type(items[0]) is int:
+            return list(items) if all(type(v) is int for v in items) else None
+        if all(type(v) is float for v in items) and _isfinite(sum(items)):  # type: ignore[arg-type]
+            return list(items)
+        return None
+
     def enc(self, x: object, path: str) -> Json:
+        t = type(x)  # the exact common types first (a subclass, e.g. an enum of str, takes the long way)
+        if isinstance(x, float) and t is float:
+            return x if _isfinite(x) else {"$f": repr(x)}
+        if t is str or t is int or t is bool or x is None:
+            return x
+        if isinstance(x, list) and t is list:
+            return self._plain(x) or [self.enc(v, f"{path}[{i}]") for i, v in enumerate(x)]
         if isinstance(x, enum.Enum):  # before str: a StrEnum is a str
             return {"$e": _type_name(type(x)), "v": self.enc(x.value, path)}
         if x is None or isinstance(x, bool | str):
@@ -112,7 +135,8 @@ class _Encoder:
             fields = {f.name: self.enc(getattr(x, f.name), f"{path}.{f.name}") for f in dataclasses.fields(x)}
             return {"$dc": _type_name(type(x)), "$id": n, "f": fields}
         if isinstance(x, deque):
-            return {"$dq": [self.enc(v, f"{path}[{i}]") for i, v in enumerate(x)], "maxlen": x.maxlen}
+            items = self._plain(x) or [self.enc(v, f"{path}[{i}]") for i, v in enumerate(x)]
+            return {"$dq": items, "maxlen": x.maxlen}
         if isinstance(x, OrderedDict):
             return {"$od": [[self.enc(k, path), self.enc(v, f"{path}[{k!r}]")] for k, v in x.items()]}
         if isinstance(x, dict):
@@ -120,7 +144,7 @@ class _Encoder:
         if isinstance(x, list):
             return [self.enc(v, f"{path}[{i}]") for i, v in enumerate(x)]
         if isinstance(x, tuple):
-            return {"$t": [self.enc(v, f"{path}[{i}]") for i, v in enumerate(x)]}
+            return {"$t": self._plain(x) or [self.enc(v, f"{path}[{i}]") for i, v in enumerate(x)]}
         if isinstance(x, frozenset):
             return {"$fs": [self.enc(v, path) for v in sorted(x, key=repr)]}
         if isinstance(x, set):

@@ -8,29 +8,21 @@ The schema version is ``PRAGMA user_version``; migrations run in order inside on
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import math
-import operator
 import os
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alerts.catalog import Prompt
-from processing.arousal import Arousal, BaselineStats
-from processing.episodes import Episode
-from processing.outcomes import PromptOutcome
-from processing.progress import WeekProgress
-from processing.stream import WindowResult
-from sensors.beats import Beat, Gap
+from processing.arousal import BaselineStats
 from storage.controls import ControlsTable
 from storage.errors import SchemaTooNew
+from storage.event_rows import EventRows
 from storage.schema import MIGRATIONS, SCHEMA_VERSION, SEQ_TABLES, WINDOW_FEATURES
 
 log = logging.getLogger("calmstrap.archive")
@@ -38,6 +30,18 @@ log = logging.getLogger("calmstrap.archive")
 ARCHIVE_NAME = "archive.db"
 BUSY_TIMEOUT_S = 5.0
 """SQLite's own wait for another process's write lock before :meth:`Archive._retry_busy` retries."""
+CACHE_MIB = 128
+"""SQLite page cache per connection (a ceiling: pages are held only once read). Every strap appends to its
+own place in the indexes keyed by user, so a busy archive keeps one leaf page per strap and index hot; with
+SQLite's default 2 MiB the beats inserts of 400 straps took 1.75x as long (BENCHMARKS.md, "One-process
+capacity", the h-cap rerun)."""
+WAL_AUTOCHECKPOINT_PAGES = 16384
+"""WAL size (pages of 4 KiB: 64 MiB) past which a commit copies the WAL into the database (SQLite's default
+1000). A grouped commit rewrites the hot index pages into the WAL; a larger WAL copies each of them back
+once per checkpoint instead of every few commits. A kill -9 loses no committed write either way (the WAL is in the OS
+page cache). With ``synchronous=NORMAL`` the WAL is fsynced only at a checkpoint, so a power cut can lose
+the commits since the last one: ``run`` also checkpoints on a clock (:meth:`Archive.checkpoint_wal`,
+``calmstrap.pipeline.WAL_CHECKPOINT_EVERY_S``) and that bound no longer depends on how much is written."""
 __all__ = [
     "ARCHIVE_NAME",
     "MIGRATIONS",
@@ -47,26 +51,6 @@ __all__ = [
     "Archive",
     "TableCounts",
 ]
-
-
-def _num(x: float | None) -> float | None:
-    """NaN becomes NULL (SQLite has no NaN)."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-_BEATS_SQL = "INSERT OR IGNORE INTO beats (seq, user, device, t, rr_ms, artifact) VALUES (?,?,?,?,?,?)"
-_WINDOW_SQL = (
-    f"INSERT INTO windows (seq, user, device, channel, t, window_s, {', '.join(WINDOW_FEATURES)}, valid) "
-    f"VALUES (?,?,?,?,?,?,{','.join('?' * len(WINDOW_FEATURES))},?)"
-)
-_AROUSAL_SQL = (
-    "INSERT INTO arousal (seq, user, t, score, a, z_hr, z_ln_rmssd, state, warming_up, gated, hr_bpm,"
-    " rmssd_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-_window_features = operator.attrgetter(*WINDOW_FEATURES)
 
 
 def _create_private(path: Path) -> None:
@@ -87,7 +71,7 @@ class TableCounts:
     prompts: int
 
 
-class Archive(ControlsTable):
+class Archive(EventRows, ControlsTable):
     """One SQLite archive file. Use as a context manager; writes are committed by :meth:`commit`."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
@@ -109,6 +93,8 @@ class Archive(ControlsTable):
         self._busy_waits = 0
         self._retry_busy(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(f"PRAGMA cache_size = -{CACHE_MIB * 1024}")
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self._migrate()
 
@@ -242,6 +228,12 @@ class Archive(ControlsTable):
             self.conn.execute("COMMIT")
             self._in_tx = False
 
+    def checkpoint_wal(self) -> None:
+        """Copy the WAL into the database now (PASSIVE: never waits for readers); outside a transaction."""
+        if not self._in_tx:
+            with contextlib.suppress(sqlite3.OperationalError):
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def rollback(self) -> None:
         if self._in_tx:
             self._pending.clear()
@@ -293,279 +285,6 @@ class Archive(ControlsTable):
         self.conn.execute("DELETE FROM sync_watermark WHERE sink = ?", (sink,))
         if not joined:
             self.commit()
-
-    # -- writes ----------------------------------------------------------------------------------------
-    def add_beats(self, beats: Iterable[Beat], artifacts: Sequence[bool] | None = None) -> int:
-        """Insert beats (a beat already stored is ignored); returns how many were new."""
-        self._begin()
-        rows = [
-            (self._next_seq(), b.user, b.device, b.t, b.rr_ms, int(artifacts[i]) if artifacts else 0)
-            for i, b in enumerate(beats)
-        ]
-        cur = self.conn.executemany(_BEATS_SQL, rows)
-        return cur.rowcount
-
-    def queue_beats(self, beats: Sequence[Beat], artifacts: Sequence[bool]) -> None:
-        """:meth:`add_beats` without the count: the rows are written with the next use of the connection
-        or commit (one ``executemany`` for many notifications), in the same transaction."""
-        if not self._in_tx:
-            self._begin()
-        rows = self._pending.get(_BEATS_SQL)
-        if rows is None:
-            rows = self._pending[_BEATS_SQL] = []
-        seq = self._seq
-        for b, bad in zip(beats, artifacts, strict=True):
-            seq += 1
-            rows.append((seq, b.user, b.device, b.t, b.rr_ms, int(bad)))
-        self._seq = seq
-
-    def add_gap(self, gap: Gap) -> None:
-        self._begin()
-        self.conn.execute(
-            "INSERT INTO gaps (seq, user, device, start_t, end_t, reason) VALUES (?,?,?,?,?,?)",
-            (self._next_seq(), gap.user, gap.device, gap.start_t, gap.end_t, str(gap.reason)),
-        )
-
-    def add_window(self, w: WindowResult) -> None:
-        self._begin()
-        win = w.window
-        self._queue(
-            _WINDOW_SQL,
-            (
-                self._next_seq(),
-                w.user,
-                w.device,
-                str(w.channel),
-                win.t,
-                win.window_s,
-                *[v if math.isfinite(v) else None for v in map(float, _window_features(win))],
-                int(win.valid),
-            ),
-        )
-
-    def add_arousal(self, user: str, x: Arousal) -> None:
-        self._begin()
-        self._queue(
-            _AROUSAL_SQL,
-            (
-                self._next_seq(),
-                user,
-                x.t,
-                x.score,
-                x.a,
-                _num(x.z_hr),
-                _num(x.z_ln_rmssd),
-                str(x.state),
-                int(x.warming_up),
-                int(x.gated),
-                _num(x.hr_bpm),
-                _num(x.rmssd_ms),
-            ),
-        )
-
-    def add_episode(self, e: Episode) -> None:
-        self._begin()
-        self.conn.execute(
-            "INSERT OR REPLACE INTO episodes (id, seq, user, onset_t, peak_t, end_t, peak_score, peak_a,"
-            " amplitude, amplitude_a, duration_s, recovery_s, t50_s, area_a_s, prompt_ids, exertion)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                e.id,
-                self._next_seq(),
-                e.user,
-                e.onset_t,
-                e.peak_t,
-                e.end_t,
-                e.peak_score,
-                e.peak_a,
-                e.amplitude,
-                e.amplitude_a,
-                e.duration_s,
-                e.recovery_s,
-                e.t50_s,
-                e.area_a_s,
-                json.dumps(list(e.prompt_ids)),
-                int(e.exertion),
-            ),
-        )
-
-    def add_prompt(self, p: Prompt, delivered_via: str) -> None:
-        self._begin()
-        self.conn.execute(
-            "INSERT OR REPLACE INTO prompts (id, seq, user, t, kind, template_id, title, body, duration_s,"
-            " expires_t, reason_episode_id, reason_score, inhale_s, hold_s, exhale_s, delivered_via)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                p.id,
-                self._next_seq(),
-                p.user,
-                p.t,
-                str(p.kind),
-                p.template_id,
-                p.title,
-                p.body,
-                p.duration_s,
-                p.expires_t,
-                p.reason_episode_id,
-                _num(p.reason_score),
-                p.inhale_s,
-                p.hold_s,
-                p.exhale_s,
-                delivered_via,
-            ),
-        )
-
-    def set_prompt_delivery(self, prompt_id: str, delivered_via: str) -> None:
-        self._begin()
-        self.conn.execute(
-            "UPDATE prompts SET delivered_via = ?, seq = ? WHERE id = ?",
-            (delivered_via, self._next_seq(), prompt_id),
-        )
-
-    def set_prompt_outcome(self, o: PromptOutcome) -> None:
-        self._begin()
-        osc = o.oscillation
-        self.conn.execute(
-            "UPDATE prompts SET outcome_t = ?, d_ln_rmssd = ?, d_hr_bpm = ?, d_score = ?, helped = ?,"
-            " osc_freq_hz = ?, osc_amplitude_bpm = ?, osc_power_share = ?, stage = ?, d_a = ?, came_down = ?,"
-            " helped_basis = ?, n_reference = ?, seq = ? WHERE id = ?",
-            (
-                o.t,
-                _num(o.d_ln_rmssd),
-                _num(o.d_hr_bpm),
-                _num(o.d_score),
-                None if o.helped is None else int(o.helped),
-                None if osc is None else _num(osc.freq_hz),
-                None if osc is None else _num(osc.amplitude_bpm),
-                None if osc is None else _num(osc.power_share),
-                str(o.stage),
-                _num(o.d_a),
-                None if o.came_down is None else int(o.came_down),
-                str(o.helped_basis),
-                o.n_reference,
-                self._next_seq(),
-                o.prompt_id,
-            ),
-        )
-
-    def set_prompt_feedback(self, prompt_id: str, helped: bool) -> bool:
-        self._begin()
-        cur = self.conn.execute(
-            "UPDATE prompts SET feedback_helped = ?, seq = ? WHERE id = ?",
-            (int(helped), self._next_seq(), prompt_id),
-        )
-        return cur.rowcount > 0
-
-    def save_baseline(self, user: str, t: float, b: BaselineStats, bin_name: str = "all") -> None:
-        self._begin()
-        self.conn.execute(
-            "INSERT INTO baseline (seq, user, t, bin, hr_bpm, hr_sd, ln_rmssd, ln_rmssd_sd, n_windows, source)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                self._next_seq(),
-                user,
-                t,
-                bin_name,
-                b.hr_bpm,
-                b.hr_sd,
-                b.ln_rmssd,
-                b.ln_rmssd_sd,
-                b.n_windows,
-                b.source,
-            ),
-        )
-
-    def add_device_status(
-        self, user: str, device: str, t: float, battery_pct: float | None, connected: bool | None
-    ) -> None:
-        self._begin()
-        self.conn.execute(
-            "INSERT INTO device_status (seq, user, device, t, battery_pct, connected) VALUES (?,?,?,?,?,?)",
-            (
-                self._next_seq(),
-                user,
-                device,
-                t,
-                _num(battery_pct),
-                None if connected is None else int(connected),
-            ),
-        )
-
-    def replace_weekly_progress(self, user: str, weeks: Iterable[WeekProgress]) -> int:
-        """Store ``user``'s weekly progress (``processing.progress.weekly_progress``); returns rows written.
-
-        Each week's row replaces the stored row of the same ISO week and gets a new ``seq`` (so the InfluxDB
-        writer sends it again); weeks not given are left as stored. NaN (a number a week has no data for)
-        is stored as NULL. Writes pending before the call are committed first; then all rows commit together
-        or none do. Raises :class:`ValueError`, writing nothing, when a row belongs to another user.
-        """
-        rows = list(weeks)
-        others = sorted({w.user for w in rows} - {user})
-        if others:
-            raise ValueError(f"weekly progress of {others} given for user {user!r}")
-        with self.transaction():
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO weekly_progress (user, week, seq, week_start_t, hours_worn, episodes,"
-                " episodes_per_hour, median_amplitude, median_t50_s, median_recovery_s, resting_ln_rmssd,"
-                " resting_ln_rmssd_lo, resting_ln_rmssd_hi, resting_hr_bpm, prompts_sent, prompts_helped,"
-                " helped_share) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        user,
-                        w.week,
-                        self._next_seq(),
-                        w.week_start_t,
-                        _num(w.hours_worn),
-                        w.episodes,
-                        _num(w.episodes_per_hour),
-                        _num(w.median_amplitude),
-                        _num(w.median_t50_s),
-                        _num(w.median_recovery_s),
-                        _num(w.resting_ln_rmssd),
-                        _num(w.resting_ln_rmssd_lo),
-                        _num(w.resting_ln_rmssd_hi),
-                        _num(w.resting_hr_bpm),
-                        w.prompts_sent,
-                        w.prompts_helped,
-                        _num(w.helped_share),
-                    )
-                    for w in rows
-                ],
-            )
-        return len(rows)
-
-    def add_motion(self, user: str, device: str, t: float, intensity: float) -> None:
-        """One second of motion intensity from the strap (as the source reports it, e.g. mg)."""
-        self._begin()
-        self.conn.execute(
-            "INSERT INTO motion (seq, user, device, t, intensity) VALUES (?,?,?,?,?)",
-            (self._next_seq(), user, device, t, float(intensity)),
-        )
-
-    def flag_beats(self, user: str, device: str, times: Iterable[float]) -> int:
-        """Mark already archived beats (by their exact ``t``) as artifacts; returns how many changed.
-
-        A beat already flagged keeps its ``seq``; a newly flagged one gets a new ``seq`` (downstream re-sync).
-        """
-        self._begin()
-        changed = 0
-        for t in times:
-            cur = self.conn.execute(
-                "UPDATE beats SET artifact = 1, seq = ? WHERE user = ? AND device = ? AND t = ? AND artifact = 0",
-                (self._seq + 1, user, device, float(t)),
-            )
-            if cur.rowcount > 0:
-                self._next_seq()
-                changed += cur.rowcount
-        return changed
-
-    def save_checkpoint(self, user: str, device: str, t: float, state: bytes) -> None:
-        """Keep one strap session's state snapshot (replacing the previous one) in the current transaction."""
-        self._begin()
-        self.conn.execute(
-            "INSERT OR REPLACE INTO checkpoint (user, device, t, state) VALUES (?,?,?,?)",
-            (user, device, t, state),
-        )
 
     def load_checkpoint(self, user: str, device: str) -> tuple[float, bytes] | None:
         """The last saved state snapshot of a strap session: (stream time it covers, bytes), or None."""
