@@ -46,7 +46,7 @@ from processing.stream import StreamProcessor
 from sensors.beats import BeatClock
 from sensors.heart_rate import parse_measurement
 from sensors.simulated import RRGenerator, ScriptedEpisode, notifications
-from storage.archive import Archive, TableCounts
+from storage.archive import SERVICE_CACHE_MIB, Archive, TableCounts
 
 START = 1_700_000_000.0
 
@@ -76,7 +76,10 @@ def run(
     keep: Path | None = None,
 ) -> tuple[float, float, int, TableCounts]:
     """Wall and CPU seconds to handle every notification, the number of commits made, the rows archived."""
-    with tempfile.TemporaryDirectory() as tmp, Archive((keep or Path(tmp)) / "archive.db") as ar:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Archive((keep or Path(tmp)) / "archive.db", cache_mib=SERVICE_CACHE_MIB) as ar,
+    ):
         group = CommitGroup(ar, every_s=COMMIT_EVERY_S) if grouped else None
         cfg = Config()
         for i in range(straps):

@@ -32,7 +32,7 @@ from processing.outcomes import ControlMoment
 from sensors.errors import SensorError
 from sensors.simulated import DEMO_CONTROL_MIN_MINUTES, SimulatedStrap, demo_script
 from sensors.source import BeatSource
-from storage.archive import Archive
+from storage.archive import SERVICE_CACHE_MIB, Archive
 from storage.imports import recover_interrupted_imports
 from storage.links import close_dangling_links
 from storage.lock import DataDirLock, DataDirLocked
@@ -279,7 +279,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     page = plan_page(cfg, args.web, default_on=False)
     print(f"calmstrap demo: {args.minutes:g} simulated minutes at {args.speed:g}x, seed {args.seed}")
-    with lock, Archive.in_dir(data_dir) as archive:
+    with lock, Archive.in_dir(data_dir, cache_mib=SERVICE_CACHE_MIB) as archive:
         archive.delete_user(DEMO_USER)
         archive.commit()
         _recover(archive)
@@ -407,7 +407,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if lock is None:
         return EXIT_CONFIG
     page = plan_page(cfg, args.web, default_on=True)
-    with lock, Archive.in_dir(data_dir) as archive:
+    with lock, Archive.in_dir(data_dir, cache_mib=SERVICE_CACHE_MIB) as archive:
         status = StatusLine(sys.stdout, origin=None, tz=cfg.tz())
         observer = PipelineObserver(on_arousal=status.update, on_prompt=lambda p, via: status.clear())
         pairs: list[tuple[StrapSession, BeatSource]] = []

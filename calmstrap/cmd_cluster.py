@@ -42,7 +42,7 @@ from cluster.worker import Inbound, Outbound, Worker
 from processing import snapshot
 from sensors.errors import SensorError
 from sensors.source import BatteryLevel, BeatSource, Connected, Disconnected, MotionIntensity
-from storage.archive import Archive
+from storage.archive import SERVICE_CACHE_MIB, Archive
 from storage.lock import DataDirLock, DataDirLocked
 from storage.progress import refresh_weekly_progress
 
@@ -417,7 +417,7 @@ async def archive_main(cfg: Config, args: argparse.Namespace) -> int:
     except DataDirLocked as exc:
         print(f"calmstrap archive: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    with lock, Archive.in_dir(data_dir) as archive:
+    with lock, Archive.in_dir(data_dir, cache_mib=SERVICE_CACHE_MIB) as archive:
         async with contextlib.AsyncExitStack() as stack:
             for c in mqtt:
                 await stack.enter_async_context(c)

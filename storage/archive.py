@@ -30,8 +30,11 @@ log = logging.getLogger("calmstrap.archive")
 ARCHIVE_NAME = "archive.db"
 BUSY_TIMEOUT_S = 5.0
 """SQLite's own wait for another process's write lock before :meth:`Archive._retry_busy` retries."""
-CACHE_MIB = 128
-"""SQLite page cache per connection (a ceiling: pages are held only once read). Every strap appends to its
+CACHE_MIB = 8
+"""SQLite page cache of a connection that is not a running service's (import, export, sync): SQLite's own
+default is 2 MiB. A ceiling: pages are held only once read."""
+SERVICE_CACHE_MIB = 128
+"""The page cache of ``run``'s, ``demo``'s and ``archive``'s connection. Every strap appends to its
 own place in the indexes keyed by user, so a busy archive keeps one leaf page per strap and index hot; with
 SQLite's default 2 MiB the beats inserts of 400 straps took 1.75x as long (BENCHMARKS.md, "One-process
 capacity", the h-cap rerun)."""
@@ -74,7 +77,13 @@ class TableCounts:
 class Archive(EventRows, ControlsTable):
     """One SQLite archive file. Use as a context manager; writes are committed by :meth:`commit`."""
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+        cache_mib: int = CACHE_MIB,
+    ) -> None:
         self.path = Path(path)
         if not self.path.exists():
             _create_private(self.path)
@@ -93,7 +102,7 @@ class Archive(EventRows, ControlsTable):
         self._busy_waits = 0
         self._retry_busy(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute(f"PRAGMA cache_size = -{CACHE_MIB * 1024}")
+        self.conn.execute(f"PRAGMA cache_size = -{int(cache_mib) * 1024}")
         self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self._migrate()
@@ -118,8 +127,8 @@ class Archive(EventRows, ControlsTable):
             rows.append(row)
 
     @classmethod
-    def in_dir(cls, data_dir: str | os.PathLike[str]) -> Archive:
-        return cls(Path(data_dir) / ARCHIVE_NAME)
+    def in_dir(cls, data_dir: str | os.PathLike[str], *, cache_mib: int = CACHE_MIB) -> Archive:
+        return cls(Path(data_dir) / ARCHIVE_NAME, cache_mib=cache_mib)
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def __enter__(self) -> Archive:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from storage.archive import CACHE_MIB, WAL_AUTOCHECKPOINT_PAGES, WINDOW_FEATURES, Archive
+from storage.archive import CACHE_MIB, SERVICE_CACHE_MIB, WAL_AUTOCHECKPOINT_PAGES, WINDOW_FEATURES, Archive
 from storage.event_rows import window_values
 
 
@@ -50,6 +50,8 @@ def test_archive_sets_its_page_cache_and_wal_size(tmp_path: Path) -> None:
     with Archive(tmp_path / "a.db") as ar:
         assert ar.query("PRAGMA cache_size") == [(-CACHE_MIB * 1024,)]
         assert ar.query("PRAGMA wal_autocheckpoint") == [(WAL_AUTOCHECKPOINT_PAGES,)]
+    with Archive(tmp_path / "a.db", cache_mib=SERVICE_CACHE_MIB) as ar:  # a running service's connection
+        assert ar.query("PRAGMA cache_size") == [(-SERVICE_CACHE_MIB * 1024,)]
     other = sqlite3.connect(tmp_path / "a.db")  # a setting of the connection, not of the file
     assert other.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
     other.close()
