@@ -199,33 +199,34 @@ class _BandPlan:
     wss: float
 
 
-_BAND_PLANS: dict[tuple[int, float, tuple[float, float], tuple[float, float]], _BandPlan] = {}
+_BAND_PLANS: dict[tuple[int, float, tuple[float, float], tuple[float, float]], _BandPlan | None] = {}
 
 
-def _band_plan(nper: int, fs_hz: float, lf: tuple[float, float], hf: tuple[float, float]) -> _BandPlan:
+def _band_plan(nper: int, fs_hz: float, lf: tuple[float, float], hf: tuple[float, float]) -> _BandPlan | None:
+    """The plan of these bands; None when a band is empty or touches DC or Nyquist (not the HRV bands)."""
     key = (nper, fs_hz, lf, hf)
-    plan = _BAND_PLANS.get(key)
-    if plan is None:
-        freqs = np.fft.rfftfreq(nper, 1.0 / fs_hz)
-        inner = slice(1, freqs.size - 1 if nper % 2 == 0 else freqs.size)  # the bins counted twice
-        sel_lf = np.flatnonzero((freqs >= lf[0]) & (freqs < lf[1]))
-        sel_hf = np.flatnonzero((freqs >= hf[0]) & (freqs < hf[1]))
-        both = np.concatenate((sel_lf, sel_hf))
-        if both.size == 0 or both.min() < (inner.start or 0) or both.max() >= (inner.stop or 0):
-            raise ValueError("the LF and HF bands must lie strictly between DC and Nyquist")
+    if key in _BAND_PLANS:
+        return _BAND_PLANS[key]
+    freqs = np.fft.rfftfreq(nper, 1.0 / fs_hz)
+    last = freqs.size - 1 if nper % 2 == 0 else freqs.size  # bins 1..last-1 are counted twice
+    sel_lf = np.flatnonzero((freqs >= lf[0]) & (freqs < lf[1]))
+    sel_hf = np.flatnonzero((freqs >= hf[0]) & (freqs < hf[1]))
+    both = np.concatenate((sel_lf, sel_hf))
+    plan = None
+    if sel_lf.size and sel_hf.size and both.min() >= 1 and both.max() < last:
         lo, hi = int(both.min()), int(both.max()) + 1
         plan = _BandPlan(
             matrix=detrended_dft(nper, nper, lo, hi),
             n_bins=hi - lo,
-            lf=slice(int(sel_lf[0]) - lo, int(sel_lf[-1]) + 1 - lo) if sel_lf.size else slice(0, 0),
-            hf=slice(int(sel_hf[0]) - lo, int(sel_hf[-1]) + 1 - lo) if sel_hf.size else slice(0, 0),
+            lf=slice(int(sel_lf[0]) - lo, int(sel_lf[-1]) + 1 - lo),
+            hf=slice(int(sel_hf[0]) - lo, int(sel_hf[-1]) + 1 - lo),
             hf_freqs=np.asarray(freqs[sel_hf], dtype=np.float64),
             df=float(freqs[1] - freqs[0]),
             wss=hann(nper)[1],
         )
-        if len(_BAND_PLANS) >= 8:
-            _BAND_PLANS.pop(next(iter(_BAND_PLANS)))
-        _BAND_PLANS[key] = plan
+    if len(_BAND_PLANS) >= 8:
+        _BAND_PLANS.pop(next(iter(_BAND_PLANS)))
+    _BAND_PLANS[key] = plan
     return plan
 
 
@@ -276,6 +277,8 @@ def band_powers(
     if x.size < nper:
         return NAN_FD
     plan = _band_plan(nper, fs_hz, lf_band_hz, hf_band_hz)
+    if plan is None:
+        return _band_powers_from_psd(x, fs_hz, segment_s, overlap, lf_band_hz, hf_band_hz)
     seg = segments(x, nper, step)
     r = seg @ plan.matrix
     r *= r
@@ -287,4 +290,23 @@ def band_powers(
     hf_psd = psd[plan.hf]
     hf = float(hf_psd.sum()) * scale * plan.df
     peak_hz = float(plan.hf_freqs[int(np.argmax(hf_psd))]) if hf_psd.size and hf > 0 else NAN
+    return FrequencyDomain(lf, hf, lf / hf if hf > 0 else NAN, peak_hz, 60.0 * peak_hz)
+
+
+def _band_powers_from_psd(
+    x: FloatArray,
+    fs_hz: float,
+    segment_s: float,
+    overlap: float,
+    lf_band_hz: tuple[float, float],
+    hf_band_hz: tuple[float, float],
+) -> FrequencyDomain:
+    """:func:`band_powers` from the whole Welch PSD (bands that touch DC or Nyquist, or an empty band)."""
+    freqs, psd = welch_psd(x, fs_hz=fs_hz, segment_s=segment_s, overlap=overlap)
+    df = float(freqs[1] - freqs[0])
+    lf_sel = (freqs >= lf_band_hz[0]) & (freqs < lf_band_hz[1])
+    hf_sel = (freqs >= hf_band_hz[0]) & (freqs < hf_band_hz[1])
+    lf = float(psd[lf_sel].sum() * df)
+    hf = float(psd[hf_sel].sum() * df)
+    peak_hz = float(freqs[hf_sel][int(np.argmax(psd[hf_sel]))]) if np.any(hf_sel) and hf > 0 else NAN
     return FrequencyDomain(lf, hf, lf / hf if hf > 0 else NAN, peak_hz, 60.0 * peak_hz)

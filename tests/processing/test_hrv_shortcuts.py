@@ -94,3 +94,11 @@ def test_compute_window_equals_the_family_functions(real_rr: npt.NDArray[np.floa
     }
     for name, value in expected.items():
         assert getattr(w, name) == pytest.approx(value, rel=1e-12), name
+
+
+def test_bands_touching_dc_fall_back_to_the_whole_psd(real_rr: npt.NDArray[np.float64]) -> None:
+    """A band that includes DC (no band-only matrix for it) gets the whole Welch PSD's band sum."""
+    rr = real_rr[:400]
+    f, p = hrv.welch_psd(hrv.resample_rr(rr))
+    fd = hrv.frequency_domain(rr, lf_band_hz=(0.0, 0.15))
+    assert fd.lf_ms2 == pytest.approx(p[f < 0.15].sum() * (f[1] - f[0]), rel=1e-12)
