@@ -192,7 +192,8 @@ def main() -> None:
         f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, cpus={os.cpu_count()}"
     )
     print(
-        f"python {platform.python_version()}, numpy {np.__version__}, date {time.strftime('%Y-%m-%d %H:%M %Z')}"
+        f"python {platform.python_version()}, numpy {np.__version__}, date {time.strftime('%Y-%m-%d %H:%M %Z')}, "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
     u = bench_update(args.repeat)
     print(
@@ -217,6 +218,7 @@ def main() -> None:
         f"baseline: {m['per_strap_28d_b'] / 1024:.0f} KB (target <= 200 KB); "
         f"peak of one update: ours {m['our_update_peak_b'] / 1024:.0f} KB, NeuroKit2 {m['nk_update_peak_b'] / 1024:.0f} KB"
     )
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -334,6 +334,9 @@ class StreamProcessor:
 
     def _note_artifacts(self, start: int, classes: npt.NDArray[np.int8], mid_t: float) -> None:
         """Keep the times of the artifacts among the not yet classified beats up to the window's middle."""
+        if not classes.any():  # the usual window: nothing flagged, nothing to look up
+            self._classified_t = max(self._classified_t, mid_t)
+            return
         tv = self._t[start : self._hi]
         a = int(np.searchsorted(tv, self._classified_t, side="right"))
         b = int(np.searchsorted(tv, mid_t, side="right"))
