@@ -159,8 +159,10 @@ class StreamProcessor:
         self.baseline.window_s = c.fast_window_s
         self.baseline.sample_every_s = c.baseline_sample_every_s
         self.baseline.utc_offset_s = c.utc_offset_s
-        self._t = np.empty(2 * c.capacity_beats)
-        self._rr = np.empty(2 * c.capacity_beats)
+        self._t = np.zeros(
+            2 * c.capacity_beats
+        )  # zeros: a snapshot holds the whole buffer, never stale memory
+        self._rr = np.zeros(2 * c.capacity_beats)
 
     @property
     def episodes(self) -> EpisodeDetector:

@@ -68,6 +68,19 @@ def test_restored_processor_gives_the_same_outputs_as_an_uninterrupted_one() -> 
     assert got == expected
 
 
+def test_the_same_beats_give_the_same_snapshot_bytes() -> None:
+    """A processor's snapshot holds only what its beats made: no leftover memory (another user's) in the bytes."""
+    notes = _notes(seed=4, minutes=3.0)
+    dumps = []
+    for _ in range(2):
+        garbage = np.full(1 << 16, 1234.5)  # memory a buffer made with np.empty could reuse
+        del garbage
+        proc = StreamProcessor(user="ana", device="d1")
+        _feed(proc, BeatClock(device="d1", user="ana"), notes)
+        dumps.append(snapshot.dump(proc, kind="test-processor"))
+    assert dumps[0] == dumps[1]
+
+
 def test_snapshot_is_versioned_json_not_pickle() -> None:
     """The bytes are a magic tag plus compressed JSON naming its format, version and kind."""
     data = snapshot.dump(StreamProcessor(user="ana", device="d1"), kind="proc")
