@@ -16,7 +16,6 @@ import pytest
 
 from tests.processing import artifact_injection as J
 
-SEEDS = (0, 1, 2, 3)
 RECORDINGS = tuple(J.recordings())
 RMSSD_TARGET_PCT = 5.0
 NK_MARGIN_POINTS = 2.0
@@ -32,7 +31,7 @@ def _base(name: str) -> tuple[J.FloatArray, J.IntArray]:
 def _scores(name: str, kind: str, corrector: str) -> tuple[J.Score, ...]:
     base, avoid = _base(name)
     fn = J.CORRECTORS[corrector]
-    return tuple(J.score(base, J.inject(base, kind, 0.02, s, avoid=avoid), fn) for s in SEEDS)
+    return tuple(J.score(base, J.inject(base, kind, 0.02, s, avoid=avoid), fn) for s in J.SEEDS[name])
 
 
 def _mean(scores: tuple[J.Score, ...], field: str) -> float:
