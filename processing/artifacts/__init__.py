@@ -11,7 +11,8 @@ using novel beat classification. J Med Eng Technol 2019;43(3):173-81 (the method
    and mRRs over a centred window of ``window_beats`` (91) beats, which shrinks at the series' ends as a
    centred rolling quartile does; one window per beat.
 3. Decision rules (:mod:`.rules`): ectopic, long, short, missed or extra, on the series mirrored by a few
-   beats at each end, so the first and last beats of a window are judged too.
+   beats at each end, so the first and last beats of a window are judged too (an end beat must also be
+   far from the local median, because its dRR tests see a mirrored copy of its neighbour).
 4. Correction (:mod:`.correction`): an ectopic pair becomes two equal intervals, a missed beat is split,
    an extra beat merged, a lone long or short interval set to the local median.
 5. Where artifacts are dense they widen their own thresholds; there the classification is repeated on the

@@ -79,7 +79,9 @@ def classify(
     The decision rules run on the series mirrored by a few beats at each end, so the first and last
     intervals of a window have neighbours on both sides: a missed beat at the very start or end of a
     window reads as a lone long interval and is split like any other (the paper leaves the first dRR
-    undefined and the last two beats unclassified).
+    undefined and the last two beats unclassified). Because a mirrored neighbour turns any step at an end
+    beat into a step and a return, an end beat is an artifact only if its mRR also exceeds 3 (eq. 4): on
+    NSRDB's first interval (664 ms before 781, 828, 875) the mirror alone made a false SHORT.
 
     The beats are then visited in order, as in the paper's flow chart, and each artifact claims the
     intervals it spoiled: the interval after an extra beat is the second half of the same cut interval,
