@@ -45,16 +45,28 @@ LONGSHORT_RANGE = (0.25, 0.5)
 
 
 def recordings() -> dict[str, FloatArray]:
-    """The real recordings (tests/fixtures/README.md): pyhrv's NSRDB NN series and systole's ECG-derived RR.
+    """The real recordings (tests/fixtures/README.md): pyhrv's NSRDB NN series, systole's ECG-derived RR
+    and systole's ``rr.txt``.
 
-    The systole series is cut before its first irregular stretch (interval 1875 of 1936: a 1041 ms beat,
-    then at 1913 a 332 + 478 ms pair, an extra R-peak detection), so all of it is usable as a base.
+    The systole ECG series is cut before its first irregular stretch (interval 1875 of 1936: a 1041 ms
+    beat, then at 1913 a 332 + 478 ms pair, an extra R-peak detection), so all of it is usable as a base.
     """
     peaks = np.load(FIXTURES / "systole_task1_rpeaks_ms.npy").astype(np.float64)
     return {
         "pyhrv NSRDB (60 min)": np.load(FIXTURES / "SampleNNISeriesLong.npy").astype(np.float64),
         "systole ECG (25 min)": np.diff(peaks)[:1870],
+        "systole rr.txt (3.6 min)": np.loadtxt(
+            FIXTURES / "systole_rr.txt", delimiter=",", skiprows=1, usecols=1, dtype=np.float64
+        ),
     }
+
+
+SEEDS: dict[str, tuple[int, ...]] = {
+    "pyhrv NSRDB (60 min)": (0, 1, 2, 3),
+    "systole ECG (25 min)": (0, 1, 2, 3),
+    "systole rr.txt (3.6 min)": tuple(range(20)),
+}
+"""Injection seeds per recording for the tests: at 2 % the short rr.txt gets 5 events per seed, so 20."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,11 @@ import pytest
 
 from tests.processing import artifact_injection as J
 
-SEEDS = (0, 1, 2, 3)
 RECORDINGS = tuple(J.recordings())
 RMSSD_TARGET_PCT = 5.0
 NK_MARGIN_POINTS = 2.0
+EXTRA_CLEAN_DETECTIONS = 0
+"""Clean-data detections calmstrap may make beyond NeuroKit2's on each recording (issue 10: "at most")."""
 
 
 @functools.cache
@@ -32,7 +33,7 @@ def _base(name: str) -> tuple[J.FloatArray, J.IntArray]:
 def _scores(name: str, kind: str, corrector: str) -> tuple[J.Score, ...]:
     base, avoid = _base(name)
     fn = J.CORRECTORS[corrector]
-    return tuple(J.score(base, J.inject(base, kind, 0.02, s, avoid=avoid), fn) for s in SEEDS)
+    return tuple(J.score(base, J.inject(base, kind, 0.02, s, avoid=avoid), fn) for s in J.SEEDS[name])
 
 
 def _mean(scores: tuple[J.Score, ...], field: str) -> float:
@@ -66,6 +67,11 @@ def test_injected_artifacts_are_found(name: str, kind: str) -> None:
 
 @pytest.mark.parametrize("name", RECORDINGS)
 def test_no_more_false_detections_than_neurokit2_on_clean_recordings(name: str) -> None:
-    """On a real recording as it is, calmstrap makes no more detections than NeuroKit2 (kubios)."""
+    """On a real recording as it is, calmstrap makes no more detections than NeuroKit2 (kubios).
+
+    A detection is a run of consecutive flagged intervals (an ectopic pair or both pieces of an extra
+    beat are one), counted the same way for both (``artifact_injection.detections``).
+    """
     base, _ = _base(name)
-    assert J.clean(base, J.calmstrap).detections <= J.clean(base, J.neurokit2).detections
+    ours, theirs = J.clean(base, J.calmstrap).detections, J.clean(base, J.neurokit2).detections
+    assert ours <= theirs + EXTRA_CLEAN_DETECTIONS
