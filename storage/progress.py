@@ -1,11 +1,37 @@
 """Weekly progress in the archive: read the archive, compute (processing.progress), write ``weekly_progress``.
 
-``refresh_weekly_progress(archive, user)`` is the entry point the exports and the dashboard writer use.
+Two entry points that store the same rows:
+
+* :func:`refresh_weekly_progress` recomputes every week of a user from the whole history (``calmstrap sync``
+  via :func:`refresh_all`; it costs the whole history, so it is not for the running service);
+* :func:`update_weekly_progress` is the running service's refresh (every hour of stream time, after each
+  episode, in the archiver): it recomputes only the weeks that rows written since its last call can change,
+  reading only the rows those weeks depend on.
+
+Which rows are new: every insert and update in the archive takes a number from one archive-wide ``seq``
+(``storage.archive``), whoever writes it: this session, the archiver applying a collector outbox replayed
+hours late, a ``calmstrap import`` of older recordings running alongside, a prompt's outcome or the user's
+feedback landing after the week has turned. The refresh keeps, per user, the ``seq`` it has taken into
+account (in ``stream_applied``, key ``weekly_progress/<user>``, committed with the rows it writes) and finds
+the oldest ``t`` among the user's beats, arousal, episodes and prompts with a larger ``seq``: the week of
+that ``t`` and every later week are recomputed.
+
+What a week depends on (``processing.progress.weekly_progress``): its own episodes, prompts and wear hours,
+where a clock hour of beats is dated by its first beat (so an hour that straddles local midnight, in a time
+zone with a half-hour offset, belongs to the week its first beat is in); and the resting baseline, the mean
+of the daily values over the 7 days ending on its last worn day, which looks up to 6 days back into the
+previous week (days are computed from their own windows only). Nothing else reaches across weeks, so a new
+row at ``t`` changes the week of ``t`` (or of its clock hour's first beat) and the next week's baseline;
+everything from that week on is recomputed. Rows removed (a discarded import, :meth:`Archive.delete_user`)
+leave no ``seq``: the next :func:`refresh_weekly_progress` (``calmstrap sync`` runs :func:`refresh_all`
+after it removes an interrupted import) puts those weeks right.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from dataclasses import dataclass
 from datetime import tzinfo
 
 from processing.progress import (
@@ -14,6 +40,9 @@ from processing.progress import (
     ScoredWindow,
     WearRecord,
     WeekProgress,
+    daily_resting,
+    local_date,
+    local_midnight_t,
     weekly_progress,
 )
 from storage.archive import Archive
@@ -42,14 +71,7 @@ def load_progress_inputs(
             (user, lo, hi),
         )
     ]
-    windows = [
-        ScoredWindow(t=r[0], score=r[1], hr_bpm=r[2], ln_rmssd=math.log(r[3]))
-        for r in archive.query(
-            "SELECT t, score, hr_bpm, rmssd_ms FROM arousal WHERE user = ? AND gated = 0 AND warming_up = 0"
-            " AND hr_bpm IS NOT NULL AND rmssd_ms > 0 AND t >= ? AND t < ?",
-            (user, lo, hi),
-        )
-    ]
+    windows = load_scored_windows(archive, user, lo, hi)
     prompts = [
         PromptRecord(t=r[0], helped=_helped(r[1], r[2]))
         for r in archive.query(
@@ -58,16 +80,30 @@ def load_progress_inputs(
             (user, lo, hi),
         )
     ]
-    # per clock hour, dated by its first beat (so an hour the range starts in stays inside the range)
+    # per clock hour, dated by its first beat (so an hour the range starts in stays inside the range); in
+    # hour order, so a week's hours are summed in the same order whatever range is read
     wear = [
         WearRecord(t=r[0], seconds=r[1] / 1000.0)
         for r in archive.query(
             "SELECT MIN(t), SUM(rr_ms) FROM beats WHERE user = ? AND t >= ? AND t < ?"
-            " GROUP BY CAST(t / 3600 AS INTEGER)",
+            " GROUP BY CAST(t / 3600 AS INTEGER) ORDER BY CAST(t / 3600 AS INTEGER)",
             (user, lo, hi),
         )
     ]
     return episodes, windows, prompts, wear
+
+
+def load_scored_windows(archive: Archive, user: str, lo: float, hi: float) -> list[ScoredWindow]:
+    """The user's ungated, scored arousal rows in ``[lo, hi)`` with an HR and RMSSD, in time order (ties in
+    score among a day's calmest windows are then broken the same way whatever range is read)."""
+    return [
+        ScoredWindow(t=r[0], score=r[1], hr_bpm=r[2], ln_rmssd=math.log(r[3]))
+        for r in archive.query(
+            "SELECT t, score, hr_bpm, rmssd_ms FROM arousal WHERE user = ? AND gated = 0 AND warming_up = 0"
+            " AND hr_bpm IS NOT NULL AND rmssd_ms > 0 AND t >= ? AND t < ? ORDER BY t, id",
+            (user, lo, hi),
+        )
+    ]
 
 
 def range_progress(
@@ -92,19 +128,125 @@ def refresh_weekly_progress(archive: Archive, user: str, *, tz: tzinfo | None = 
 
     ``tz``: the person's time zone (weeks are ISO weeks of their local days); None: the system's.
     """
+    mark = _seq_now(archive)
     episodes, windows, prompts, wear = load_progress_inputs(archive, user)
-    weeks = weekly_progress(user, episodes=episodes, windows=windows, prompts=prompts, wear=wear, tz=tz)
-    stored = {
-        r[0]: tuple(r[1:])
-        for r in archive.query(
-            f"SELECT week, {', '.join(STORED)} FROM weekly_progress WHERE user = ?", (user,)
-        )
-    }
+    weeks = weekly_progress(
+        user, episodes=episodes, windows=windows, prompts=prompts, wear=wear, tz=tz, rolling_days=ROLLING_DAYS
+    )
+    _store_changed(archive, user, weeks, since_week_start_t=None)
+    # unconditionally (not "never down"): a full refresh racing the service's may have stored weeks from an
+    # older snapshot than the service's mark; from ``mark`` on, the next update recomputes them
+    archive.set_applied_seq(progress_mark_key(user), mark)
+    return weeks
+
+
+def _store_changed(
+    archive: Archive, user: str, weeks: list[WeekProgress], *, since_week_start_t: float | None
+) -> None:
+    sql = f"SELECT week, {', '.join(STORED)} FROM weekly_progress WHERE user = ?"
+    params: tuple[object, ...] = (user,)
+    if since_week_start_t is not None:
+        sql += " AND week_start_t >= ?"
+        params = (user, since_week_start_t)
+    stored = {r[0]: tuple(r[1:]) for r in archive.query(sql, params)}
     # only weeks whose numbers changed get a new row (and so a new seq): InfluxDB is not sent the same again
     changed = [w for w in weeks if stored.get(w.week) != _stored_form(w)]
     if changed:
         archive.replace_weekly_progress(user, changed)
-    return weeks
+
+
+def progress_mark_key(user: str) -> str:
+    """The ``stream_applied`` key under which the archive ``seq`` the user's weekly progress reflects is kept."""
+    return f"weekly_progress/{user}"
+
+
+def _seq_now(archive: Archive) -> int:
+    """The archive's ``seq`` now: every row with a larger one is written after this call (queued rows first)."""
+    (committed,) = archive.query("SELECT seq FROM seq_counter WHERE id = 0")[0]
+    # inside this connection's open transaction its own rows are visible and numbered up to last_seq
+    return max(int(committed), archive.last_seq)
+
+
+ROLLING_DAYS = 7
+"""The resting baseline's span in days (``weekly_progress(rolling_days=)``), as both refreshes compute it."""
+
+MARGIN_S = 3 * 3600.0
+"""Read this much before a computed local midnight: a DST change at midnight (fall back to 23:00) dates the
+repeated hour's rows to the previous day after that midnight; rows read too early only make weeks that are
+dropped, so a margin costs a few rows and never changes a kept week."""
+
+# the oldest t among the user's rows written after a seq; INDEXED BY: by seq, not the user's whole history
+_NEW_ROWS_SQL = " UNION ALL ".join(
+    f"SELECT MIN({t_col}) FROM {table} INDEXED BY {table}_seq WHERE seq > ? AND user = ?"
+    for table, t_col in (("beats", "t"), ("arousal", "t"), ("episodes", "onset_t"), ("prompts", "t"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate:
+    """What :func:`update_weekly_progress` did: the weeks recomputed (oldest first; empty if nothing new)."""
+
+    weeks: tuple[WeekProgress, ...]
+    full: bool
+    """True when there was no mark yet (first refresh of this user) and the whole history was recomputed."""
+    from_t: float | None
+    """The start of the oldest recomputed week's reads (None: nothing new, or the whole history)."""
+
+
+def _floor_hour(t: float) -> float:
+    return math.floor(t / 3600.0) * 3600.0
+
+
+def update_weekly_progress(archive: Archive, user: str, *, tz: tzinfo | None = None) -> ProgressUpdate:
+    """The running service's refresh: recompute and store only the weeks that rows written since the last
+    refresh of ``user`` can change (their week and every later one), reading only the rows they depend on.
+
+    The stored ``weekly_progress`` rows are the same as :func:`refresh_weekly_progress` leaves (same weeks,
+    same values, a new row only for a week whose numbers changed). The first call for a user (no mark kept
+    yet) is a full refresh.
+    """
+    key = progress_mark_key(user)
+    mark = _seq_now(archive)
+    last = archive.applied_seq(key)
+    if last <= 0:
+        return ProgressUpdate(tuple(refresh_weekly_progress(archive, user, tz=tz)), True, None)
+    ts = [
+        r[0]
+        for r in archive.query(_NEW_ROWS_SQL, (last, user) * 4)
+        if r[0] is not None and math.isfinite(r[0])
+    ]
+    if not ts:
+        if mark != last:
+            archive.set_applied_seq(key, mark)
+        return ProgressUpdate((), False, None)
+    # the week of the oldest new row's clock hour (its first beat dates the hour), margin for DST at midnight
+    oldest = local_date(_floor_hour(min(ts)) - MARGIN_S, tz)
+    monday = oldest - dt.timedelta(days=oldest.weekday())
+    week_start_t = local_midnight_t(monday, tz)
+    lo = _floor_hour(week_start_t - MARGIN_S)  # whole clock hours of beats, so each is dated as in full
+    episodes, windows, prompts, wear = load_progress_inputs(archive, user, lo)
+    # the first week's resting baseline: the 7 days ending on its last worn day reach into the week before
+    worn_days = [d for d in daily_resting(windows, tz=tz) if monday <= d < monday + dt.timedelta(days=7)]
+    if worn_days:
+        back_lo = local_midnight_t(max(worn_days) - dt.timedelta(days=ROLLING_DAYS - 1), tz) - MARGIN_S
+        if back_lo < lo:
+            windows = load_scored_windows(archive, user, back_lo, lo) + windows
+    weeks = [
+        w
+        for w in weekly_progress(
+            user,
+            episodes=episodes,
+            windows=windows,
+            prompts=prompts,
+            wear=wear,
+            tz=tz,
+            rolling_days=ROLLING_DAYS,
+        )
+        if w.week_start_t >= week_start_t
+    ]
+    _store_changed(archive, user, weeks, since_week_start_t=week_start_t)
+    archive.set_applied_seq(key, mark)
+    return ProgressUpdate(tuple(weeks), False, lo)
 
 
 STORED: tuple[str, ...] = (
