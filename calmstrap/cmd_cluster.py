@@ -44,7 +44,7 @@ from sensors.errors import SensorError
 from sensors.source import BatteryLevel, BeatSource, Connected, Disconnected, MotionIntensity
 from storage.archive import SERVICE_CACHE_MIB, Archive
 from storage.lock import DataDirLock, DataDirLocked
-from storage.progress import update_weekly_progress
+from storage.progress import ProgressUpdater
 
 log = logging.getLogger("calmstrap.cluster")
 EXIT_CONFIG = 2
@@ -432,7 +432,7 @@ async def archive_main(cfg: Config, args: argparse.Namespace) -> int:
                 js,
                 archive,
                 deliver=None if args.no_deliver else deliver,  # type: ignore[arg-type]
-                refresh_progress=lambda user: update_weekly_progress(archive, user, tz=cfg.tz()),
+                refresh_progress=ProgressUpdater(archive, tz=cfg.tz()).update,
             )
             await archiver.run(stop.is_set)
             log.info(

@@ -1,12 +1,14 @@
 """Weekly progress in the archive: read the archive, compute (processing.progress), write ``weekly_progress``.
 
-Two entry points that store the same rows:
+Two ways to the same stored rows:
 
 * :func:`refresh_weekly_progress` recomputes every week of a user from the whole history (``calmstrap sync``
   via :func:`refresh_all`; it costs the whole history, so it is not for the running service);
-* :func:`update_weekly_progress` is the running service's refresh (every hour of stream time, after each
-  episode, in the archiver): it recomputes only the weeks that rows written since its last call can change,
-  reading only the rows those weeks depend on.
+* :class:`ProgressUpdater` is the running service's refresh (every hour of stream time, after each
+  episode, in the archiver): it recomputes only the weeks that rows written since its last update can
+  change, reading only the rows those weeks depend on, and keeps the current week's hours of wear and the
+  days' resting values between updates so an hourly update reads about an hour of new rows and the day's
+  arousal rows (:func:`update_weekly_progress`: one update with nothing kept, reading the changed weeks).
 
 Which rows are new: every insert and update in the archive takes a number from one archive-wide ``seq``
 (``storage.archive``), whoever writes it: this session, the archiver applying a collector outbox replayed
@@ -22,13 +24,15 @@ zone with a half-hour offset, belongs to the week its first beat is in); and the
 of the daily values over the 7 days ending on its last worn day, which looks up to 6 days back into the
 previous week (days are computed from their own windows only). Nothing else reaches across weeks, so a new
 row at ``t`` changes the week of ``t`` (or of its clock hour's first beat) and the next week's baseline;
-everything from that week on is recomputed. Rows removed (a discarded import, :meth:`Archive.delete_user`)
-leave no ``seq``: the next :func:`refresh_weekly_progress` (``calmstrap sync`` runs :func:`refresh_all`
-after it removes an interrupted import) puts those weeks right.
+everything from that week on is recomputed. Rows removed leave no ``seq``: an updater that sees one of
+the user's imports gone from the journal (a discarded import) recomputes the whole history once; other
+removals (:meth:`Archive.delete_user`) are put right by the next :func:`refresh_weekly_progress`
+(``calmstrap sync`` runs :func:`refresh_all`, after it removes any interrupted import).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -43,6 +47,7 @@ from processing.progress import (
     daily_resting,
     local_date,
     local_midnight_t,
+    weekly_from_daily,
     weekly_progress,
 )
 from storage.archive import Archive
@@ -56,9 +61,16 @@ def _helped(feedback: int | None, measured: int | None) -> bool | None:
 
 
 def load_progress_inputs(
-    archive: Archive, user: str, start_t: float | None = None, end_t: float | None = None
+    archive: Archive,
+    user: str,
+    start_t: float | None = None,
+    end_t: float | None = None,
+    *,
+    windows: bool = True,
+    wear: bool = True,
 ) -> tuple[list[EpisodeRecord], list[ScoredWindow], list[PromptRecord], list[WearRecord]]:
-    """The rows weekly progress needs, as processing's input records (only ``[start_t, end_t)`` if given)."""
+    """The rows weekly progress needs, as processing's input records (only ``[start_t, end_t)`` if given;
+    ``windows``/``wear`` False: those lists are left empty, not read)."""
     lo = -math.inf if start_t is None else start_t
     hi = math.inf if end_t is None else end_t
     episodes = [
@@ -71,7 +83,7 @@ def load_progress_inputs(
             (user, lo, hi),
         )
     ]
-    windows = load_scored_windows(archive, user, lo, hi)
+    scored = load_scored_windows(archive, user, lo, hi) if windows else []
     prompts = [
         PromptRecord(t=r[0], helped=_helped(r[1], r[2]))
         for r in archive.query(
@@ -80,9 +92,14 @@ def load_progress_inputs(
             (user, lo, hi),
         )
     ]
-    # per clock hour, dated by its first beat (so an hour the range starts in stays inside the range); in
-    # hour order, so a week's hours are summed in the same order whatever range is read
-    wear = [
+    return episodes, scored, prompts, load_wear(archive, user, lo, hi) if wear else []
+
+
+def load_wear(archive: Archive, user: str, lo: float, hi: float = math.inf) -> list[WearRecord]:
+    """Seconds of beats per clock hour in ``[lo, hi)``, each dated by its first beat (so an hour the range
+    starts in stays inside the range); in hour order, so a week's hours are summed in the same order
+    whatever range is read."""
+    return [
         WearRecord(t=r[0], seconds=r[1] / 1000.0)
         for r in archive.query(
             "SELECT MIN(t), SUM(rr_ms) FROM beats WHERE user = ? AND t >= ? AND t < ?"
@@ -90,7 +107,6 @@ def load_progress_inputs(
             (user, lo, hi),
         )
     ]
-    return episodes, windows, prompts, wear
 
 
 def load_scored_windows(archive: Archive, user: str, lo: float, hi: float) -> list[ScoredWindow]:
@@ -184,69 +200,139 @@ _NEW_ROWS_SQL = " UNION ALL ".join(
 
 @dataclass(frozen=True, slots=True)
 class ProgressUpdate:
-    """What :func:`update_weekly_progress` did: the weeks recomputed (oldest first; empty if nothing new)."""
+    """What an update did: the weeks recomputed (oldest first; empty if nothing new) and what it read."""
 
     weeks: tuple[WeekProgress, ...]
     full: bool
-    """True when there was no mark yet (first refresh of this user) and the whole history was recomputed."""
-    from_t: float | None
-    """The start of the oldest recomputed week's reads (None: nothing new, or the whole history)."""
+    """True when the whole history was recomputed (no mark kept yet for this user, or a removed import)."""
+    cached: bool = False
+    """True when the hours and days before the oldest new row came from the updater's memory."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """What a :class:`ProgressUpdater` keeps of one user between updates, valid up to archive seq ``mark``:
+    the clock hours of wear from hour index ``hours_lo`` on, the days' resting values from ``day_lo`` on."""
+
+    mark: int
+    hours_lo: int
+    hours: dict[int, WearRecord]
+    day_lo: dt.date
+    days: dict[dt.date, tuple[float, float]]
+    imports: frozenset[int]
 
 
 def _floor_hour(t: float) -> float:
     return math.floor(t / 3600.0) * 3600.0
 
 
-def update_weekly_progress(archive: Archive, user: str, *, tz: tzinfo | None = None) -> ProgressUpdate:
-    """The running service's refresh: recompute and store only the weeks that rows written since the last
-    refresh of ``user`` can change (their week and every later one), reading only the rows they depend on.
+def _hour(t: float) -> int:
+    return math.floor(t / 3600.0)
 
-    The stored ``weekly_progress`` rows are the same as :func:`refresh_weekly_progress` leaves (same weeks,
-    same values, a new row only for a week whose numbers changed). The first call for a user (no mark kept
-    yet) is a full refresh.
+
+class ProgressUpdater:
+    """The running service's weekly-progress refresh for the users of one archive (the session keeps one,
+    the archiver one for all its users): :meth:`update` recomputes and stores only the weeks that rows
+    written since the last update can change (the week of the oldest new row, and every later week).
+
+    Between updates it keeps, per user, the current week's clock hours of wear and the days' resting
+    values, so an hourly update reads only the new hours' beats (aggregated in SQLite), the arousal rows of
+    the days the new rows fall on, and the week's episodes and prompts. What it keeps is valid only while
+    the archive's mark is the one it wrote: if another process refreshed the user (``calmstrap sync``), a
+    late row lands before the kept range, or an import of the user was removed since, it reads again.
+    The rows stored are exactly those :func:`refresh_weekly_progress` leaves.
     """
-    key = progress_mark_key(user)
-    mark = _seq_now(archive)
-    last = archive.applied_seq(key)
-    if last <= 0:
-        return ProgressUpdate(tuple(refresh_weekly_progress(archive, user, tz=tz)), True, None)
-    ts = [
-        r[0]
-        for r in archive.query(_NEW_ROWS_SQL, (last, user) * 4)
-        if r[0] is not None and math.isfinite(r[0])
-    ]
-    if not ts:
-        if mark != last:
-            archive.set_applied_seq(key, mark)
-        return ProgressUpdate((), False, None)
-    # the week of the oldest new row's clock hour (its first beat dates the hour), margin for DST at midnight
-    oldest = local_date(_floor_hour(min(ts)) - MARGIN_S, tz)
-    monday = oldest - dt.timedelta(days=oldest.weekday())
-    week_start_t = local_midnight_t(monday, tz)
-    lo = _floor_hour(week_start_t - MARGIN_S)  # whole clock hours of beats, so each is dated as in full
-    episodes, windows, prompts, wear = load_progress_inputs(archive, user, lo)
-    # the first week's resting baseline: the 7 days ending on its last worn day reach into the week before
-    worn_days = [d for d in daily_resting(windows, tz=tz) if monday <= d < monday + dt.timedelta(days=7)]
-    if worn_days:
-        back_lo = local_midnight_t(max(worn_days) - dt.timedelta(days=ROLLING_DAYS - 1), tz) - MARGIN_S
-        if back_lo < lo:
-            windows = load_scored_windows(archive, user, back_lo, lo) + windows
-    weeks = [
-        w
-        for w in weekly_progress(
-            user,
-            episodes=episodes,
-            windows=windows,
-            prompts=prompts,
-            wear=wear,
-            tz=tz,
-            rolling_days=ROLLING_DAYS,
+
+    def __init__(self, archive: Archive, *, tz: tzinfo | None = None) -> None:
+        self.archive = archive
+        self.tz = tz
+        self._held: dict[str, _Held] = {}
+
+    def update(self, user: str) -> ProgressUpdate:
+        """Bring ``user``'s ``weekly_progress`` rows up to date with every row written so far."""
+        archive, tz = self.archive, self.tz
+        key = progress_mark_key(user)
+        mark = _seq_now(archive)
+        last = archive.applied_seq(key)
+        imports = frozenset(
+            int(r[0]) for r in archive.query("SELECT id FROM imports WHERE user = ?", (user,))
         )
-        if w.week_start_t >= week_start_t
-    ]
-    _store_changed(archive, user, weeks, since_week_start_t=week_start_t)
-    archive.set_applied_seq(key, mark)
-    return ProgressUpdate(tuple(weeks), False, lo)
+        held = self._held.pop(user, None)
+        if held is not None and held.mark != last:
+            held = None
+        if last <= 0 or (held is not None and held.imports - imports):
+            # no mark yet, or an import's rows were removed (they leave no seq): the whole history once
+            return ProgressUpdate(tuple(refresh_weekly_progress(archive, user, tz=tz)), True)
+        ts = [
+            r[0]
+            for r in archive.query(_NEW_ROWS_SQL, (last, user) * 4)
+            if r[0] is not None and math.isfinite(r[0])
+        ]
+        if not ts:
+            if mark != last:
+                archive.set_applied_seq(key, mark)
+            if held is not None:
+                self._held[user] = dataclasses.replace(held, mark=mark, imports=imports)
+            return ProgressUpdate((), False)
+        oldest_t = min(ts)
+        # the week of the oldest new row's clock hour (its first beat dates the hour), margin for DST at midnight
+        first = local_date(_floor_hour(oldest_t) - MARGIN_S, tz)
+        monday = first - dt.timedelta(days=first.weekday())
+        week_start_t = local_midnight_t(monday, tz)
+        lo = _floor_hour(week_start_t - MARGIN_S)  # whole clock hours of beats, so each is dated as in full
+        if held is not None and held.hours_lo <= _hour(lo):
+            hours_from_t = _floor_hour(oldest_t)  # earlier hours and days have no new row: kept
+            day0 = local_date(oldest_t - MARGIN_S, tz)
+            hours = {h: w for h, w in held.hours.items() if _hour(lo) <= h < _hour(hours_from_t)}
+            days = {d: v for d, v in held.days.items() if d < day0}
+            day_lo = held.day_lo
+        else:
+            held = None
+            hours_from_t, day0, hours, days, day_lo = lo, monday, {}, {}, monday
+        episodes, _, prompts, _ = load_progress_inputs(archive, user, lo, windows=False, wear=False)
+        for w in load_wear(archive, user, hours_from_t):
+            hours[_hour(w.t)] = w
+        windows = load_scored_windows(archive, user, local_midnight_t(day0, tz) - MARGIN_S, math.inf)
+        days.update({d: v for d, v in daily_resting(windows, tz=tz).items() if d >= day0})
+        # the first week's resting baseline: the 7 days ending on its last worn day reach into the week before
+        worn = [d for d in days if monday <= d < monday + dt.timedelta(days=7)]
+        if worn and max(worn) - dt.timedelta(days=ROLLING_DAYS - 1) < day_lo:
+            need = max(worn) - dt.timedelta(days=ROLLING_DAYS - 1)
+            back = load_scored_windows(
+                archive, user, local_midnight_t(need, tz) - MARGIN_S, local_midnight_t(day_lo, tz) + MARGIN_S
+            )
+            days.update({d: v for d, v in daily_resting(back, tz=tz).items() if need <= d < day_lo})
+            day_lo = need
+        weeks = [
+            w
+            for w in weekly_from_daily(
+                user,
+                episodes=episodes,
+                daily=days,
+                prompts=prompts,
+                wear=[hours[h] for h in sorted(hours)],
+                tz=tz,
+                rolling_days=ROLLING_DAYS,
+            )
+            if w.week_start_t >= week_start_t
+        ]
+        _store_changed(archive, user, weeks, since_week_start_t=week_start_t)
+        archive.set_applied_seq(key, mark)
+        keep_from = max(day_lo, monday - dt.timedelta(days=ROLLING_DAYS - 1))
+        self._held[user] = _Held(
+            mark,
+            _hour(lo),
+            hours,
+            keep_from,
+            {d: v for d, v in days.items() if d >= keep_from},
+            imports,
+        )
+        return ProgressUpdate(tuple(weeks), False, held is not None)
+
+
+def update_weekly_progress(archive: Archive, user: str, *, tz: tzinfo | None = None) -> ProgressUpdate:
+    """One :meth:`ProgressUpdater.update` with nothing kept from before (reads the changed weeks whole)."""
+    return ProgressUpdater(archive, tz=tz).update(user)
 
 
 STORED: tuple[str, ...] = (

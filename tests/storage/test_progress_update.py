@@ -16,7 +16,8 @@ from processing.arousal import Arousal, ArousalState
 from processing.episodes import Episode
 from sensors.beats import beats_from_rr
 from storage.archive import Archive
-from storage.progress import refresh_weekly_progress, update_weekly_progress
+from storage.imports import begin_import, discard_import, record_chunk
+from storage.progress import ProgressUpdater, refresh_weekly_progress, update_weekly_progress
 
 T0 = 1_772_323_200.0  # Sunday 2026-03-01 00:00 UTC: the weeks span the March/April DST changes
 DAY = 86400.0
@@ -75,16 +76,20 @@ def _write(archive: Archive, ev: Event, k: int) -> None:
             archive.set_prompt_feedback(ids[n % len(ids)], x > 25.0)
 
 
-def _run(
-    path: Path, batches: list[list[Event]], tz: dt.tzinfo, refresh: Callable[..., object]
-) -> list[tuple[object, ...]]:
+def _run(path: Path, batches: list[list[Event]], tz: dt.tzinfo, how: str) -> list[tuple[object, ...]]:
     with Archive(path) as archive:
+        updater = ProgressUpdater(archive, tz=tz)
         k = 0
         for batch in batches:
             for ev in batch:
                 k += 1
                 _write(archive, ev, k)
-            refresh(archive, "u", tz=tz)
+            if how == "full":
+                refresh_weekly_progress(archive, "u", tz=tz)
+            elif how == "update":
+                update_weekly_progress(archive, "u", tz=tz)
+            else:
+                updater.update("u")
             archive.commit()
         return archive.query(TABLE)
 
@@ -97,20 +102,23 @@ def _run(
 def test_update_leaves_the_table_a_full_recompute_leaves(
     tmp_path: Path, zone: str, batches: list[list[Event]]
 ) -> None:
-    """Over random histories and late rows, refreshing incrementally after each batch stores exactly the rows
-    (weeks, values and seq, so the same rewrites) that a full recompute after each batch stores."""
+    """Over random histories and late rows, refreshing incrementally after each batch (reading the changed
+    weeks whole, or with a ProgressUpdater's kept hours and days) stores exactly the rows (weeks, values and
+    seq, so the same rewrites) that a full recompute after each batch stores."""
     tz = ZoneInfo(zone)
     with tempfile.TemporaryDirectory(dir=tmp_path) as d:
-        full = _run(Path(d) / "full.db", batches, tz, refresh_weekly_progress)
-        incremental = _run(Path(d) / "inc.db", batches, tz, update_weekly_progress)
+        full = _run(Path(d) / "full.db", batches, tz, "full")
+        incremental = _run(Path(d) / "inc.db", batches, tz, "update")
+        kept = _run(Path(d) / "kept.db", batches, tz, "updater")
     assert incremental == full
+    assert kept == full
 
 
 WEEK = 7 * DAY
 MON = 1_700_438_400.0  # Monday 2023-11-20 00:00 UTC
 
 
-def _history(archive: Archive, start_t: float, end_t: float) -> None:
+def _history(archive: Archive, start_t: float, end_t: float, rmssd_ms: float = 30.0) -> None:
     """A beat a minute and an arousal row every 5 minutes, with an episode each day."""
     t = start_t
     while t < end_t:
@@ -118,7 +126,7 @@ def _history(archive: Archive, start_t: float, end_t: float) -> None:
         if int(t - start_t) % 300 == 0:
             score = float(int(t / 300) % 50)
             archive.add_arousal(
-                "u", Arousal(t, score, 0.0, 0.0, 0.0, ArousalState.CALM, False, False, 60.0 + score, 30.0)
+                "u", Arousal(t, score, 0.0, 0.0, 0.0, ArousalState.CALM, False, False, 60.0 + score, rmssd_ms)
             )
         if int(t - start_t) % int(DAY) == 0:
             archive.add_episode(
@@ -158,13 +166,17 @@ def _reads(archive: Archive, refresh: Callable[[], object]) -> tuple[int, int]:
 
 def _hourly_reads(tmp_path: Path, weeks: int) -> tuple[tuple[int, int], tuple[int, int]]:
     """(reads of the hourly update, reads of a full refresh) after ``weeks`` weeks ending on a Thursday."""
-    end_t = MON + weeks * WEEK + 3 * DAY + 12 * 3600
+    end_t = MON + weeks * WEEK + 3 * DAY + 13 * 3600
     with Archive(tmp_path / f"{weeks}.db") as archive:
-        _history(archive, end_t - weeks * WEEK, end_t)
+        _history(archive, end_t - weeks * WEEK, end_t - 3600)
         update_weekly_progress(archive, "u", tz=dt.UTC)  # the first one is full and sets the mark
         archive.commit()
+        _history(archive, end_t - 3600, end_t)
+        updater = ProgressUpdater(archive, tz=dt.UTC)
+        updater.update("u")
+        archive.commit()
         _history(archive, end_t, end_t + 3600)
-        hourly = _reads(archive, lambda: update_weekly_progress(archive, "u", tz=dt.UTC))
+        hourly = _reads(archive, lambda: updater.update("u"))
         full = _reads(archive, lambda: refresh_weekly_progress(archive, "u", tz=dt.UTC))
     return hourly, full
 
@@ -176,3 +188,29 @@ def test_hourly_update_reads_the_same_rows_after_2_or_6_weeks(tmp_path: Path) ->
     assert full_rows6 > 2.5 * full_rows2  # the counter sees what a whole-history read costs
     assert rows6 == rows2
     assert steps6 <= 1.1 * steps2 + 5
+
+
+def test_a_removed_import_makes_the_updater_recompute_everything(tmp_path: Path) -> None:
+    """Rows of an import removed after the updater saw them (they leave no seq) do not stay in any week."""
+    with Archive(tmp_path / "a.db") as archive:
+        _history(archive, MON, MON + 2 * DAY)
+        updater = ProgressUpdater(archive, tz=dt.UTC)
+        updater.update("u")
+        archive.commit()
+        import_id = begin_import(archive, "u", "d", "old.csv")
+        archive.commit()
+        before = archive.last_seq
+        _history(
+            archive, MON - DAY, MON - 3600, rmssd_ms=80.0
+        )  # the Sunday before, from a file: in the baseline of W47
+        record_chunk(archive, import_id, before)
+        archive.commit()
+        assert updater.update("u").weeks[0].week == "2023-W46"
+        archive.commit()
+        discard_import(archive, import_id)
+        archive.commit()
+        assert updater.update("u").full
+        archive.commit()
+        kept = archive.query(TABLE.replace(" seq,", ""))
+        refresh_weekly_progress(archive, "u", tz=dt.UTC)
+        assert archive.query(TABLE.replace(" seq,", "")) == kept
