@@ -14,6 +14,10 @@ which leaves the mark alone), alternating; then a few rounds of ``update_weekly_
 the changed weeks read whole, what an updater does after a restart or a late row before what it keeps). Besides the
 wall time, the load-independent figures: rows the refresh got back from the archive and thousands of
 SQLite VM steps (``set_progress_handler``).
+
+Instruction counts (load-independent): ``--build DB --days N`` once, then, on a copy of DB each time,
+``valgrind --tool=callgrind python -m benchmarks.progress_refresh --step {setup,before,updater} --db COPY``;
+a step's instructions are its run's total less the ``setup`` run's.
 """
 
 from __future__ import annotations
@@ -159,11 +163,43 @@ def run(days: float, end_t: float, rounds: int) -> None:
         )
 
 
+def build(path: Path, days: float) -> None:
+    """An archive of ``days`` of rows to Sunday 22:00 whose mark is set (for :func:`step` under callgrind)."""
+    with Archive(path) as archive:
+        _rows(archive, SUNDAY_21 - days * DAY, SUNDAY_21)
+        update_weekly_progress(archive, "u", tz=dt.UTC)  # full: sets the mark
+        _rows(archive, SUNDAY_21, SUNDAY_21 + 3600)
+        archive.commit()
+
+
+def step(path: Path, what: str) -> None:
+    """One process's work on a built archive: an updater reads the changed week and keeps it, an hour of
+    rows is added, then ``what``: nothing (``setup``, to subtract), ``before`` or ``updater``."""
+    with Archive(path) as archive:
+        updater = ProgressUpdater(archive, tz=dt.UTC)
+        updater.update("u")
+        _rows(archive, SUNDAY_21 + 3600, SUNDAY_21 + 7200)
+        if what == "before":
+            full_as_before(archive, "u")
+        elif what == "updater":
+            updater.update("u")
+        archive.commit()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=float, nargs="+", default=[1.0, 7.0, 28.0])
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--build", type=Path, help="only build an archive of --days[0] days here")
+    ap.add_argument("--step", choices=("setup", "before", "updater"), help="only run one step on --db")
+    ap.add_argument("--db", type=Path)
     args = ap.parse_args()
+    if args.build is not None:
+        build(args.build, args.days[0])
+        return
+    if args.step is not None:
+        step(args.db, args.step)
+        return
     print(
         f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores;"
         f" {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; load {os.getloadavg()[0]:.2f}",
