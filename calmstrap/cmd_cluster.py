@@ -432,7 +432,7 @@ async def archive_main(cfg: Config, args: argparse.Namespace) -> int:
                 js,
                 archive,
                 deliver=None if args.no_deliver else deliver,  # type: ignore[arg-type]
-                refresh_progress=ProgressUpdater(archive, tz=cfg.tz()).update,
+                refresh_progress=ProgressUpdater.of(archive, cfg.tz()).update,
             )
             await archiver.run(stop.is_set)
             log.info(

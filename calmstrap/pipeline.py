@@ -195,7 +195,6 @@ class StrapSession:
     _next_progress_t: float | None = field(default=None, init=False)
     _saved_baseline: dict[str, object] = field(default_factory=dict, init=False)
     _next_checkpoint_t: float | None = field(default=None, init=False)
-    _progress: ProgressUpdater | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.clock = BeatClock(device=self.device, user=self.user)
@@ -279,13 +278,7 @@ class StrapSession:
     def refresh_progress(self) -> None:
         """Bring this user's weekly progress rows up to date (the dashboard's progress panels read them): only
         the weeks rows written since the last refresh can change, whoever wrote them (storage.progress)."""
-        if (
-            self._progress is None
-            or self._progress.archive is not self.archive
-            or self._progress.tz is not self.tz
-        ):
-            self._progress = ProgressUpdater(self.archive, tz=self.tz)
-        self._progress.update(self.user)
+        ProgressUpdater.of(self.archive, self.tz).update(self.user)
 
     def on_gap(self, gap: Gap) -> None:
         self.archive.add_gap(gap)

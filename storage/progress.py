@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import weakref
 from dataclasses import dataclass
 from datetime import tzinfo
 
@@ -231,8 +232,8 @@ def _hour(t: float) -> int:
 
 
 class ProgressUpdater:
-    """The running service's weekly-progress refresh for the users of one archive (the session keeps one,
-    the archiver one for all its users): :meth:`update` recomputes and stores only the weeks that rows
+    """The running service's weekly-progress refresh for the users of one archive (:meth:`of`: one per archive
+    and time zone in a process, shared by its sessions and the archiver): :meth:`update` recomputes and stores only the weeks that rows
     written since the last update can change (the week of the oldest new row, and every later week).
 
     Between updates it keeps, per user, the current week's clock hours of wear and the days' resting
@@ -247,6 +248,17 @@ class ProgressUpdater:
         self.archive = archive
         self.tz = tz
         self._held: dict[str, _Held] = {}
+
+    @classmethod
+    def of(cls, archive: Archive, tz: tzinfo | None = None) -> ProgressUpdater:
+        """The one updater of ``archive`` and ``tz`` in this process (made on first use), so the sessions
+        of one archive share what is kept (two updaters of one user would each find the other's mark and
+        read the week again)."""
+        per_tz = _UPDATERS.setdefault(archive, {})
+        updater = per_tz.get(tz)
+        if updater is None:
+            updater = per_tz[tz] = cls(archive, tz=tz)
+        return updater
 
     def update(self, user: str) -> ProgressUpdate:
         """Bring ``user``'s ``weekly_progress`` rows up to date with every row written so far."""
@@ -328,6 +340,11 @@ class ProgressUpdater:
             imports,
         )
         return ProgressUpdate(tuple(weeks), False, held is not None)
+
+
+_UPDATERS: weakref.WeakKeyDictionary[Archive, dict[tzinfo | None, ProgressUpdater]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def update_weekly_progress(archive: Archive, user: str, *, tz: tzinfo | None = None) -> ProgressUpdate:

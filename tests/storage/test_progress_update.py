@@ -1,4 +1,4 @@
-"""storage.progress.update_weekly_progress: the service's incremental refresh equals a full recompute."""
+"""storage.progress.ProgressUpdater and update_weekly_progress: the service's refresh equals a full recompute."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ TABLE = (
 )
 
 Event = tuple[str, float, int, float]
-"""(kind, t, n, x): beats (n beats of x ms), arousal (n windows 5 s apart, score offset x), episode, prompt,
+"""(kind, t, n, x): beats (n beats of 600 + 10x ms), arousal (n windows 5 s apart, score from x), episode, prompt,
 feedback (on the n-th prompt written so far)."""
 
 events = st.tuples(
@@ -214,3 +214,19 @@ def test_a_removed_import_makes_the_updater_recompute_everything(tmp_path: Path)
         kept = archive.query(TABLE.replace(" seq,", ""))
         refresh_weekly_progress(archive, "u", tz=dt.UTC)
         assert archive.query(TABLE.replace(" seq,", "")) == kept
+
+
+def test_rows_another_connection_writes_into_an_older_week_are_taken_in(tmp_path: Path) -> None:
+    """Rows an import (another process) commits into an older week are in the service's next update."""
+    with Archive(tmp_path / "a.db") as service, Archive(tmp_path / "a.db") as other:
+        _history(service, MON + WEEK, MON + WEEK + DAY)
+        ProgressUpdater.of(service, dt.UTC).update("u")
+        service.commit()
+        _history(other, MON, MON + DAY, rmssd_ms=70.0)  # commits, as an import's chunk does
+        _history(service, MON + WEEK + DAY, MON + WEEK + DAY + 3600)
+        update = ProgressUpdater.of(service, dt.UTC).update("u")
+        service.commit()
+        assert [w.week for w in update.weeks] == ["2023-W47", "2023-W48"]
+        kept = service.query(TABLE.replace(" seq,", ""))
+        refresh_weekly_progress(service, "u", tz=dt.UTC)
+        assert service.query(TABLE.replace(" seq,", "")) == kept
