@@ -192,10 +192,20 @@ MARGIN_S = 3 * 3600.0
 repeated hour's rows to the previous day after that midnight; rows read too early only make weeks that are
 dropped, so a margin costs a few rows and never changes a kept week."""
 
-# the oldest t among the user's rows written after a seq; INDEXED BY: by seq, not the user's whole history
+_T_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("beats", "t"),
+    ("arousal", "t"),
+    ("episodes", "onset_t"),
+    ("prompts", "t"),
+)
+# the oldest t among the rows written after a seq (INDEXED BY: by seq, not a user's whole history)
 _NEW_ROWS_SQL = " UNION ALL ".join(
     f"SELECT MIN({t_col}) FROM {table} INDEXED BY {table}_seq WHERE seq > ? AND user = ?"
-    for table, t_col in (("beats", "t"), ("arousal", "t"), ("episodes", "onset_t"), ("prompts", "t"))
+    for table, t_col in _T_COLUMNS
+)
+_NEW_ROWS_ALL_USERS_SQL = " UNION ALL ".join(
+    f"SELECT user, MIN({t_col}) FROM {table} INDEXED BY {table}_seq WHERE seq > ? AND seq <= ? GROUP BY user"
+    for table, t_col in _T_COLUMNS
 )
 
 
@@ -248,6 +258,14 @@ class ProgressUpdater:
         self.archive = archive
         self.tz = tz
         self._held: dict[str, _Held] = {}
+        # one scan of the rows new since the last update, whoever's, serves every user of the archive: each
+        # update reads only rows no update of this process has looked at (with many straps in one process,
+        # a scan per user of everything since its own last update would read every strap's rows each time)
+        self._scanned = 0
+        self._since: dict[str, int] = {}
+        """Per user: the mark (archive seq) from which ``_dirty`` holds its new rows, up to ``_scanned``."""
+        self._dirty: dict[str, float] = {}
+        """Per user: the oldest t among its rows with seq in ``(_since[user], _scanned]``."""
 
     @classmethod
     def of(cls, archive: Archive, tz: tzinfo | None = None) -> ProgressUpdater:
@@ -275,18 +293,15 @@ class ProgressUpdater:
         if last <= 0 or (held is not None and held.imports - imports):
             # no mark yet, or an import's rows were removed (they leave no seq): the whole history once
             return ProgressUpdate(tuple(refresh_weekly_progress(archive, user, tz=tz)), True)
-        ts = [
-            r[0]
-            for r in archive.query(_NEW_ROWS_SQL, (last, user) * 4)
-            if r[0] is not None and math.isfinite(r[0])
-        ]
-        if not ts:
+        oldest = self._oldest_new_t(user, last, mark)
+        self._since[user] = mark  # rows after mark: in _dirty from the next scans on
+        if oldest is None:
             if mark != last:
                 archive.set_applied_seq(key, mark)
             if held is not None:
                 self._held[user] = dataclasses.replace(held, mark=mark, imports=imports)
             return ProgressUpdate((), False)
-        oldest_t = min(ts)
+        oldest_t = oldest
         # the week of the oldest new row's clock hour (its first beat dates the hour), margin for DST at midnight
         first = local_date(_floor_hour(oldest_t) - MARGIN_S, tz)
         monday = first - dt.timedelta(days=first.weekday())
@@ -340,6 +355,29 @@ class ProgressUpdater:
             imports,
         )
         return ProgressUpdate(tuple(weeks), False, held is not None)
+
+    def _oldest_new_t(self, user: str, last: int, mark: int) -> float | None:
+        """The oldest t among ``user``'s rows with seq in ``(last, mark]`` (None: no such row); scans every
+        user's rows in ``(_scanned, mark]`` once, for all of them."""
+        ts: list[float] = []
+        if self._since.get(user) != last or self._scanned == 0:
+            # not followed since ``last`` (the first update in this process, or another process moved the
+            # mark, e.g. calmstrap sync): this user's rows since ``last``, once
+            self._dirty.pop(user, None)
+            ts += [r[0] for r in self.archive.query(_NEW_ROWS_SQL, (last, user) * len(_T_COLUMNS))]
+            if self._scanned == 0:
+                self._scanned = mark
+        if mark > self._scanned:
+            for r in self.archive.query(_NEW_ROWS_ALL_USERS_SQL, (self._scanned, mark) * len(_T_COLUMNS)):
+                u, t = r[0], r[1]
+                if u in self._since and t is not None and math.isfinite(t):
+                    self._dirty[u] = min(t, self._dirty.get(u, math.inf))
+            self._scanned = mark
+        d = self._dirty.pop(user, None)
+        if d is not None:
+            ts.append(d)
+        finite = [t for t in ts if t is not None and math.isfinite(t)]
+        return min(finite) if finite else None
 
 
 _UPDATERS: weakref.WeakKeyDictionary[Archive, dict[tzinfo | None, ProgressUpdater]] = (

@@ -31,9 +31,9 @@ ZONES = (
     "Europe/Berlin",
 )
 TABLE = (
-    "SELECT week, seq, week_start_t, hours_worn, episodes, episodes_per_hour, median_amplitude,"
+    "SELECT user, week, seq, week_start_t, hours_worn, episodes, episodes_per_hour, median_amplitude,"
     " median_t50_s, median_recovery_s, resting_ln_rmssd, resting_ln_rmssd_lo, resting_ln_rmssd_hi,"
-    " resting_hr_bpm, prompts_sent, prompts_helped, helped_share FROM weekly_progress ORDER BY week"
+    " resting_hr_bpm, prompts_sent, prompts_helped, helped_share FROM weekly_progress ORDER BY user, week"
 )
 
 Event = tuple[str, float, int, float]
@@ -51,24 +51,25 @@ events = st.tuples(
 def _write(archive: Archive, ev: Event, k: int) -> None:
     kind, t0, n, x = ev
     t = T0 + round(t0)
+    user = "v" if k % 3 == 0 else "u"  # a second user: one scan of new rows serves both
     if kind == "beats":
-        archive.add_beats(beats_from_rr([600.0 + 10 * x] * n, start_t=t, device="d", user="u"))
+        archive.add_beats(beats_from_rr([600.0 + 10 * x] * n, start_t=t, device="d", user=user))
     elif kind == "arousal":
         for i in range(n):
             score = (x + 7.0 * i) % 60.0
             archive.add_arousal(
-                "u",
+                user,
                 Arousal(
                     t + 5 * i, score, 0.0, 0.0, 0.0, ArousalState.CALM, False, i == 3, 60.0 + score, 20.0 + i
                 ),
             )
     elif kind == "episode":
         archive.add_episode(
-            Episode(f"e{k}", "u", t, t + 30, t + 200, 90.0, 2.0, 40.0, x / 10, 200.0, 150.0, n * 10.0, 99.0)
+            Episode(f"e{k}", user, t, t + 30, t + 200, 90.0, 2.0, 40.0, x / 10, 200.0, 150.0, n * 10.0, 99.0)
         )
     elif kind == "prompt":
         archive.add_prompt(
-            Prompt(f"p{k}", "u", t, PromptKind.BREATHING, "t", "b", 60, "slow-breathing-6", t + 600), "none"
+            Prompt(f"p{k}", user, t, PromptKind.BREATHING, "t", "b", 60, "slow-breathing-6", t + 600), "none"
         )
     else:
         ids = [r[0] for r in archive.query("SELECT id FROM prompts ORDER BY seq")]
@@ -84,13 +85,14 @@ def _run(path: Path, batches: list[list[Event]], tz: dt.tzinfo, how: str) -> lis
             for ev in batch:
                 k += 1
                 _write(archive, ev, k)
-            if how == "full":
-                refresh_weekly_progress(archive, "u", tz=tz)
-            elif how == "update":
-                update_weekly_progress(archive, "u", tz=tz)
-            else:
-                updater.update("u")
-            archive.commit()
+            for user in ("u", "v"):
+                if how == "full":
+                    refresh_weekly_progress(archive, user, tz=tz)
+                elif how == "update":
+                    update_weekly_progress(archive, user, tz=tz)
+                else:
+                    updater.update(user)
+                archive.commit()
         return archive.query(TABLE)
 
 
