@@ -242,9 +242,10 @@ def _hour(t: float) -> int:
 
 
 class ProgressUpdater:
-    """The running service's weekly-progress refresh for the users of one archive (:meth:`of`: one per archive
-    and time zone in a process, shared by its sessions and the archiver): :meth:`update` recomputes and stores only the weeks that rows
-    written since the last update can change (the week of the oldest new row, and every later week).
+    """The running service's weekly-progress refresh for the users of one archive (:meth:`of`: one per
+    archive and time zone in a process, shared by its sessions and the archiver): :meth:`update` recomputes
+    and stores only the weeks that rows written since the last update can change (the week of the oldest
+    new row, and every later week). One scan of the rows new since the last update serves all users.
 
     Between updates it keeps, per user, the current week's clock hours of wear and the days' resting
     values, so an hourly update reads only the new hours' beats (aggregated in SQLite), the arousal rows of
