@@ -44,7 +44,7 @@ from sensors.errors import SensorError
 from sensors.source import BatteryLevel, BeatSource, Connected, Disconnected, MotionIntensity
 from storage.archive import SERVICE_CACHE_MIB, Archive
 from storage.lock import DataDirLock, DataDirLocked
-from storage.progress import refresh_weekly_progress
+from storage.progress import ProgressUpdater
 
 log = logging.getLogger("calmstrap.cluster")
 EXIT_CONFIG = 2
@@ -248,7 +248,7 @@ class SessionHost:
         )
         s.checkpoint_every_s = math.inf  # the worker checkpoints into the key-value store instead
         s.progress_every_s = math.inf
-        # weekly progress is recomputed from the whole archive, where it is: by the archiver
+        # weekly progress is recomputed from the archive, where it is: by the archiver
         s.refresh_progress = lambda: None  # type: ignore[method-assign]
         return _Live(s, rec, {})
 
@@ -432,7 +432,7 @@ async def archive_main(cfg: Config, args: argparse.Namespace) -> int:
                 js,
                 archive,
                 deliver=None if args.no_deliver else deliver,  # type: ignore[arg-type]
-                refresh_progress=lambda user: refresh_weekly_progress(archive, user, tz=cfg.tz()),
+                refresh_progress=ProgressUpdater.of(archive, cfg.tz()).update,
             )
             await archiver.run(stop.is_set)
             log.info(

@@ -30,7 +30,7 @@ from processing.stream import StreamConfig, StreamProcessor, WindowResult
 from sensors.beats import BeatClock, Gap
 from sensors.heart_rate import MalformedMeasurement, parse_measurement
 from storage.archive import Archive
-from storage.progress import refresh_weekly_progress
+from storage.progress import ProgressUpdater
 
 log = logging.getLogger("calmstrap.pipeline")
 
@@ -276,8 +276,9 @@ class StrapSession:
         return n
 
     def refresh_progress(self) -> None:
-        """Bring this user's weekly progress rows up to date (the dashboard's progress panels read them)."""
-        refresh_weekly_progress(self.archive, self.user, tz=self.tz)
+        """Bring this user's weekly progress rows up to date (the dashboard's progress panels read them): only
+        the weeks rows written since the last refresh can change, whoever wrote them (storage.progress)."""
+        ProgressUpdater.of(self.archive, self.tz).update(self.user)
 
     def on_gap(self, gap: Gap) -> None:
         self.archive.add_gap(gap)

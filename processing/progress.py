@@ -19,7 +19,7 @@ import datetime as dt
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 NAN = float("nan")
@@ -179,6 +179,38 @@ def weekly_progress(
     With ``start_t``/``end_t`` only what lies in ``[start_t, end_t)`` counts (also for the resting
     baseline's rolling days), and a week the span cuts is marked ``partial`` with the days it covers.
     """
+    daily = daily_resting([w for w in windows if _in(w.t, start_t, end_t)], calm_share=calm_share, tz=tz)
+    return weekly_from_daily(
+        user,
+        episodes=episodes,
+        daily=daily,
+        prompts=prompts,
+        wear=wear,
+        tz=tz,
+        rolling_days=rolling_days,
+        start_t=start_t,
+        end_t=end_t,
+    )
+
+
+def weekly_from_daily(
+    user: str,
+    *,
+    episodes: Sequence[EpisodeRecord],
+    daily: Mapping[dt.date, tuple[float, float]],
+    prompts: Sequence[PromptRecord],
+    wear: Sequence[WearRecord],
+    tz: dt.tzinfo | None = None,
+    rolling_days: int = 7,
+    start_t: float | None = None,
+    end_t: float | None = None,
+) -> list[WeekProgress]:
+    """:func:`weekly_progress` from the days' resting values already computed (:func:`daily_resting`), so a
+    caller that keeps them (``storage.progress``'s incremental refresh) need not read the days again.
+
+    A week's numbers depend on its own episodes, prompts and wear, and on the daily values of the
+    ``rolling_days`` days ending on its last worn day (which reach into the week before, never further).
+    """
     weeks: set[tuple[int, int]] = set()
     worn: dict[tuple[int, int], float] = defaultdict(float)
     for w in wear:
@@ -198,7 +230,6 @@ def weekly_progress(
             k = _week_key(local_date(p.t, tz))
             prs[k].append(p)
             weeks.add(k)
-    daily = daily_resting([w for w in windows if _in(w.t, start_t, end_t)], calm_share=calm_share, tz=tz)
     for d in daily:
         weeks.add(_week_key(d))
     out: list[WeekProgress] = []
