@@ -38,6 +38,7 @@ from pathlib import Path
 # the code timed: this repository, or another checkout named by CALMSTRAP_BENCH_CODE (the side-by-side runs)
 sys.path.insert(0, os.environ.get("CALMSTRAP_BENCH_CODE") or str(Path(__file__).resolve().parents[1]))
 
+import storage.archive
 from calmstrap.config import Config
 from calmstrap.demo_baseline import calm_baseline
 from calmstrap.pipeline import COMMIT_EVERY_S, CommitGroup, StrapSession, new_session, stream_config
@@ -46,9 +47,18 @@ from processing.stream import StreamProcessor
 from sensors.beats import BeatClock
 from sensors.heart_rate import parse_measurement
 from sensors.simulated import RRGenerator, ScriptedEpisode, notifications
-from storage.archive import SERVICE_CACHE_MIB, Archive, TableCounts
+from storage.archive import Archive, TableCounts
+
+# the running service's page cache (128 MiB; a checkout from before it had one setting: its default)
+SERVICE_CACHE_MIB = getattr(storage.archive, "SERVICE_CACHE_MIB", None)
 
 START = 1_700_000_000.0
+
+
+def _open_archive(path: Path) -> Archive:
+    if SERVICE_CACHE_MIB is None:
+        return Archive(path)
+    return Archive(path, cache_mib=SERVICE_CACHE_MIB)
 
 
 def make_notes(straps: int, minutes: float) -> list[tuple[float, int, bytes]]:
@@ -78,7 +88,7 @@ def run(
     """Wall and CPU seconds to handle every notification, the number of commits made, the rows archived."""
     with (
         tempfile.TemporaryDirectory() as tmp,
-        Archive((keep or Path(tmp)) / "archive.db", cache_mib=SERVICE_CACHE_MIB) as ar,
+        _open_archive((keep or Path(tmp)) / "archive.db") as ar,
     ):
         group = CommitGroup(ar, every_s=COMMIT_EVERY_S) if grouped else None
         cfg = Config()
