@@ -44,6 +44,7 @@ from storage.progress import (
     load_progress_inputs,
     update_weekly_progress,
 )
+from tests.support.archive_reads import count_reads
 
 SUNDAY_21 = 1_764_536_400.0  # Sunday 2025-11-30 21:00 UTC
 THURSDAY_12 = 1_764_244_800.0  # Thursday 2025-11-27 12:00 UTC
@@ -82,32 +83,14 @@ def _rows(archive: Archive, start_t: float, end_t: float) -> None:
 
 
 def _measure(archive: Archive, fn: Callable[[], object]) -> tuple[float, int, int]:
-    rows = steps = 0
+    """(seconds, rows read, thousands of SQLite VM steps) of ``fn`` and its commit."""
 
-    def tick() -> int:
-        nonlocal steps
-        steps += 1
-        return 0
-
-    query = archive.query
-
-    def counting(sql: str, params: object = ()) -> list[tuple[object, ...]]:
-        nonlocal rows
-        out = query(sql, params)  # type: ignore[arg-type]
-        rows += len(out)
-        return out
-
-    archive.query = counting  # type: ignore[method-assign]
-    archive.conn.set_progress_handler(tick, 1000)
-    t0 = time.perf_counter()
-    try:
+    def and_commit() -> None:
         fn()
         archive.commit()
-    finally:
-        dt_s = time.perf_counter() - t0
-        archive.conn.set_progress_handler(None, 0)
-        del archive.query
-    return dt_s, rows, steps
+
+    r = count_reads(archive, and_commit)
+    return r.seconds, r.rows, r.kilo_steps
 
 
 def full_as_before(archive: Archive, user: str) -> None:

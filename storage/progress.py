@@ -256,7 +256,9 @@ class ProgressUpdater:
     """
 
     def __init__(self, archive: Archive, *, tz: tzinfo | None = None) -> None:
-        self.archive = archive
+        # weak: the updater is the value of a weak-keyed cache of its archive (:meth:`of`), and a strong
+        # reference from the value would keep every archive ever used alive
+        self._archive = weakref.ref(archive)
         self.tz = tz
         self._held: dict[str, _Held] = {}
         # one scan of the rows new since the last update, whoever's, serves every user of the archive: each
@@ -267,6 +269,13 @@ class ProgressUpdater:
         """Per user: the mark (archive seq) from which ``_dirty`` holds its new rows, up to ``_scanned``."""
         self._dirty: dict[str, float] = {}
         """Per user: the oldest t among its rows with seq in ``(_since[user], _scanned]``."""
+
+    @property
+    def archive(self) -> Archive:
+        archive = self._archive()
+        if archive is None:
+            raise ReferenceError("the archive of this ProgressUpdater is gone")
+        return archive
 
     @classmethod
     def of(cls, archive: Archive, tz: tzinfo | None = None) -> ProgressUpdater:

@@ -18,6 +18,7 @@ from sensors.beats import beats_from_rr
 from storage.archive import Archive
 from storage.imports import begin_import, discard_import, record_chunk
 from storage.progress import ProgressUpdater, refresh_weekly_progress, update_weekly_progress
+from tests.support.archive_reads import count_reads
 
 T0 = 1_772_323_200.0  # Sunday 2026-03-01 00:00 UTC: the weeks span the March/April DST changes
 DAY = 86400.0
@@ -140,30 +141,8 @@ def _history(archive: Archive, start_t: float, end_t: float, rmssd_ms: float = 3
 
 def _reads(archive: Archive, refresh: Callable[[], object]) -> tuple[int, int]:
     """(rows the refresh got back from the archive, thousands of SQLite VM steps it took)."""
-    rows = 0
-    steps = 0
-
-    def tick() -> int:
-        nonlocal steps
-        steps += 1
-        return 0
-
-    query = archive.query
-
-    def counting_query(sql: str, params: object = ()) -> list[tuple[object, ...]]:
-        nonlocal rows
-        out = query(sql, params)  # type: ignore[arg-type]
-        rows += len(out)
-        return out
-
-    archive.query = counting_query  # type: ignore[method-assign]
-    archive.conn.set_progress_handler(tick, 1000)
-    try:
-        refresh()
-    finally:
-        archive.conn.set_progress_handler(None, 0)
-        del archive.query
-    return rows, steps
+    r = count_reads(archive, refresh)
+    return r.rows, r.kilo_steps
 
 
 def _hourly_reads(tmp_path: Path, weeks: int) -> tuple[tuple[int, int], tuple[int, int]]:
