@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sensors.heart_rate import HeartRateMeasurement
+from sensors.heart_rate import RR_TICKS_PER_S, HeartRateMeasurement
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ class BeatClock:
         if self._reconnected and payload in self._recent:
             self.stats.duplicates_dropped += 1
             return [], None
-        rr_ms = m.rr_ms
+        rr_ms = [r * 1000.0 / RR_TICKS_PER_S for r in m.rr_raw]  # m.rr_ms, without its calls
         gap: Gap | None = None
         reason: GapReason | None = None
         last = self._last_beat_t
@@ -130,9 +130,10 @@ class BeatClock:
         assert last is not None
         beats: list[Beat] = []
         t = last
+        device, user = self.device, self.user
         for r in rr_ms:
             t += r / 1000.0
-            beats.append(Beat(t=t, rr_ms=r, device=self.device, user=self.user))
+            beats.append(Beat(t, r, device, user))
         self._last_beat_t = t
         self._last_arrival = arrival_t
         self._recent.append(payload)

@@ -15,6 +15,7 @@ Bytes in, dataclass out; no I/O. ``parse_measurement`` raises :class:`MalformedM
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from sensors.errors import MalformedMeasurement
@@ -67,12 +68,15 @@ def parse_measurement(data: bytes | bytearray | memoryview) -> HeartRateMeasurem
     """Decode one Heart Rate Measurement notification payload."""
     # Only buffers are accepted: bytes(n) of an int would silently decode n zero bytes (or try to allocate
     # a huge block), and bytes(list) would hide a caller's bug.
-    if not isinstance(data, bytes | bytearray | memoryview):
+    if type(data) is bytes:  # the usual case: nothing to check or copy
+        buf = data
+    elif not isinstance(data, bytes | bytearray | memoryview):
         raise MalformedMeasurement(f"not bytes-like: {type(data).__name__}", b"")
-    try:
-        buf = bytes(data)
-    except Exception as exc:  # e.g. a released memoryview
-        raise MalformedMeasurement(f"unreadable buffer: {exc}", b"") from exc
+    else:
+        try:
+            buf = bytes(data)
+        except Exception as exc:  # e.g. a released memoryview
+            raise MalformedMeasurement(f"unreadable buffer: {exc}", b"") from exc
     if not buf:
         raise MalformedMeasurement("empty payload", buf)
     flags = buf[0]
@@ -94,16 +98,32 @@ def parse_measurement(data: bytes | bytearray | memoryview) -> HeartRateMeasurem
             raise MalformedMeasurement("flags say energy expended but the payload is too short", buf)
         energy = int.from_bytes(buf[pos : pos + 2], "little")
         pos += 2
-    rest = buf[pos:]
+    rest_len = len(buf) - pos
     if flags & _FLAG_RR:
-        if len(rest) % 2:
-            raise MalformedMeasurement(f"odd number of RR bytes ({len(rest)})", buf)
-        rr = tuple(int.from_bytes(rest[i : i + 2], "little") for i in range(0, len(rest), 2))
+        if rest_len % 2:
+            raise MalformedMeasurement(f"odd number of RR bytes ({rest_len})", buf)
+        rr: tuple[int, ...] = _rr_struct(rest_len // 2).unpack_from(buf, pos)
     else:
-        if rest:
-            raise MalformedMeasurement(f"{len(rest)} trailing bytes but the RR flag is clear", buf)
+        if rest_len:
+            raise MalformedMeasurement(f"{rest_len} trailing bytes but the RR flag is clear", buf)
         rr = ()
     return HeartRateMeasurement(hr_bpm=hr, rr_raw=rr, contact=contact, energy_kj=energy, flags=flags)
+
+
+_RR_STRUCTS: dict[int, struct.Struct] = {}
+
+
+def _rr_struct(n: int) -> struct.Struct:
+    """The layout of ``n`` little-endian uint16 RR fields (one per count, made once)."""
+    got = _RR_STRUCTS.get(n)
+    if got is None:
+        got = struct.Struct(f"<{n}H")
+        if n <= _CACHED_RR_COUNTS:  # a real strap sends a few; an odd payload's layout is not kept
+            _RR_STRUCTS[n] = got
+    return got
+
+
+_CACHED_RR_COUNTS = 32
 
 
 def encode_measurement(
