@@ -106,10 +106,70 @@ def tod_bin(t: float, utc_offset_s: UtcOffset = None) -> TimeBin:
 
 def weighted_median(x: npt.NDArray[np.float64], w: npt.NDArray[np.float64]) -> float:
     """The smallest x at which the cumulative weight reaches half the total (lower weighted median)."""
-    order = np.argsort(x, kind="stable")
+    order = stable_argsort(x)
+    return _sorted_weighted_median(x[order], order, w)
+
+
+_GRID = float(2**24)
+"""Every float16 value (the samples' storage), and every difference of two, is a whole multiple of 2^-24."""
+
+
+def stable_argsort(x: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+    """``np.argsort(x, kind="stable")``, faster for values on the float16 grid (the baseline's samples).
+
+    Values stored as float16 repeat a lot (HR in steps of 1/16 bpm), and numpy's stable sort of such floats
+    is several times slower than its default sort. On that grid each value is a whole number of 2^-24
+    steps below 2^40, so (value in steps) · 2^b + index, b the bits of the largest index, is a unique int64
+    key in the same order as (value, index): any sort of it gives the stable order. Values off the grid
+    take numpy's stable sort.
+    """
+    n = x.size
+    bits = max(1, (n - 1).bit_length())
+    steps = x * _GRID
+    ints = steps.astype(np.int64)
+    if bits > 22 or not np.array_equal(ints, steps) or np.abs(ints).max() >= 1 << (62 - bits):
+        # off the grid, or too many or too large values to pack
+        return np.argsort(x, kind="stable")
+    key = (ints << bits) | np.arange(n, dtype=np.int64)
+    return np.argsort(key)
+
+
+def _sorted_weighted_median(
+    x_sorted: npt.NDArray[np.float64], order: npt.NDArray[np.intp], w: npt.NDArray[np.float64]
+) -> float:
+    """:func:`weighted_median` of x given ``order`` = its stable argsort and ``x_sorted`` = x[order] (one
+    sort serves every weighting of the same values: the same arithmetic, the same result)."""
     cw = np.cumsum(w[order])
     i = int(np.searchsorted(cw, 0.5 * cw[-1]))
-    return float(x[order][min(i, x.size - 1)])
+    return float(x_sorted[min(i, x_sorted.size - 1)])
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """The samples of one baseline version as float64 columns, with the stable sort orders of HR and
+    ln RMSSD: the all-day statistics and both hours a :meth:`BaselineTracker.stats_for` call recomputes
+    after a new sample share them (one sort of each instead of three)."""
+
+    hr: npt.NDArray[np.float64]
+    lr: npt.NDArray[np.float64]
+    m: npt.NDArray[np.float64]
+    h: npt.NDArray[np.float64]
+    hr_order: npt.NDArray[np.intp]
+    lr_order: npt.NDArray[np.intp]
+    hr_sorted: npt.NDArray[np.float64]
+    lr_sorted: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(
+        cls,
+        hr: npt.NDArray[np.float64],
+        lr: npt.NDArray[np.float64],
+        m: npt.NDArray[np.float64],
+        h: npt.NDArray[np.float64],
+    ) -> _Columns:
+        hr_order = stable_argsort(hr)
+        lr_order = stable_argsort(lr)
+        return cls(hr, lr, m, h, hr_order, lr_order, hr[hr_order], lr[lr_order])
 
 
 @dataclass(slots=True)
@@ -253,8 +313,9 @@ class BaselineTracker:
             h = hour_of_day(t, self.utc_offset_s)
             h0 = int(h) % 24
             f = h - int(h)
-            a = self._at_hour(h0)
-            b = self._at_hour((h0 + 1) % 24)
+            cols = self._columns_if_stale(h0, (h0 + 1) % 24)
+            a = self._at_hour(h0, cols)
+            b = self._at_hour((h0 + 1) % 24, cols)
             s = _blend(a, b, f, "personal")
         self._current = s
         return s
@@ -330,39 +391,40 @@ class BaselineTracker:
             s.h[:n].astype(np.float64) / HOUR_STEPS,
         )
 
-    def _robust(
-        self,
-        hr: npt.NDArray[np.float64],
-        lr: npt.NDArray[np.float64],
-        w: npt.NDArray[np.float64],
-        source: str,
-    ) -> BaselineStats:
-        hr_med = weighted_median(hr, w)
-        lr_med = weighted_median(lr, w)
+    def _columns_if_stale(self, *hours: int) -> _Columns | None:
+        """The sorted columns, made once, when any of ``hours`` (or the all-day statistics they blend
+        with) must be recomputed for the current version; None when all are cached."""
+        fresh = all((got := self._grid.get(h)) is not None and got[0] == self._version for h in hours)
+        return None if fresh else _Columns.of(*self._arrays())
+
+    def _robust(self, cols: _Columns, w: npt.NDArray[np.float64], source: str) -> BaselineStats:
+        hr, lr = cols.hr, cols.lr
+        hr_med = _sorted_weighted_median(cols.hr_sorted, cols.hr_order, w)
+        lr_med = _sorted_weighted_median(cols.lr_sorted, cols.lr_order, w)
         hr_sd = max(MAD_TO_SD * weighted_median(np.abs(hr - hr_med), w), self.hr_sd_floor)
         lr_sd = max(MAD_TO_SD * weighted_median(np.abs(lr - lr_med), w), self.ln_rmssd_sd_floor)
         return BaselineStats(hr_med, hr_sd, lr_med, lr_sd, round(float(w.sum())), source=source)
 
-    def _overall(self, source: str) -> BaselineStats:
+    def _overall(self, source: str, cols: _Columns | None = None) -> BaselineStats:
         version, cached = self._all
         if cached is None or version != self._version or cached.source != source:
-            hr, lr, m, _ = self._arrays()
-            cached = self._robust(hr, lr, m, source)
+            cols = cols or _Columns.of(*self._arrays())
+            cached = self._robust(cols, cols.m, source)
             self._all = (self._version, cached)
         return cached
 
-    def _at_hour(self, hour: int) -> BaselineStats:
+    def _at_hour(self, hour: int, cols: _Columns | None = None) -> BaselineStats:
         got = self._grid.get(hour)
         if got is not None and got[0] == self._version:
             return got[1]
-        hr, lr, m, h = self._arrays()
-        d = np.abs((h - hour + 12.0) % 24.0 - 12.0)  # circular distance in hours, 0..12
+        cols = cols or _Columns.of(*self._arrays())
+        d = np.abs((cols.h - hour + 12.0) % 24.0 - 12.0)  # circular distance in hours, 0..12
         d = np.maximum(d - self.kernel_flat_h, 0.0)
         k = np.exp(self.kernel_kappa * (np.cos(2.0 * math.pi * d / 24.0) - 1.0))
-        w = m * k
-        local = self._robust(hr, lr, w, "personal")
+        w = cols.m * k
+        local = self._robust(cols, w, "personal")
         share = min(1.0, float(w.sum()) / self.local_min_minutes)
-        out = _blend(self._overall("personal"), local, share, "personal")
+        out = _blend(self._overall("personal", cols), local, share, "personal")
         out = BaselineStats(
             out.hr_bpm, out.hr_sd, out.ln_rmssd, out.ln_rmssd_sd, self._samples.minutes, source="personal"
         )
@@ -381,8 +443,9 @@ class BaselineTracker:
         quarter = self._samples.h[: self._samples.n] // (6 * HOUR_STEPS)
         minutes = self._samples.m[: self._samples.n].astype(np.int64)
         out = []
+        cols = self._columns_if_stale(*(int(BIN_CENTRE_H[b]) for b in TOD_BINS))
         for i, b in enumerate(TOD_BINS):
-            s = self._at_hour(int(BIN_CENTRE_H[b]))
+            s = self._at_hour(int(BIN_CENTRE_H[b]), cols)
             own = int(minutes[quarter == i].sum())
             out.append((str(b), BaselineStats(s.hr_bpm, s.hr_sd, s.ln_rmssd, s.ln_rmssd_sd, own, source)))
         out.append((str(TimeBin.ALL), self._overall(source)))
