@@ -144,32 +144,94 @@ def _sorted_weighted_median(
     return float(x_sorted[min(i, x_sorted.size - 1)])
 
 
-@dataclass(frozen=True, slots=True)
-class _Columns:
-    """The samples of one baseline version as float64 columns, with the stable sort orders of HR and
-    ln RMSSD: the all-day statistics and both hours a :meth:`BaselineTracker.stats_for` call recomputes
-    after a new sample share them (one sort of each instead of three)."""
+def _float16_keys(x16: npt.NDArray[np.float16]) -> npt.NDArray[np.uint16] | None:
+    """Order-preserving uint16 keys of float16 values: a < b exactly when key(a) < key(b), and equal
+    values (+0 and -0 too) share a key; None when a value is not finite."""
+    c = x16.view(np.uint16)
+    if bool(((c & 0x7C00) == 0x7C00).any()):
+        return None
+    neg = c >= 0x8000
+    return np.asarray(np.where(neg, 0x8000 - (c & 0x7FFF), c | 0x8000), dtype=np.uint16)
 
-    hr: npt.NDArray[np.float64]
-    lr: npt.NDArray[np.float64]
-    m: npt.NDArray[np.float64]
-    h: npt.NDArray[np.float64]
-    hr_order: npt.NDArray[np.intp]
-    lr_order: npt.NDArray[np.intp]
-    hr_sorted: npt.NDArray[np.float64]
-    lr_sorted: npt.NDArray[np.float64]
+
+def _key_values(keys: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+    """The float16 values (as float64) of keys made by :func:`_float16_keys`."""
+    c = np.where(keys >= 0x8000, keys - 0x8000, 0x8000 | (0x8000 - keys)).astype(np.uint16)
+    return np.asarray(c.view(np.float16).astype(np.float64), dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    """One column of samples (HR or ln RMSSD) as float64, with its stable sort order and what the orders
+    of its deviations from a median need.
+
+    The values are stored as float16, so they repeat a lot and take at most 65,536 distinct values: their
+    stable order is a radix sort of 16-bit keys (numpy's stable sort of 16-bit integers), and the stable
+    order of ``|x - med|`` a radix sort of each value's rank among the distinct deviations. Both are the
+    orders ``np.argsort(..., kind="stable")`` gives on the float64 values (ties by index), at a fraction of
+    its cost: at 8,064 samples (28 days) numpy's stable sort of the float64 values took 502 us, that of the
+    16-bit keys 55 us (best of 5, loaded machine).
+    """
+
+    values: npt.NDArray[np.float64]
+    order: npt.NDArray[np.intp]
+    sorted: npt.NDArray[np.float64]
+    dense: npt.NDArray[np.intp] | None
+    """Per sample, the index of its value in ``distinct`` (None: no keys, plain sorts)."""
+    distinct: npt.NDArray[np.float64]
 
     @classmethod
-    def of(
-        cls,
-        hr: npt.NDArray[np.float64],
-        lr: npt.NDArray[np.float64],
-        m: npt.NDArray[np.float64],
-        h: npt.NDArray[np.float64],
-    ) -> _Columns:
-        hr_order = stable_argsort(hr)
-        lr_order = stable_argsort(lr)
-        return cls(hr, lr, m, h, hr_order, lr_order, hr[hr_order], lr[lr_order])
+    def of(cls, x16: npt.NDArray[np.float16]) -> _Column:
+        values = x16.astype(np.float64)
+        keys = _float16_keys(x16)
+        if keys is None:
+            order = stable_argsort(values)
+            return cls(values, order, values[order], None, np.empty(0))
+        order = np.argsort(keys, kind="stable")
+        ranked = keys[order]
+        new = np.empty(ranked.size, dtype=np.bool_)
+        new[:1] = True
+        np.not_equal(ranked[1:], ranked[:-1], out=new[1:])
+        dense = np.empty(ranked.size, dtype=np.intp)
+        dense[order] = np.cumsum(new) - 1  # each sample's place among the distinct values, in order
+        return cls(values, order, values[order], dense, _key_values(ranked[new].astype(np.intp)))
+
+    def deviation_order(self, med: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+        """``|x - med|`` and its stable sort order."""
+        dev = np.abs(self.values - med)
+        if self.dense is None:
+            return dev, stable_argsort(dev)
+        _, rank = np.unique(np.abs(self.distinct - med), return_inverse=True)
+        return dev, np.argsort(rank.astype(np.uint16)[self.dense], kind="stable")
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """The samples of one baseline version: HR and ln RMSSD columns, minutes, hour-of-day codes. The all-day
+    statistics and both hours a :meth:`BaselineTracker.stats_for` call recomputes after a new sample share
+    them (one sort of each instead of three)."""
+
+    hr: _Column
+    lr: _Column
+    m: npt.NDArray[np.float64]
+    h: npt.NDArray[np.uint8]
+    """Hour of day in tenths (the stored codes)."""
+
+
+_KERNELS: dict[tuple[int, float, float], npt.NDArray[np.float64]] = {}
+
+
+def _kernel(hour: int, kappa: float, flat_h: float) -> npt.NDArray[np.float64]:
+    """Per hour-of-day code (tenths of an hour), the time-of-day weight at ``hour`` (made once per hour):
+    weight 1 within ``flat_h``, a von Mises tail beyond (module docstring)."""
+    got = _KERNELS.get((hour, kappa, flat_h))
+    if got is None:
+        h = np.arange(24 * HOUR_STEPS, dtype=np.uint8).astype(np.float64) / HOUR_STEPS
+        d = np.abs((h - hour + 12.0) % 24.0 - 12.0)  # circular distance in hours, 0..12
+        d = np.maximum(d - flat_h, 0.0)
+        got = np.exp(kappa * (np.cos(2.0 * math.pi * d / 24.0) - 1.0))
+        _KERNELS[(hour, kappa, flat_h)] = got
+    return got
 
 
 @dataclass(slots=True)
@@ -377,38 +439,31 @@ class BaselineTracker:
         self._restored.clear()
         self._version += 1
 
-    def _arrays(
-        self,
-    ) -> tuple[
-        npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]
-    ]:
+    def _columns(self) -> _Columns:
         s = self._samples
         n = s.n
-        return (
-            s.hr[:n].astype(np.float64),
-            s.lr[:n].astype(np.float64),
-            s.m[:n].astype(np.float64),
-            s.h[:n].astype(np.float64) / HOUR_STEPS,
-        )
+        return _Columns(_Column.of(s.hr[:n]), _Column.of(s.lr[:n]), s.m[:n].astype(np.float64), s.h[:n])
 
     def _columns_if_stale(self, *hours: int) -> _Columns | None:
         """The sorted columns, made once, when any of ``hours`` (or the all-day statistics they blend
         with) must be recomputed for the current version; None when all are cached."""
         fresh = all((got := self._grid.get(h)) is not None and got[0] == self._version for h in hours)
-        return None if fresh else _Columns.of(*self._arrays())
+        return None if fresh else self._columns()
 
     def _robust(self, cols: _Columns, w: npt.NDArray[np.float64], source: str) -> BaselineStats:
         hr, lr = cols.hr, cols.lr
-        hr_med = _sorted_weighted_median(cols.hr_sorted, cols.hr_order, w)
-        lr_med = _sorted_weighted_median(cols.lr_sorted, cols.lr_order, w)
-        hr_sd = max(MAD_TO_SD * weighted_median(np.abs(hr - hr_med), w), self.hr_sd_floor)
-        lr_sd = max(MAD_TO_SD * weighted_median(np.abs(lr - lr_med), w), self.ln_rmssd_sd_floor)
+        hr_med = _sorted_weighted_median(hr.sorted, hr.order, w)
+        lr_med = _sorted_weighted_median(lr.sorted, lr.order, w)
+        dev, order = hr.deviation_order(hr_med)
+        hr_sd = max(MAD_TO_SD * _sorted_weighted_median(dev[order], order, w), self.hr_sd_floor)
+        dev, order = lr.deviation_order(lr_med)
+        lr_sd = max(MAD_TO_SD * _sorted_weighted_median(dev[order], order, w), self.ln_rmssd_sd_floor)
         return BaselineStats(hr_med, hr_sd, lr_med, lr_sd, round(float(w.sum())), source=source)
 
     def _overall(self, source: str, cols: _Columns | None = None) -> BaselineStats:
         version, cached = self._all
         if cached is None or version != self._version or cached.source != source:
-            cols = cols or _Columns.of(*self._arrays())
+            cols = cols or self._columns()
             cached = self._robust(cols, cols.m, source)
             self._all = (self._version, cached)
         return cached
@@ -417,11 +472,8 @@ class BaselineTracker:
         got = self._grid.get(hour)
         if got is not None and got[0] == self._version:
             return got[1]
-        cols = cols or _Columns.of(*self._arrays())
-        d = np.abs((cols.h - hour + 12.0) % 24.0 - 12.0)  # circular distance in hours, 0..12
-        d = np.maximum(d - self.kernel_flat_h, 0.0)
-        k = np.exp(self.kernel_kappa * (np.cos(2.0 * math.pi * d / 24.0) - 1.0))
-        w = cols.m * k
+        cols = cols or self._columns()
+        w = cols.m * _kernel(hour, self.kernel_kappa, self.kernel_flat_h)[cols.h]
         local = self._robust(cols, w, "personal")
         share = min(1.0, float(w.sum()) / self.local_min_minutes)
         out = _blend(self._overall("personal", cols), local, share, "personal")
