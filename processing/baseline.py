@@ -179,6 +179,8 @@ class _Column:
     dense: npt.NDArray[np.intp] | None
     """Per sample, the index of its value in ``distinct`` (None: no keys, plain sorts)."""
     distinct: npt.NDArray[np.float64]
+    by_median: dict[float, tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]] = field(default_factory=dict)
+    """The deviation orders already made, by median (the hours and the all-day statistics often share one)."""
 
     @classmethod
     def of(cls, x16: npt.NDArray[np.float16]) -> _Column:
@@ -198,11 +200,17 @@ class _Column:
 
     def deviation_order(self, med: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
         """``|x - med|`` and its stable sort order."""
+        got = self.by_median.get(med)
+        if got is not None:
+            return got
         dev = np.abs(self.values - med)
         if self.dense is None:
-            return dev, stable_argsort(dev)
-        _, rank = np.unique(np.abs(self.distinct - med), return_inverse=True)
-        return dev, np.argsort(rank.astype(np.uint16)[self.dense], kind="stable")
+            got = (dev, stable_argsort(dev))
+        else:
+            _, rank = np.unique(np.abs(self.distinct - med), return_inverse=True)
+            got = (dev, np.argsort(rank.astype(np.uint16)[self.dense], kind="stable"))
+        self.by_median[med] = got
+        return got
 
 
 @dataclass(frozen=True, slots=True)
