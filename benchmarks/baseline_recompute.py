@@ -30,23 +30,24 @@ DAY_S = 86400.0
 T0 = 1_700_000_000.0
 
 
-def filled(n: int) -> tuple[BaselineTracker, float]:
-    """A tracker holding ``n`` samples one per 5 minutes (1 minute each for the first 1,440), and the time
-    after the last."""
-    b = BaselineTracker(utc_offset_s=0)
-    rng = np.random.default_rng(0)
+def fill(b: BaselineTracker, n: int, *, end_t: float, seed: int = 0) -> None:
+    """Put ``n`` samples into ``b``, one per 5 minutes up to ``end_t`` (1 minute each for the first 1,440,
+    as the dense first day keeps them, 5 after), HR 70 ± 5 and ln RMSSD 3.5 ± 0.3: an aged baseline."""
+    rng = np.random.default_rng(seed)
+    start = end_t - n * 300.0
     for i in range(n):
-        t = T0 + i * 300.0
+        t = start + i * 300.0
         h = int((t % DAY_S) / 3600.0 * HOUR_STEPS) % (24 * HOUR_STEPS)
         minutes = 1 if i < 1440 else 5
-        b._samples.add(
-            t,
-            h,
-            minutes,
-            float(70 + 5 * rng.standard_normal()),
-            float(3.5 + 0.3 * rng.standard_normal()),
-            0.0,
-        )
+        hr, lr = float(70 + 5 * rng.standard_normal()), float(3.5 + 0.3 * rng.standard_normal())
+        b._samples.add(t, h, minutes, hr, lr, 0.0)
+    b._version += 1
+
+
+def filled(n: int) -> tuple[BaselineTracker, float]:
+    """A tracker holding ``n`` samples (:func:`fill`), and the time after the last."""
+    b = BaselineTracker(utc_offset_s=0)
+    fill(b, n, end_t=T0 + n * 300.0)
     return b, T0 + n * 300.0
 
 
