@@ -160,6 +160,11 @@ def _key_values(keys: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
     return np.asarray(c.view(np.float16).astype(np.float64), dtype=np.float64)
 
 
+_KEYED_FROM = 2048
+"""From this many samples on the keyed radix sorts cost less than numpy's stable sorts (callgrind,
+instructions per recompute: at 1,440 samples 3.68 M keyed vs 3.62 M plain, at 8,064 11.1 M vs 22.5 M)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Column:
     """One column of samples (HR or ln RMSSD) as float64, with its stable sort order and what the orders
@@ -183,11 +188,13 @@ class _Column:
     """The deviation orders already made, by median (the hours and the all-day statistics often share one)."""
 
     @classmethod
-    def of(cls, x16: npt.NDArray[np.float16]) -> _Column:
+    def of(cls, x16: npt.NDArray[np.float16], *, keyed: bool | None = None) -> _Column:
+        """The column of ``x16``; ``keyed``: through the radix sorts (None: from ``_KEYED_FROM`` samples)."""
         values = x16.astype(np.float64)
-        keys = _float16_keys(x16)
+        use_keys = x16.size >= _KEYED_FROM if keyed is None else keyed
+        keys = _float16_keys(x16) if use_keys else None
         if keys is None:
-            order = stable_argsort(values)
+            order = np.argsort(values, kind="stable")
             return cls(values, order, values[order], None, np.empty(0))
         order = np.argsort(keys, kind="stable")
         ranked = keys[order]
@@ -205,7 +212,7 @@ class _Column:
             return got
         dev = np.abs(self.values - med)
         if self.dense is None:
-            got = (dev, stable_argsort(dev))
+            got = (dev, np.argsort(dev, kind="stable"))
         else:
             _, rank = np.unique(np.abs(self.distinct - med), return_inverse=True)
             got = (dev, np.argsort(rank.astype(np.uint16)[self.dense], kind="stable"))

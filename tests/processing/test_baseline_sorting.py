@@ -82,7 +82,7 @@ def _plain_at_hour(b: BaselineTracker, hour: int) -> tuple[float, ...]:
     )
 
 
-@pytest.mark.parametrize("n_samples", [40, 1500, 8064])
+@pytest.mark.parametrize("n_samples", [40, 1500, 2048, 8064])
 def test_tracker_statistics_equal_the_definition(n_samples: int) -> None:
     """Each hour's statistics equal the weighted medians and MADs written out with numpy's stable sort."""
     b = BaselineTracker(utc_offset_s=0)
@@ -112,7 +112,7 @@ def test_negative_and_signed_zero_values_order_like_floats() -> None:
     """ln RMSSD can be negative or zero: the keyed orders equal numpy's stable sort there too."""
     rng = np.random.default_rng(4)
     x16 = np.concatenate((np.asarray([0.0, -0.0, 0.0, -0.0]), rng.normal(0, 1, 300))).astype(np.float16)
-    col = baseline_mod._Column.of(x16)
+    col = baseline_mod._Column.of(x16, keyed=True)
     x = x16.astype(np.float64)
     assert np.array_equal(col.order, np.argsort(x, kind="stable"))
     for med in (0.0, float(x[7]), -1.5):
@@ -126,7 +126,7 @@ def test_negative_and_signed_zero_values_order_like_floats() -> None:
 def test_column_orders_equal_numpys_stable_sort(values: list[float], at: int) -> None:
     """A column's value order and its deviation order around one of its values equal the stable sorts."""
     x16 = np.asarray(values, dtype=np.float16)
-    col = baseline_mod._Column.of(x16)
+    col = baseline_mod._Column.of(x16, keyed=True)
     x = x16.astype(np.float64)
     assert np.array_equal(col.order, np.argsort(x, kind="stable"))
     dev, order = col.deviation_order(float(x[at % x.size]))
