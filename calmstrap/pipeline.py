@@ -321,7 +321,9 @@ class StrapSession:
                     self.observer.on_arousal(self.user, out)
                 for n in self.notifiers:
                     await n.publish_state(self.user, out, self.strap_status)
-                await self._decided(self.policy.on_arousal(out), Stage.ESCALATION)
+                decision = self.policy.on_arousal(out)
+                if decision is not None:  # None: nothing to carry out, no coroutine made for it
+                    await self._decided(decision, Stage.ESCALATION)
             case EpisodeOnset():
                 for n in self.notifiers:
                     await n.publish_episode(self.user, out)

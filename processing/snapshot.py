@@ -434,7 +434,9 @@ def dump(obj: object, *, kind: str) -> bytes:
     except Exception:  # the same error, with its path (or, were the fast encoder wrong, the right document)
         state = _Encoder().enc(obj, "")
     doc = {"format": FORMAT, "version": VERSION, "kind": kind, "state": state}
-    text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    # every list and dict of the document is a new one (the encoders return no container of ``obj``), so
+    # it has no cycle to look for: the text is the same without the check
+    text = json.dumps(doc, separators=(",", ":"), allow_nan=False, check_circular=False)
     return MAGIC + zlib.compress(text.encode("utf-8"), 1)
 
 
