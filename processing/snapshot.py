@@ -155,6 +155,10 @@ class _Encoder:
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 """The dataclass field names of each class met (``dataclasses.fields`` order), for :class:`_FastEncoder`."""
 _DATACLASS_FIELDS = dataclasses.fields
+_TYPE_NAMES: dict[type, str] = {}
+_ENUM_DOCS: dict[int, tuple[enum.Enum, Json]] = {}
+"""The document of each enum member met whose value is a plain scalar (``{"$e": ..., "v": ...}``), by the
+member's id: the same every time (json.dumps only reads it, however often it appears)."""
 
 
 class _FastEncoder:
@@ -212,7 +216,10 @@ class _FastEncoder:
                 fields[name] = v
             else:
                 fields[name] = self.enc(v)
-        return {"$dc": _type_name(cls), "$id": n, "f": fields}
+        type_name = _TYPE_NAMES.get(cls)
+        if type_name is None:
+            type_name = _TYPE_NAMES[cls] = _type_name(cls)
+        return {"$dc": type_name, "$id": n, "f": fields}
 
     def _rng(self, x: random.Random) -> Json:
         n, seen = self._shared(x)
@@ -226,7 +233,13 @@ def _enc_list(e: _FastEncoder, x: list[Any]) -> Json:
 
 
 def _enc_enum(e: _FastEncoder, x: enum.Enum) -> Json:
-    return {"$e": _type_name(type(x)), "v": e.enc(x.value)}
+    known = _ENUM_DOCS.get(id(x))
+    if known is not None:
+        return known[1]
+    doc = {"$e": _type_name(type(x)), "v": e.enc(x.value)}
+    if type(doc["v"]) in (str, int, bool) or (type(doc["v"]) is float and _isfinite(doc["v"])):
+        _ENUM_DOCS[id(x)] = (x, doc)  # x kept: its id is never another object's
+    return doc
 
 
 def _enc_self(e: _FastEncoder, x: object) -> Json:
