@@ -222,7 +222,7 @@ class StrapSession:
             self.on_gap(gap)
         if not beats:
             return
-        self.archive.queue_beats_in_range(beats, MIN_RR_MS, MAX_RR_MS)
+        self.archive.queue_beats(beats, [not (MIN_RR_MS <= b.rr_ms <= MAX_RR_MS) for b in beats])
         self.stats.beats += len(beats)
         for b in beats:
             outs = self.processor.push(b)

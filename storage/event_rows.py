@@ -120,21 +120,6 @@ class EventRows:
             rows.append((seq, b.user, b.device, b.t, b.rr_ms, int(bad)))
         self._seq = seq
 
-    def queue_beats_in_range(self, beats: Sequence[Beat], min_rr_ms: float, max_rr_ms: float) -> None:
-        """:meth:`queue_beats` with each beat's artifact flag set where its RR is outside
-        ``[min_rr_ms, max_rr_ms]`` (or NaN): ``queue_beats(beats, [not (lo <= b.rr_ms <= hi) ...])``."""
-        if not self._in_tx:
-            self._begin()
-        rows = self._pending.get(BEATS_SQL)
-        if rows is None:
-            rows = self._pending[BEATS_SQL] = []
-        seq = self._seq
-        for b in beats:
-            seq += 1
-            rr = b.rr_ms
-            rows.append((seq, b.user, b.device, b.t, rr, 0 if min_rr_ms <= rr <= max_rr_ms else 1))
-        self._seq = seq
-
     def add_gap(self, gap: Gap) -> None:
         self._begin()
         self.conn.execute(

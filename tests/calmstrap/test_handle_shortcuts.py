@@ -1,6 +1,6 @@
-"""StrapSession.handle's shortcuts (range-gated beat rows, the periodic saves' next-due time) against the
-plain definition: the same rows, the same checkpoints, baseline saves and progress refreshes, at the same
-beats, on a real recording (tests/fixtures) and on random schedules."""
+"""StrapSession.handle's shortcut (the periodic saves' next-due time) against the plain definition: the
+same rows, the same checkpoints, baseline saves and progress refreshes, at the same beats, on a real
+recording (tests/fixtures) and on random schedules."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from calmstrap.config import Config
 from calmstrap.pipeline import MAX_RR_MS, MIN_RR_MS, StrapSession, new_session
 from sensors.heart_rate import MalformedMeasurement, encode_measurement, ms_to_ticks, parse_measurement
 from storage.archive import Archive
-from storage.event_rows import BEATS_SQL
 from tests.processing.conftest import load_rr
 
 START = 1_700_000_000.0
@@ -180,25 +179,6 @@ def test_random_schedules_same_rows_and_saves(
     for i in rng.integers(0, 600, 5):
         rr[i] = float(rng.choice([200.0, 2600.0]))
     _compare(tmp_path, _notes(rr), every, deliveries, monkeypatch)
-
-
-@settings(max_examples=200, deadline=None)
-@given(rr=st.lists(st.one_of(st.floats(allow_nan=True), st.sampled_from([MIN_RR_MS, MAX_RR_MS])), max_size=6))
-def test_range_gated_rows_are_the_plain_rows(
-    rr: list[float], tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    from sensors.beats import Beat
-
-    beats = [Beat(START + i, x, "d1", "ana") for i, x in enumerate(rr)]
-    path = tmp_path_factory.mktemp("gate") / "a.db"
-    with Archive(path) as ar:
-        ar.queue_beats(beats, [not (MIN_RR_MS <= b.rr_ms <= MAX_RR_MS) for b in beats])
-        plain = list(ar._pending.get(BEATS_SQL, []))
-        ar.rollback()
-        ar.queue_beats_in_range(beats, MIN_RR_MS, MAX_RR_MS)
-        fast = list(ar._pending.get(BEATS_SQL, []))
-        ar.rollback()
-    assert [tuple(map(repr, r)) for r in fast] == [tuple(map(repr, r)) for r in plain]
 
 
 def test_handle_is_the_pipeline_s() -> None:
