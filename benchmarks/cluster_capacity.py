@@ -18,7 +18,9 @@ what CPU time leaves out: the archive's writes and fsyncs at WAL checkpoints. CP
 
 Run by hand: ``PYTHONPATH=. python benchmarks/cluster_capacity.py [--straps 200 --minutes 20]``;
 ``--paths`` picks the paths (``none``: only make the notifications, the baseline to subtract from a
-callgrind count of a path). ``CALMSTRAP_BENCH_CODE=OTHER_CHECKOUT`` times that checkout's code with this script (the
+callgrind count of a path). ``--clock-us N`` runs the grouped commits on a simulated clock that moves N µs
+per notification instead of the wall clock (for callgrind: the same commits whatever valgrind's slowdown;
+50 gives one commit per 2,000 notifications, as at 20,000 straps). ``CALMSTRAP_BENCH_CODE=OTHER_CHECKOUT`` times that checkout's code with this script (the
 side-by-side runs); ``--keep DIR`` keeps the grouped path's archive as ``DIR/archive.db``, for
 ``benchmarks/archive_diff.py``.
 """
@@ -34,10 +36,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 # the code timed: this repository, or another checkout named by CALMSTRAP_BENCH_CODE (the side-by-side runs)
 sys.path.insert(0, os.environ.get("CALMSTRAP_BENCH_CODE") or str(Path(__file__).resolve().parents[1]))
 
+import calmstrap.pipeline as pipeline
 import storage.archive
 from calmstrap.config import Config
 from calmstrap.demo_baseline import calm_baseline
@@ -84,8 +88,10 @@ def run(
     grouped: bool,
     saved: list[tuple[str, BaselineStats]] | None = None,
     keep: Path | None = None,
+    clock_us: float | None = None,
 ) -> tuple[float, float, int, TableCounts]:
-    """Wall and CPU seconds to handle every notification, the number of commits made, the rows archived."""
+    """Wall and CPU seconds to handle every notification, the number of commits made, the rows archived
+    (``clock_us``: the grouped commits' clock moves that much per notification, see ``--clock-us``)."""
     with (
         tempfile.TemporaryDirectory() as tmp,
         _open_archive((keep or Path(tmp)) / "archive.db") as ar,
@@ -103,8 +109,15 @@ def run(
             for i in range(straps)
         ]
 
+        sim = [0.0]
+        if group is not None and clock_us is not None:
+            pipeline.time = SimpleNamespace(monotonic=lambda: sim[0], time=time.time)  # type: ignore[attr-defined]
+            group._last = group._last_wal_checkpoint = 0.0
+
         async def go() -> None:
+            step = (clock_us or 0.0) * 1e-6
             for arrival, i, data in notes:
+                sim[0] += step
                 await sessions[i].handle(arrival, data)
             if group is not None:
                 group.flush()
@@ -117,6 +130,7 @@ def run(
         wall = time.perf_counter() - w0
         commits = group.commits if group is not None else len(notes)
         counts = ar.counts()
+    pipeline.time = time  # type: ignore[attr-defined]
     return wall, cpu, commits, counts
 
 
@@ -156,6 +170,9 @@ def main() -> None:
     ap.add_argument(
         "--keep", type=Path, default=None, help="keep the grouped path's archive in this new directory"
     )
+    ap.add_argument(
+        "--clock-us", type=float, default=None, help="simulated commit clock: µs per notification (callgrind)"
+    )
     args = ap.parse_args()
     paths = [] if args.paths == "none" else args.paths.split(",")
     if unknown := set(paths) - set(PATHS):
@@ -179,7 +196,9 @@ def main() -> None:
             keep = args.keep if grouped else None
             if keep is not None:
                 keep.mkdir(parents=True)
-            wall, cpu, commits, n = run(notes, args.straps, grouped=grouped, saved=saved, keep=keep)
+            wall, cpu, commits, n = run(
+                notes, args.straps, grouped=grouped, saved=saved, keep=keep, clock_us=args.clock_us
+            )
             note = f"{commits} commits, {n.windows} windows, {n.episodes} episodes, {n.prompts} prompts"
         wall_us[path] = wall / len(notes) * 1e6
         print(

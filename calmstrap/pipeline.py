@@ -195,6 +195,10 @@ class StrapSession:
     _next_progress_t: float | None = field(default=None, init=False)
     _saved_baseline: dict[str, object] = field(default_factory=dict, init=False)
     _next_checkpoint_t: float | None = field(default=None, init=False)
+    _next_due_t: float = field(default=-math.inf, init=False)
+    """At most the earliest of the three next times above (-inf while any is unset): before it no periodic
+    save is due, and :meth:`handle` skips their tests. Whatever sets one of them outside :meth:`_periodic`
+    lowers it to match (:meth:`checkpoint`) or resets it to -inf (a restored state)."""
 
     def __post_init__(self) -> None:
         self.clock = BeatClock(device=self.device, user=self.user)
@@ -221,12 +225,24 @@ class StrapSession:
         self.archive.queue_beats(beats, [not (MIN_RR_MS <= b.rr_ms <= MAX_RR_MS) for b in beats])
         self.stats.beats += len(beats)
         for b in beats:
-            for out in self.processor.push(b):
-                await self._dispatch(out)
+            outs = self.processor.push(b)
+            if outs:
+                for out in outs:
+                    await self._dispatch(out)
         flagged = self.processor.take_artifact_times()
         if flagged:
             self.archive.flag_beats(self.user, self.device, flagged)
         t = beats[-1].t
+        if t >= self._next_due_t:
+            self._periodic(t)
+        if self.commits is None:
+            self.archive.commit()
+        else:
+            self.commits.tick()
+
+    def _periodic(self, t: float) -> None:
+        """The saves due by stream time ``t`` (baseline, weekly progress, checkpoint), in that order; then
+        :attr:`_next_due_t`: the earliest of their next times (none is due before it)."""
         if self._next_baseline_save_t is None:
             self._next_baseline_save_t = t + self.baseline_save_every_s
         elif t >= self._next_baseline_save_t:
@@ -241,10 +257,7 @@ class StrapSession:
             self._next_checkpoint_t = t + self.checkpoint_every_s
         elif t >= self._next_checkpoint_t:
             self.checkpoint(t)
-        if self.commits is None:
-            self.archive.commit()
-        else:
-            self.commits.tick()
+        self._next_due_t = min(self._next_baseline_save_t, self._next_progress_t, self._next_checkpoint_t)
 
     def checkpoint(self, t: float | None = None) -> None:
         """Save the session's state (calmstrap.session_state) in the archive's current transaction."""
@@ -253,6 +266,8 @@ class StrapSession:
         if not math.isfinite(t):
             return
         self._next_checkpoint_t = t + self.checkpoint_every_s
+        if self._next_checkpoint_t < self._next_due_t:  # a prompt dated before the last checkpoint
+            self._next_due_t = self._next_checkpoint_t
         self.archive.save_checkpoint(self.user, self.device, t, dump_session(self, t))
 
     def on_motion(
@@ -306,7 +321,9 @@ class StrapSession:
                     self.observer.on_arousal(self.user, out)
                 for n in self.notifiers:
                     await n.publish_state(self.user, out, self.strap_status)
-                await self._decided(self.policy.on_arousal(out), Stage.ESCALATION)
+                decision = self.policy.on_arousal(out)
+                if decision is not None:  # None: nothing to carry out, no coroutine made for it
+                    await self._decided(decision, Stage.ESCALATION)
             case EpisodeOnset():
                 for n in self.notifiers:
                     await n.publish_episode(self.user, out)

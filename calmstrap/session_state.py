@@ -9,6 +9,7 @@ counters and the baseline-save bookkeeping. The wiring (archive, notifiers, obse
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -110,5 +111,6 @@ def apply_state(session: StrapSession, state: SessionState) -> float:
     session.policy = state.policy
     session.stats = state.stats
     session._next_baseline_save_t = state.next_baseline_save_t
+    session._next_due_t = -math.inf  # the periodic saves' tests run again at the next notification
     session._saved_baseline = dict(state.saved_baseline)
     return state.t

@@ -152,6 +152,196 @@ class _Encoder:
         raise SnapshotError(path, f"a {type(x).__name__} cannot be saved")
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+"""The dataclass field names of each class met (``dataclasses.fields`` order), for :class:`_FastEncoder`."""
+_DATACLASS_FIELDS = dataclasses.fields
+_TYPE_NAMES: dict[type, str] = {}
+_ENUM_DOCS: dict[int, tuple[enum.Enum, Json]] = {}
+"""The document of each enum member met whose value is a plain scalar (``{"$e": ..., "v": ...}``), by the
+member's id: the same every time (json.dumps only reads it, however often it appears)."""
+
+
+class _FastEncoder:
+    """:class:`_Encoder`'s document, without the paths it keeps for its errors: one handler per exact type,
+    chosen once by :class:`_Encoder`'s own order of tests, and the scalar fields of a dataclass written in
+    line. :func:`dump` falls back to :class:`_Encoder` on any error, so errors name their paths as before."""
+
+    __slots__ = ("_ids", "_keep")
+
+    def __init__(self) -> None:
+        self._ids: dict[int, int] = {}
+        self._keep: list[object] = []
+
+    def enc(self, x: object) -> Json:
+        t = type(x)
+        if t is float:
+            return x if _isfinite(x) else {"$f": repr(x)}  # type: ignore[arg-type]
+        if t is str or t is int or t is bool or x is None:
+            return x
+        h = _HANDLERS.get(t)
+        if h is None:
+            h = _handler_for(t)
+        return h(self, x)
+
+    def _items(self, items: Sequence[object] | deque[object]) -> list[Any]:
+        return _Encoder._plain(items) or [self.enc(v) for v in items]
+
+    def _shared(self, x: object) -> tuple[int, bool]:
+        key = id(x)
+        n = self._ids.get(key)
+        if n is not None:
+            return n, True
+        n = len(self._ids)
+        self._ids[key] = n
+        self._keep.append(x)
+        return n, False
+
+    def _dataclass(self, x: object) -> Json:
+        n, seen = self._shared(x)
+        if seen:
+            return {"$ref": n}
+        cls = type(x)
+        names = _FIELD_NAMES.get(cls) if dataclasses.fields is _DATACLASS_FIELDS else None
+        if names is None:
+            names = tuple(f.name for f in dataclasses.fields(x))  # type: ignore[arg-type]
+            if dataclasses.fields is _DATACLASS_FIELDS:  # (not while a test stands in for it)
+                _FIELD_NAMES[cls] = names
+        fields: dict[str, Json] = {}
+        for name in names:
+            v = getattr(x, name)
+            t = type(v)
+            if t is float:
+                fields[name] = v if _isfinite(v) else {"$f": repr(v)}
+            elif t is str or t is int or t is bool or v is None:
+                fields[name] = v
+            else:
+                fields[name] = self.enc(v)
+        type_name = _TYPE_NAMES.get(cls)
+        if type_name is None:
+            type_name = _TYPE_NAMES[cls] = _type_name(cls)
+        return {"$dc": type_name, "$id": n, "f": fields}
+
+    def _rng(self, x: random.Random) -> Json:
+        n, seen = self._shared(x)
+        if seen:
+            return {"$ref": n}
+        return {"$rng": self.enc(x.getstate()), "$id": n}
+
+
+def _enc_list(e: _FastEncoder, x: list[Any]) -> Json:
+    return e._items(x)
+
+
+def _enc_enum(e: _FastEncoder, x: enum.Enum) -> Json:
+    known = _ENUM_DOCS.get(id(x))
+    if known is not None:
+        return known[1]
+    doc = {"$e": _type_name(type(x)), "v": e.enc(x.value)}
+    if type(doc["v"]) in (str, int, bool) or (type(doc["v"]) is float and _isfinite(doc["v"])):
+        _ENUM_DOCS[id(x)] = (x, doc)  # x kept: its id is never another object's
+    return doc
+
+
+def _enc_self(e: _FastEncoder, x: object) -> Json:
+    return x
+
+
+def _enc_bytes(e: _FastEncoder, x: bytes) -> Json:
+    return {"$b": base64.b64encode(x).decode("ascii")}
+
+
+def _enc_int(e: _FastEncoder, x: int) -> Json:
+    return int(x)
+
+
+def _enc_float(e: _FastEncoder, x: float) -> Json:
+    f = float(x)
+    return f if math.isfinite(f) else {"$f": repr(f)}
+
+
+def _enc_other(e: _FastEncoder, x: object) -> Json:
+    """The rarer types, as :class:`_Encoder` writes them (no shared objects among them)."""
+    return _Encoder().enc(x, "")
+
+
+def _enc_deque(e: _FastEncoder, x: deque[Any]) -> Json:
+    return {"$dq": e._items(x), "maxlen": x.maxlen}
+
+
+def _enc_odict(e: _FastEncoder, x: OrderedDict[Any, Any]) -> Json:
+    return {"$od": [[e.enc(k), e.enc(v)] for k, v in x.items()]}
+
+
+def _enc_dict(e: _FastEncoder, x: dict[Any, Any]) -> Json:
+    return {"$d": [[e.enc(k), e.enc(v)] for k, v in x.items()]}
+
+
+def _enc_list_subclass(e: _FastEncoder, x: list[Any]) -> Json:
+    return [e.enc(v) for v in x]
+
+
+def _enc_tuple(e: _FastEncoder, x: tuple[Any, ...]) -> Json:
+    return {"$t": e._items(x)}
+
+
+def _enc_frozenset(e: _FastEncoder, x: frozenset[Any]) -> Json:
+    return {"$fs": [e.enc(v) for v in sorted(x, key=repr)]}
+
+
+def _enc_set(e: _FastEncoder, x: set[Any]) -> Json:
+    return {"$s": [e.enc(v) for v in sorted(x, key=repr)]}
+
+
+_Handler = Any
+_HANDLERS: dict[type, _Handler] = {}
+
+
+def _handler_for(t: type) -> _Handler:
+    """The handler for values of exact type ``t``: :meth:`_Encoder.enc`'s tests, in its order (each depends
+    on the type alone); a type it cannot save gets none (:func:`dump` then lets :class:`_Encoder` raise)."""
+    h: _Handler
+    if issubclass(t, float) and t is float:
+        h = _enc_float
+    elif t is str or t is int or t is bool or t is type(None):
+        h = _enc_self
+    elif issubclass(t, list) and t is list:
+        h = _enc_list
+    elif issubclass(t, enum.Enum):
+        h = _enc_enum
+    elif issubclass(t, bool | str):
+        h = _enc_self
+    elif issubclass(t, bytes):
+        h = _enc_bytes
+    elif issubclass(t, int | np.integer):
+        h = _enc_int
+    elif issubclass(t, float | np.floating):
+        h = _enc_float
+    elif issubclass(t, np.ndarray | dt.time | ZoneInfo | dt.timezone):
+        h = _enc_other
+    elif issubclass(t, random.Random):
+        h = _FastEncoder._rng
+    elif dataclasses.is_dataclass(t):
+        h = _FastEncoder._dataclass
+    elif issubclass(t, deque):
+        h = _enc_deque
+    elif issubclass(t, OrderedDict):
+        h = _enc_odict
+    elif issubclass(t, dict):
+        h = _enc_dict
+    elif issubclass(t, list):
+        h = _enc_list_subclass
+    elif issubclass(t, tuple):
+        h = _enc_tuple
+    elif issubclass(t, frozenset):
+        h = _enc_frozenset
+    elif issubclass(t, set):
+        h = _enc_set
+    else:
+        raise SnapshotError("", f"a {t.__name__} cannot be saved")
+    _HANDLERS[t] = h
+    return h
+
+
 class _Decoder:
     def __init__(self, packages: Sequence[str]) -> None:
         self._packages = tuple(packages)
@@ -252,8 +442,14 @@ def _tuples(x: Any) -> Any:
 
 def dump(obj: object, *, kind: str) -> bytes:
     """The snapshot of ``obj`` (a dataclass tree) as bytes; ``kind`` names what it is (checked on load)."""
-    doc = {"format": FORMAT, "version": VERSION, "kind": kind, "state": _Encoder().enc(obj, "")}
-    text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    try:
+        state = _FastEncoder().enc(obj)
+    except Exception:  # the same error, with its path (or, were the fast encoder wrong, the right document)
+        state = _Encoder().enc(obj, "")
+    doc = {"format": FORMAT, "version": VERSION, "kind": kind, "state": state}
+    # every list and dict of the document is a new one (the encoders return no container of ``obj``), so
+    # it has no cycle to look for: the text is the same without the check
+    text = json.dumps(doc, separators=(",", ":"), allow_nan=False, check_circular=False)
     return MAGIC + zlib.compress(text.encode("utf-8"), 1)
 
 

@@ -23,6 +23,7 @@ from processing.arousal import BaselineStats
 from storage.controls import ControlsTable
 from storage.errors import SchemaTooNew
 from storage.event_rows import EventRows
+from storage.row_batches import write_rows
 from storage.schema import MIGRATIONS, SCHEMA_VERSION, SEQ_TABLES, WINDOW_FEATURES
 
 log = logging.getLogger("calmstrap.archive")
@@ -117,7 +118,7 @@ class Archive(EventRows, ControlsTable):
     def _write_pending(self) -> None:
         pending, self._pending = self._pending, {}
         for sql, rows in pending.items():
-            self._db.executemany(sql, rows)
+            write_rows(self._db, sql, rows)  # executemany, in multi-row statements
 
     def _queue(self, sql: str, row: tuple[Any, ...]) -> None:
         rows = self._pending.get(sql)
