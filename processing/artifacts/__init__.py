@@ -32,6 +32,7 @@ import numpy.typing as npt
 from processing.artifacts.classes import ArtifactResult, BeatClass
 from processing.artifacts.correction import _correct, _dense, _event_starts, _keep, _n_events, _possible
 from processing.artifacts.rules import Classification, classify
+from processing.artifacts.thresholds import whole_quartile_deviation_and_max
 from processing.hrv import RRInput, as_rr_array
 
 FloatArray = npt.NDArray[np.float64]
@@ -73,6 +74,8 @@ def detect(
     keeps the class of the first pass that flagged it.
     """
     rr = as_rr_array(rr_ms)
+    if _clean_window(rr, min_rr_ms, max_rr_ms, alpha, window_beats):
+        return ArtifactResult(classes=np.zeros(rr.size, dtype=np.int8), corrected_rr_ms=rr.copy())
     long_gap = rr > max_rr_ms
     gapped = bool(long_gap.any())
     if gapped:
@@ -118,3 +121,26 @@ def detect(
     classes[long_gap] = BeatClass.OUT_OF_RANGE
     classes[kept] = inner
     return ArtifactResult(classes=classes, corrected_rr_ms=corrected)
+
+
+def _clean_window(
+    rr: FloatArray, min_rr_ms: float, max_rr_ms: float, alpha: float, window_beats: int
+) -> bool:
+    """Whether :func:`detect` would flag nothing in ``rr`` and return it as it is, decided without the
+    decision rules: true when every interval is in range and, in a series of at least 5 intervals whose
+    dRRs fit in one threshold window (the 60 s window), no normalised dRR exceeds 1.
+
+    There every beat has the same threshold th (:func:`.thresholds.quartile_deviation`), and the dRRs
+    the rules test at the series' beats are the series' own (the first beat's, against its mirrored
+    neighbour, is -dRR[1]): :func:`.rules.classify` flags a beat only where abs(dRR) / th > 1. Correctly
+    rounded division is monotonic, so that holds for some dRR exactly when max abs(dRR) / th > 1; th == 0
+    leaves every normalised dRR 0. With nothing flagged and nothing out of range, detect returns the input.
+    """
+    n = rr.size
+    if n < 5 or n - 1 > 2 * (window_beats // 2) + 1:
+        return False
+    if float(rr.min()) < min_rr_ms or float(rr.max()) > max_rr_ms:
+        return False
+    qd, top = whole_quartile_deviation_and_max(np.abs(np.subtract(rr[1:], rr[:-1])))
+    th = alpha * qd
+    return th == 0.0 or top / th <= 1.0
