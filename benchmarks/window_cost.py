@@ -6,7 +6,9 @@ N = 60 and prints (total(60) - total(20)) / 40 instructions per call. ``OPENBLAS
 
 Cases (the real recording pyhrv's ``SampleNNISeriesShort``, 337 beats, 300 s):
 
-* ``detect_clean``: detect on its first 70 beats (a 60 s window; nothing flagged);
+* ``detect_calm``: detect on beats 130-199 (a 60 s window; no normalised dRR above 1);
+* ``detect_clean``: detect on its first 70 beats (a 60 s window; nothing flagged, three dRRs above
+  their threshold);
 * ``detect_fast``: detect on its last 70 beats (a 60 s window; one long beat flagged);
 * ``detect_missed``: the same with beats 35 and 36 merged (one missed beat);
 * ``detect_ectopic``: beat 30 at 70 % and its successor making up the rest;
@@ -45,7 +47,14 @@ def inputs() -> dict[str, np.ndarray]:
     ectopic = fast.copy()
     ectopic[30] = 0.7 * fast[30]
     ectopic[31] = fast[31] + 0.3 * fast[30]
-    return {"short": short, "clean": short[:70].copy(), "fast": fast, "missed": missed, "ectopic": ectopic}
+    return {
+        "short": short,
+        "calm": short[130:200].copy(),
+        "clean": short[:70].copy(),
+        "fast": fast,
+        "missed": missed,
+        "ectopic": ectopic,
+    }
 
 
 def cases() -> dict[str, Callable[[], object]]:
@@ -58,6 +67,7 @@ def cases() -> dict[str, Callable[[], object]]:
         return compute_window(art.corrected_rr_ms, artifact_pct=art.artifact_pct, full=True)
 
     return {
+        "detect_calm": lambda: artifacts.detect(x["calm"]),
         "detect_clean": lambda: artifacts.detect(x["clean"]),
         "detect_fast": lambda: artifacts.detect(x["fast"]),
         "detect_missed": lambda: artifacts.detect(x["missed"]),

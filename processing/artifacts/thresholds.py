@@ -54,15 +54,15 @@ _QUARTILES = np.array([[0.25, 0.75]])
 
 def whole_quartile_deviation_and_max(v: FloatArray) -> tuple[float, float]:
     """(Q3 - Q1) / 2 of all of ``v`` (2 or more values) and its largest value, from one sort."""
-    xs = np.sort(v)
-    last = xs.size - 1
+    xs = np.sort(v).tolist()
+    last = len(xs) - 1
     q: list[float] = []
     for share in (0.25, 0.75):
         pos = last * share
         i = int(pos)
-        below, above = xs[[i, min(i + 1, last)]].tolist()
-        q.append(below + (pos - i) * (above - below))
-    return 0.5 * (q[1] - q[0]), float(xs[last])
+        below = xs[i]
+        q.append(below + (pos - i) * (xs[min(i + 1, last)] - below))
+    return 0.5 * (q[1] - q[0]), xs[last]
 
 
 def _whole(v: FloatArray) -> float:
