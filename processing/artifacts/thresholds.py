@@ -35,42 +35,18 @@ def _window_quartile_deviation(v: FloatArray, at: IntArray | None, half_beats: i
     # row c of this view is the window of index c (no copy; fancy indexing or copy() then copies rows)
     rows = np.ndarray((m, width), dtype=np.float64, buffer=padded, strides=(8, 8))
     if at is None:
+        at = np.arange(m)
         wins = rows.copy()
-        flat, frac = _every_index_plan(m, half_beats)
     else:
         wins = rows[at]
-        flat, frac = _interpolation(at, m, half_beats)
     wins.sort(axis=1)
-    below = np.take(wins, flat)
-    q = below + frac * (np.take(wins, flat + 1) - below)
-    return np.asarray(0.5 * (q[:, 1] - q[:, 0]), dtype=np.float64)
-
-
-def _interpolation(at: IntArray, m: int, half_beats: int) -> tuple[IntArray, FloatArray]:
-    """For the windows of ``at`` (rows of ``2 * half_beats + 1``, one after the other): the flat index of
-    the value below Q1 and Q3 in each sorted row, and the linear-interpolation weight of the one above."""
-    width = 2 * half_beats + 1
     last = np.minimum(at + half_beats, m - 1) - np.maximum(at - half_beats, 0)  # the window's size - 1
     pos = last[:, None] * _QUARTILES
     i = pos.astype(np.intp)
     flat = i + np.arange(0, at.size * width, width)[:, None]  # i < last unless last == 0: i + 1 in the row
-    return flat, pos - i
-
-
-_PLANS: dict[tuple[int, int], tuple[IntArray, FloatArray]] = {}
-""":func:`_interpolation` of every index, per series length (at most 64 lengths: 11 KB each for the
-slow window's 335 dRRs)."""
-
-
-def _every_index_plan(m: int, half_beats: int) -> tuple[IntArray, FloatArray]:
-    key = (m, half_beats)
-    plan = _PLANS.get(key)
-    if plan is None:
-        plan = _interpolation(np.arange(m), m, half_beats)
-        if len(_PLANS) >= 64:
-            _PLANS.pop(next(iter(_PLANS)))
-        _PLANS[key] = plan
-    return plan
+    below = np.take(wins, flat)
+    q = below + (pos - i) * (np.take(wins, flat + 1) - below)
+    return np.asarray(0.5 * (q[:, 1] - q[:, 0]), dtype=np.float64)
 
 
 _QUARTILES = np.array([[0.25, 0.75]])
