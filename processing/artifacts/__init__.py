@@ -32,6 +32,7 @@ import numpy.typing as npt
 from processing.artifacts.classes import ArtifactResult, BeatClass
 from processing.artifacts.correction import _correct, _dense, _event_starts, _keep, _n_events, _possible
 from processing.artifacts.rules import Classification, classify
+from processing.artifacts.thresholds import whole_quartile_deviation_and_max
 from processing.hrv import RRInput, as_rr_array
 
 FloatArray = npt.NDArray[np.float64]
@@ -73,6 +74,9 @@ def detect(
     keeps the class of the first pass that flagged it.
     """
     rr = as_rr_array(rr_ms)
+    one = _one_window(rr, min_rr_ms, max_rr_ms, alpha, window_beats)
+    if one is not None and (one[0] == 0.0 or one[1] / one[0] <= 1.0):  # nothing can be flagged
+        return ArtifactResult(classes=np.zeros(rr.size, dtype=np.int8), corrected_rr_ms=rr.copy())
     long_gap = rr > max_rr_ms
     gapped = bool(long_gap.any())
     if gapped:
@@ -82,7 +86,7 @@ def detect(
         x = rr.copy()
     run = functools.partial(classify, alpha=alpha, window_beats=window_beats)
     possible = functools.partial(_possible, min_rr_ms=min_rr_ms, max_rr_ms=max_rr_ms)
-    c = possible(run(x), x)
+    c = possible(run(x, window_threshold=None if one is None else one[0]), x)
     inner = c.classes.copy()
     corrected = x
     if inner.any():
@@ -118,3 +122,26 @@ def detect(
     classes[long_gap] = BeatClass.OUT_OF_RANGE
     classes[kept] = inner
     return ArtifactResult(classes=classes, corrected_rr_ms=corrected)
+
+
+def _one_window(
+    rr: FloatArray, min_rr_ms: float, max_rr_ms: float, alpha: float, window_beats: int
+) -> tuple[float, float] | None:
+    """For a series of at least 5 intervals, all in range, whose dRRs fit in one threshold window (the
+    60 s window): its threshold th (alpha times the quartile deviation of abs(dRR), the same for every
+    beat: :func:`.thresholds.quartile_deviation`) and max abs(dRR); None for any other series.
+
+    With these, :func:`detect` flags nothing when th == 0 or max abs(dRR) / th <= 1: the dRRs the rules
+    test at the series' beats are the series' own (the first beat's, against its mirrored neighbour, is
+    -dRR[1]), :func:`.rules.classify` flags a beat only where abs(dRR) / th > 1 (th == 0 leaves every
+    normalised dRR 0), and correctly rounded division is monotonic, so that holds for some dRR exactly
+    when it holds for the largest. With nothing flagged and nothing out of range, detect returns a copy
+    of the input.
+    """
+    n = rr.size
+    if n < 5 or n - 1 > 2 * (window_beats // 2) + 1:
+        return None
+    if float(rr.min()) < min_rr_ms or float(rr.max()) > max_rr_ms:
+        return None
+    qd, top = whole_quartile_deviation_and_max(np.abs(np.subtract(rr[1:], rr[:-1])))
+    return alpha * qd, top

@@ -70,11 +70,14 @@ def classify(
     window_beats: int = 91,
     medfilt_beats: int = 11,
     only: npt.NDArray[np.bool_] | None = None,
+    window_threshold: float | None = None,
 ) -> Classification:
     """Lipponen & Tarvainen classes of an in-range series, its 11-beat median (ms) and the corrections.
 
     ``only``: the caller keeps only the events that start where this is True (:func:`detect`'s later
     passes); when no flagged beat could start one there, the decision rules are not evaluated at all.
+    ``window_threshold``: for a series whose dRRs fit in one threshold window, its one threshold (alpha
+    times the quartile deviation of abs(dRR)) when the caller has it already (:func:`detect`).
 
     The decision rules run on the series mirrored by a few beats at each end, so the first and last
     intervals of a window have neighbours on both sides: a missed beat at the very start or end of a
@@ -103,9 +106,12 @@ def classify(
     half_beats = window_beats // 2
     # thresholds from the series' own n - 1 dRRs (beat j's is drrs[k + j]); beat 0, which has none of its
     # own, and the mirrored beats take those of the beats they mirror
-    th = alpha * quartile_deviation(np.abs(drrs[k + 1 : k + n]), half_beats=half_beats)
-    th1 = _mirror(np.concatenate((th[:1], th)), k)
-    d = np.divide(drrs, th1, out=np.zeros(nx), where=th1 > 0)
+    if window_threshold is None:
+        th = alpha * quartile_deviation(np.abs(drrs[k + 1 : k + n]), half_beats=half_beats)
+        th1 = _mirror(np.concatenate((th[:1], th)), k)
+        d = np.divide(drrs, th1, out=np.zeros(nx), where=th1 > 0)
+    else:  # every beat's threshold, the mirrored ones' too
+        d = drrs / window_threshold if window_threshold > 0 else np.zeros(nx)
     medrr = medx[k : k + n]
     classes = np.zeros(n, dtype=np.int8)
     big = np.flatnonzero(np.abs(d[k : k + n]) > 1.0) + k

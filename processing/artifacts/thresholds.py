@@ -52,17 +52,22 @@ def _window_quartile_deviation(v: FloatArray, at: IntArray | None, half_beats: i
 _QUARTILES = np.array([[0.25, 0.75]])
 
 
-def _whole(v: FloatArray) -> float:
-    """(Q3 - Q1) / 2 of all of ``v``, as a number (one sort)."""
-    xs = np.sort(v)
-    last = xs.size - 1
+def whole_quartile_deviation_and_max(v: FloatArray) -> tuple[float, float]:
+    """(Q3 - Q1) / 2 of all of ``v`` (2 or more values) and its largest value, from one sort."""
+    xs = np.sort(v).tolist()
+    last = len(xs) - 1
     q: list[float] = []
     for share in (0.25, 0.75):
         pos = last * share
         i = int(pos)
-        below, above = xs[[i, min(i + 1, last)]].tolist()
-        q.append(below + (pos - i) * (above - below))
-    return 0.5 * (q[1] - q[0])
+        below = xs[i]
+        q.append(below + (pos - i) * (xs[min(i + 1, last)] - below))
+    return 0.5 * (q[1] - q[0]), xs[last]
+
+
+def _whole(v: FloatArray) -> float:
+    """(Q3 - Q1) / 2 of all of ``v``, as a number (one sort)."""
+    return whole_quartile_deviation_and_max(v)[0]
 
 
 def quartile_deviation(v: FloatArray, *, half_beats: int) -> FloatArray:
