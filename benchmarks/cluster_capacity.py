@@ -41,12 +41,15 @@ from types import SimpleNamespace
 # the code timed: this repository, or another checkout named by CALMSTRAP_BENCH_CODE (the side-by-side runs)
 sys.path.insert(0, os.environ.get("CALMSTRAP_BENCH_CODE") or str(Path(__file__).resolve().parents[1]))
 
+import numpy as np
+
 import calmstrap.pipeline as pipeline
 import storage.archive
 from calmstrap.config import Config
 from calmstrap.demo_baseline import calm_baseline
 from calmstrap.pipeline import COMMIT_EVERY_S, CommitGroup, StrapSession, new_session, stream_config
 from processing.arousal import BaselineStats
+from processing.baseline import HOUR_STEPS, BaselineTracker
 from processing.stream import StreamProcessor
 from sensors.beats import BeatClock
 from sensors.heart_rate import parse_measurement
@@ -81,6 +84,21 @@ def baseline() -> list[tuple[str, BaselineStats]]:
     return calm_baseline(stream_config(Config()), seed=0, end_t=START).snapshot()
 
 
+def age(tracker: BaselineTracker, samples: int, saved: list[tuple[str, BaselineStats]], seed: int) -> None:
+    """Give ``tracker`` ``samples`` baseline samples ending at START, one per 5 minutes (1 minute each for
+    the first 1,440, as the dense first day keeps them, 5 after), drawn around the saved all-day statistics:
+    the baseline of a strap that has been worn for weeks (8,064 samples: the full 28 days)."""
+    stats = dict(saved)["all"]
+    rng = np.random.default_rng(seed)
+    for k in range(samples):
+        t = START - (samples - k) * 300.0
+        hr = stats.hr_bpm + stats.hr_sd * float(rng.standard_normal())
+        lr = stats.ln_rmssd + stats.ln_rmssd_sd * float(rng.standard_normal())
+        h = int(((t % 86400.0) / 3600.0) * HOUR_STEPS) % (24 * HOUR_STEPS)
+        tracker._samples.add(t, h, 1 if k < 1440 else 5, hr, lr, 0.0)
+    tracker._version += 1
+
+
 def run(
     notes: list[tuple[float, int, bytes]],
     straps: int,
@@ -89,9 +107,11 @@ def run(
     saved: list[tuple[str, BaselineStats]] | None = None,
     keep: Path | None = None,
     clock_us: float | None = None,
+    aged: int = 0,
 ) -> tuple[float, float, int, TableCounts]:
     """Wall and CPU seconds to handle every notification, the number of commits made, the rows archived
-    (``clock_us``: the grouped commits' clock moves that much per notification, see ``--clock-us``)."""
+    (``clock_us``: the grouped commits' clock moves that much per notification, see ``--clock-us``;
+    ``aged``: baseline samples each strap starts with instead of the restored baseline, see :func:`age`)."""
     with (
         tempfile.TemporaryDirectory() as tmp,
         _open_archive((keep or Path(tmp)) / "archive.db") as ar,
@@ -99,7 +119,7 @@ def run(
         group = CommitGroup(ar, every_s=COMMIT_EVERY_S) if grouped else None
         cfg = Config()
         for i in range(straps):
-            for bin_name, stats in saved or ():
+            for bin_name, stats in () if aged else saved or ():
                 ar.save_baseline(f"u{i}", START, stats, bin_name)
         ar.commit()
         sessions: list[StrapSession] = [
@@ -108,6 +128,9 @@ def run(
             )
             for i in range(straps)
         ]
+        if aged and saved:
+            for i, session in enumerate(sessions):
+                age(session.processor.baseline, aged, saved, seed=i)
 
         sim = [0.0]
         if group is not None and clock_us is not None:
@@ -135,13 +158,19 @@ def run(
 
 
 def run_processing_only(
-    notes: list[tuple[float, int, bytes]], straps: int, saved: list[tuple[str, BaselineStats]] | None = None
+    notes: list[tuple[float, int, bytes]],
+    straps: int,
+    saved: list[tuple[str, BaselineStats]] | None = None,
+    aged: int = 0,
 ) -> tuple[float, float]:
     """Wall and CPU seconds for decode + beat clock + stream processing alone (no policy, no archive)."""
     procs = [
         StreamProcessor(user=f"u{i}", device=f"d{i}", config=stream_config(Config())) for i in range(straps)
     ]
-    for p in procs:
+    for i, p in enumerate(procs):
+        if aged and saved:
+            age(p.baseline, aged, saved, seed=i)
+            continue
         for bin_name, stats in saved or ():
             p.baseline.restore(stats, bin_name)
     clocks = [BeatClock(device=f"d{i}", user=f"u{i}") for i in range(straps)]
@@ -173,6 +202,12 @@ def main() -> None:
     ap.add_argument(
         "--clock-us", type=float, default=None, help="simulated commit clock: µs per notification (callgrind)"
     )
+    ap.add_argument(
+        "--aged",
+        type=int,
+        default=0,
+        help="baseline samples per strap instead of the restored baseline (8064: 28 days worn)",
+    )
     args = ap.parse_args()
     paths = [] if args.paths == "none" else args.paths.split(",")
     if unknown := set(paths) - set(PATHS):
@@ -185,11 +220,14 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}, pinned to CPU {cpu_id} of {os.cpu_count()}, "
         f"Python {platform.python_version()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
-    print(f"{args.straps} straps x {args.minutes:g} simulated minutes = {len(notes)} notifications")
+    print(
+        f"{args.straps} straps x {args.minutes:g} simulated minutes = {len(notes)} notifications; baseline: "
+        + (f"{args.aged} samples per strap (aged)" if args.aged else "restored from the archive")
+    )
     wall_us: dict[str, float] = {}
     for path in paths:
         if path == "processing":
-            wall, cpu = run_processing_only(notes, args.straps, saved)
+            wall, cpu = run_processing_only(notes, args.straps, saved, aged=args.aged)
             note = "decode, beat clock, windows, arousal, episodes; no policy, no archive"
         else:
             grouped = path == "grouped"
@@ -197,7 +235,13 @@ def main() -> None:
             if keep is not None:
                 keep.mkdir(parents=True)
             wall, cpu, commits, n = run(
-                notes, args.straps, grouped=grouped, saved=saved, keep=keep, clock_us=args.clock_us
+                notes,
+                args.straps,
+                grouped=grouped,
+                saved=saved,
+                keep=keep,
+                clock_us=args.clock_us,
+                aged=args.aged,
             )
             note = f"{commits} commits, {n.windows} windows, {n.episodes} episodes, {n.prompts} prompts"
         wall_us[path] = wall / len(notes) * 1e6
