@@ -18,8 +18,22 @@ window.
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import numpy.typing as npt
+
+
+def _load_kernels() -> types.ModuleType | None:
+    try:  # the compiled loops (setup.py): the same numbers, one pass per series instead of a sort per window
+        from processing.artifacts import _kernels
+    except ImportError:  # built without a C compiler: numpy alone
+        return None
+    return _kernels
+
+
+KERNELS: types.ModuleType | None = _load_kernels()
+"""The compiled loops of :mod:`._kernels`, or None (numpy alone; tests set it to compare the two)."""
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -82,6 +96,10 @@ def quartile_deviation(v: FloatArray, *, half_beats: int) -> FloatArray:
         return np.full(m, _whole(v))
     a, b = max(m - 1 - half_beats, 0), min(half_beats, m - 1)
     if a >= b:  # a long series: every window differs
+        if KERNELS is not None:
+            out = np.empty(m)
+            KERNELS.rolling_quartile_deviation(np.ascontiguousarray(v, dtype=np.float64), half_beats, out)
+            return out
         return _window_quartile_deviation(v, None, half_beats)
     centres = np.concatenate((np.arange(a + 1), np.arange(b + 1, m)))
     counts = np.ones(centres.size, dtype=np.intp)
@@ -99,6 +117,8 @@ def quartile_deviation_at(v: FloatArray, at: IntArray, *, half_beats: int) -> Fl
     m = v.size
     if m <= 2 * half_beats + 1:
         return np.full(at.size, _whole(v))
+    if KERNELS is not None and at.size > _FEW_COMPILED:  # every window in one pass costs less
+        return quartile_deviation(v, half_beats=half_beats)[at]
     if at.size > _FEW:
         return _window_quartile_deviation(v, at, half_beats)
     values = v.tolist()
@@ -118,6 +138,7 @@ def quartile_deviation_at(v: FloatArray, at: IntArray, *, half_beats: int) -> Fl
 
 
 _FEW = 8
+_FEW_COMPILED = 2
 
 
 _RUNS: dict[int, IntArray] = {}
@@ -139,6 +160,10 @@ def _runs(rows: int, width: int) -> IntArray:
 
 def median_filter(x: FloatArray, size: int) -> FloatArray:
     """Running median of odd ``size``, edges padded with the end values (scipy's mode="nearest")."""
+    if KERNELS is not None:
+        out = np.empty(x.size)
+        KERNELS.median_filter(np.ascontiguousarray(x, dtype=np.float64), size, out)
+        return out
     h = size // 2
     padded = np.concatenate((np.full(h, x[0]), x, np.full(h, x[-1])))
     wins = np.take(padded, _runs(x.size, size))
