@@ -19,7 +19,8 @@ using novel beat classification. J Med Eng Technol 2019;43(3):173-81 (the method
    corrected series (:func:`detect`).
 
 Validated on three real recordings with injected artifacts, side by side with NeuroKit2 (BENCHMARKS.md,
-tests/processing/test_artifacts_injected.py). Vectorised with numpy; only flagged beats are visited.
+tests/processing/test_artifacts_injected.py). Vectorised with numpy; only flagged beats are visited. The per-beat
+thresholds and the 11-beat median run in compiled loops when the package was built with a C compiler (:mod:`.thresholds`).
 """
 
 from __future__ import annotations

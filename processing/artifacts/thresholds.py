@@ -14,6 +14,11 @@ held for blocks of 8 beats (as before) made 79 detections on the clean NSRDB rec
 (both before the end-beat rule of :mod:`.rules`; NeuroKit2 makes 74). Quartiles are linear-interpolated
 (numpy's and pandas' default); equal to pandas' centred rolling quantiles for series longer than one
 window.
+
+With a C compiler the install builds :mod:`._kernels` (setup.py): the per-beat quartile deviations of a long
+series and the running median in one pass each, a sorted window slid along the series, with the numpy code's
+interpolation in the same order (``tests/processing/test_artifacts_kernels.py``: identical bit for bit). On
+a 300 s window that takes the thresholds from about 100 to 10 µs and the median from 20 to 6 µs.
 """
 
 from __future__ import annotations
