@@ -30,9 +30,10 @@ import functools
 import numpy as np
 import numpy.typing as npt
 
+from processing.artifacts import thresholds
 from processing.artifacts.classes import ArtifactResult, BeatClass
 from processing.artifacts.correction import _correct, _dense, _event_starts, _keep, _n_events, _possible
-from processing.artifacts.rules import Classification, classify
+from processing.artifacts.rules import C1, C2, MEDFILT_BEATS, Classification, classify
 from processing.artifacts.thresholds import whole_quartile_deviation_and_max
 from processing.hrv import RRInput, as_rr_array
 
@@ -75,6 +76,25 @@ def detect(
     keeps the class of the first pass that flagged it.
     """
     rr = as_rr_array(rr_ms)
+    kernels = thresholds.KERNELS
+    if kernels is not None:  # the same steps compiled (_detect.c): the same numbers, bit for bit
+        classes = np.empty(rr.size, dtype=np.int8)
+        out = np.empty(2 * rr.size + 1)
+        size = kernels.detect(
+            rr,
+            classes,
+            out,
+            min_rr_ms,
+            max_rr_ms,
+            alpha,
+            C1,
+            C2,
+            window_beats,
+            MEDFILT_BEATS,
+            max_passes,
+            dense_events,
+        )
+        return ArtifactResult(classes=classes, corrected_rr_ms=out[:size])
     one = _one_window(rr, min_rr_ms, max_rr_ms, alpha, window_beats)
     if one is not None and (one[0] == 0.0 or one[1] / one[0] <= 1.0):  # nothing can be flagged
         return ArtifactResult(classes=np.zeros(rr.size, dtype=np.int8), corrected_rr_ms=rr.copy())

@@ -8,8 +8,7 @@
  * with -ffp-contract=off so the compiler never fuses them into one rounding. Optional: without a C
  * compiler the package installs without it and thresholds.py uses numpy alone (setup.py).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_kernels.h"
 #include <math.h>
 #include <string.h>
 
@@ -46,6 +45,46 @@ static double quartile(const double *s, Py_ssize_t size, double share) {
     double below = s[i];
     double above = i < last ? s[i + 1] : s[i];
     return below + (pos - (double)i) * (above - below);
+}
+
+void kern_rolling_qd(const double *v, Py_ssize_t m, Py_ssize_t half, double *q, double *win) {
+    Py_ssize_t size = 0;
+    for (Py_ssize_t j = 0; j <= half && j < m; j++)
+        insert(win, &size, v[j]);
+    for (Py_ssize_t c = 0; c < m; c++) {
+        if (c > 0) {
+            if (c + half < m)
+                insert(win, &size, v[c + half]);
+            if (c - half - 1 >= 0)
+                erase(win, &size, v[c - half - 1]);
+        }
+        q[c] = 0.5 * (quartile(win, size, 0.75) - quartile(win, size, 0.25));
+    }
+}
+
+double kern_whole_qd(const double *v, Py_ssize_t m, double *win, double *top) {
+    Py_ssize_t size = 0;
+    for (Py_ssize_t j = 0; j < m; j++)
+        insert(win, &size, v[j]);
+    if (top)
+        *top = win[m - 1];
+    return 0.5 * (quartile(win, size, 0.75) - quartile(win, size, 0.25));
+}
+
+void kern_median(const double *x, Py_ssize_t n, Py_ssize_t width, double *med, double *win) {
+    Py_ssize_t h = width / 2, size = 0;
+    /* the padded series: h copies of x[0], x, h copies of x[n - 1] (scipy's mode="nearest") */
+#define PADDED(p) ((p) < h ? x[0] : (p) - h < n ? x[(p) - h] : x[n - 1])
+    for (Py_ssize_t p = 0; p < width; p++)
+        insert(win, &size, PADDED(p));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i > 0) {
+            insert(win, &size, PADDED(i + width - 1));
+            erase(win, &size, PADDED(i - 1));
+        }
+        med[i] = win[h];
+    }
+#undef PADDED
 }
 
 /* Float64 buffers: an input (read) and an output (written) of the given lengths. */
@@ -101,18 +140,7 @@ static PyObject *rolling_quartile_deviation(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         return release(&in, &out, NULL);
     }
-    Py_ssize_t size = 0;
-    for (Py_ssize_t j = 0; j <= half && j < m; j++)
-        insert(win, &size, v[j]);
-    for (Py_ssize_t c = 0; c < m; c++) {
-        if (c > 0) {
-            if (c + half < m)
-                insert(win, &size, v[c + half]);
-            if (c - half - 1 >= 0)
-                erase(win, &size, v[c - half - 1]);
-        }
-        q[c] = 0.5 * (quartile(win, size, 0.75) - quartile(win, size, 0.25));
-    }
+    kern_rolling_qd(v, m, half, q, win);
     release(&in, &out, win);
     Py_RETURN_NONE;
 }
@@ -137,19 +165,7 @@ static PyObject *median_filter(PyObject *self, PyObject *args) {
         PyErr_NoMemory();
         return release(&in, &out, NULL);
     }
-    Py_ssize_t h = width / 2, size = 0;
-    /* the padded series: h copies of x[0], x, h copies of x[n - 1] (scipy's mode="nearest") */
-#define PADDED(p) ((p) < h ? x[0] : (p) - h < n ? x[(p) - h] : x[n - 1])
-    for (Py_ssize_t p = 0; p < width; p++)
-        insert(win, &size, PADDED(p));
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (i > 0) {
-            insert(win, &size, PADDED(i + width - 1));
-            erase(win, &size, PADDED(i - 1));
-        }
-        med[i] = win[h];
-    }
-#undef PADDED
+    kern_median(x, n, width, med, win);
     release(&in, &out, win);
     Py_RETURN_NONE;
 }
@@ -160,6 +176,10 @@ static PyMethodDef methods[] = {
      "[c - half_beats, c + half_beats] cut at the ends (float64 arrays)."},
     {"median_filter", median_filter, METH_VARARGS,
      "median_filter(x, size, out): running median of odd size, ends padded with the end values."},
+    {"detect", kern_detect, METH_VARARGS,
+     "detect(rr, classes, corrected, min_rr_ms, max_rr_ms, alpha, c1, c2, window_beats, medfilt_beats, "
+     "max_passes, dense_events) -> size: processing.artifacts.detect's classes (int8, len(rr)) and "
+     "corrected series (float64, room for 2 * len(rr) + 1; its first size values)."},
     {NULL, NULL, 0, NULL},
 };
 

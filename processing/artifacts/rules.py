@@ -36,6 +36,11 @@ _EXTRA = int(BeatClass.EXTRA)
 
 _EDGE_BEATS = 5
 """The series is mirrored by this many beats at each end before classifying (see :func:`classify`)."""
+C1 = 0.13
+C2 = 0.17
+"""The decision rules' constants c1 and c2 (the paper's; :func:`classify`'s defaults)."""
+MEDFILT_BEATS = 11
+"""The running median's width (beats) the mRRs are measured from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +70,10 @@ def classify(
     rr_ms: FloatArray,
     *,
     alpha: float = 5.2,
-    c1: float = 0.13,
-    c2: float = 0.17,
+    c1: float = C1,
+    c2: float = C2,
     window_beats: int = 91,
-    medfilt_beats: int = 11,
+    medfilt_beats: int = MEDFILT_BEATS,
     only: npt.NDArray[np.bool_] | None = None,
     window_threshold: float | None = None,
 ) -> Classification:

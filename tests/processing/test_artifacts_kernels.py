@@ -95,3 +95,29 @@ def test_detect_is_the_same_on_noisy_rhythms(seed: int, n: int, spread: float) -
     spikes = rng.random(n) < 0.05
     x[spikes] *= rng.choice([0.3, 0.5, 1.6, 2.0, 3.0], spikes.sum())
     _assert_same_detect(np.clip(np.round(x), 1.0, None))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 130), st.floats(0.0, 0.25))
+def test_detect_is_the_same_on_short_windows_with_every_kind_of_fault(seed: int, n: int, rate: float) -> None:
+    """Series of 0-130 beats (the 60 s window's sizes) with cut, doubled, tripled and impossible intervals."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(500.0, 1200.0) * (1.0 + 0.08 * rng.standard_normal(n))
+    faults = rng.random(n) < rate
+    x[faults] *= rng.choice([0.1, 0.25, 0.4, 0.5, 0.75, 1.3, 1.5, 2.0, 3.0, 4.0], faults.sum())
+    if rng.random() < 0.3:  # the strap's 1/1024 s resolution: ties are common
+        x = np.round(x * 1.024) / 1.024
+    _assert_same_detect(np.clip(x, 1.0, None))
+
+
+def test_compiled_detect_refuses_wrong_buffers() -> None:
+    """A classes buffer of the wrong type or a corrected buffer without room raises, naming what it needs."""
+    assert T.KERNELS is not None
+    rr = np.full(10, 800.0)
+    args = (300.0, 2000.0, 5.2, 0.13, 0.17, 91, 11, 4, 4)
+    with pytest.raises(TypeError, match="format 'b'"):
+        T.KERNELS.detect(rr, np.empty(10), np.empty(21), *args)
+    with pytest.raises(ValueError, match="2 \\* len\\(rr\\) \\+ 1"):
+        T.KERNELS.detect(rr, np.empty(10, dtype=np.int8), np.empty(10), *args)
+    with pytest.raises(ValueError, match="finite positive"):
+        T.KERNELS.detect(np.full(10, np.nan), np.empty(10, dtype=np.int8), np.empty(21), *args)

@@ -1,0 +1,580 @@
+/* processing.artifacts.detect in one compiled call: the same steps as the Python modules, in the same order,
+ * with the same floating-point operations, so the classes and the corrected series are identical bit for bit
+ * (tests/processing/test_artifacts_kernels.py compares the two on real recordings and random series).
+ *
+ * The Python code is the reference and the documentation of every rule: __init__.py (detect, the one-window
+ * shortcut, the later passes), rules.py (classify, the decision rules), correction.py (_possible,
+ * _merge_short, _keep, _correct, _dense) and thresholds.py. Each function here names the one it mirrors.
+ * The 5-second update's 60 s window calls detect most often; in numpy its few dozen small calls cost far
+ * more than their arithmetic.
+ */
+#include "_kernels.h"
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { NORMAL = 0, OUT_OF_RANGE = 1, ECTOPIC = 2, LONG = 3, SHORT = 4, MISSED = 5, EXTRA = 6 };
+#define EDGE_BEATS 5
+
+typedef struct {
+    double min_rr, max_rr, alpha, c1, c2;
+    Py_ssize_t window_beats, medfilt, max_passes, dense_events;
+} Params;
+
+/* rules.Classification: classes and the 11-beat median of a series of n, and its events' first indices
+ * (ascending, one list per kind). */
+typedef struct {
+    Py_ssize_t n;
+    int8_t *classes;
+    double *median;
+    Py_ssize_t *pair, *merge, *split, *repl;
+    Py_ssize_t npair, nmerge, nsplit, nrepl;
+} Cls;
+
+/* Scratch space for series of up to cap values (a mirrored series has 2 * EDGE_BEATS more). */
+typedef struct {
+    double *x, *drrs, *medx, *th, *d, *absv, *qd2, *win, *tmp;
+    Py_ssize_t *big, *idx;
+    unsigned char *flag, *flag2;
+} Work;
+
+static int cmp_ssize(const void *a, const void *b) {
+    Py_ssize_t x = *(const Py_ssize_t *)a, y = *(const Py_ssize_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void sort_idx(Py_ssize_t *a, Py_ssize_t n) {
+    if (n > 1)
+        qsort(a, (size_t)n, sizeof(Py_ssize_t), cmp_ssize);
+}
+
+static Py_ssize_t n_events(const Cls *c) { return c->npair + c->nmerge + c->nsplit + c->nrepl; }
+
+/* thresholds.quartile_deviation: one window for a series no longer than 2 * half + 1, else per index. */
+static void qd_series(const double *v, Py_ssize_t m, Py_ssize_t half, double *out, double *win) {
+    if (m <= 2 * half + 1) {
+        double q = kern_whole_qd(v, m, win, NULL);
+        for (Py_ssize_t i = 0; i < m; i++)
+            out[i] = q;
+    } else {
+        kern_rolling_qd(v, m, half, out, win);
+    }
+}
+
+/* rules._ectopic_pair */
+static Py_ssize_t ectopic_pair(const double *rr, const double *medrr, Py_ssize_t n, Py_ssize_t j) {
+    double err_prev = j >= 1 ? fabs(rr[j - 1] + rr[j] - 2.0 * medrr[j]) : INFINITY;
+    double err_next = j + 1 < n ? fabs(rr[j] + rr[j + 1] - 2.0 * medrr[j]) : INFINITY;
+    if (isinf(err_prev < err_next ? err_prev : err_next))
+        return -1;
+    return err_prev <= err_next ? j - 1 : j;
+}
+
+/* rules.classify (with_wt: its window_threshold argument, wt; only: NULL for None) */
+static void classify(const double *rr, Py_ssize_t n, const Params *p, const unsigned char *only, int with_wt,
+                     double wt, Cls *c, Work *w) {
+    c->n = n;
+    c->npair = c->nmerge = c->nsplit = c->nrepl = 0;
+    memset(c->classes, 0, (size_t)n);
+    if (n < 5) {
+        memcpy(c->median, rr, (size_t)n * sizeof(double));
+        return;
+    }
+    Py_ssize_t k = n - 1 < EDGE_BEATS ? n - 1 : EDGE_BEATS, nx = n + 2 * k;
+    double *x = w->x, *drrs = w->drrs, *medx = w->medx, *d = w->d;
+    for (Py_ssize_t i = 0; i < k; i++) {
+        x[i] = rr[k - i];
+        x[k + n + i] = rr[n - 2 - i];
+    }
+    memcpy(x + k, rr, (size_t)n * sizeof(double));
+    drrs[0] = 0.0;
+    for (Py_ssize_t i = 1; i < nx; i++)
+        drrs[i] = x[i] - x[i - 1];
+    kern_median(x, nx, p->medfilt, medx, w->win);
+    Py_ssize_t half = p->window_beats / 2;
+    if (!with_wt) {
+        for (Py_ssize_t j = 0; j < n - 1; j++)
+            w->absv[j] = fabs(drrs[k + 1 + j]);
+        qd_series(w->absv, n - 1, half, w->th, w->win);
+        /* th1: beat 0 takes beat 1's threshold (th[0]), beat j >= 1 th[j - 1]; mirrored like x */
+        double *th = w->th, *th1 = w->tmp;
+        for (Py_ssize_t j = n - 1; j >= 1; j--)
+            th[j] = p->alpha * th[j - 1];
+        th[0] = th[1];
+        for (Py_ssize_t i = 0; i < k; i++) {
+            th1[i] = th[k - i];
+            th1[k + n + i] = th[n - 2 - i];
+        }
+        memcpy(th1 + k, th, (size_t)n * sizeof(double));
+        for (Py_ssize_t i = 0; i < nx; i++)
+            d[i] = th1[i] > 0 ? drrs[i] / th1[i] : 0.0;
+    } else {
+        for (Py_ssize_t i = 0; i < nx; i++)
+            d[i] = wt > 0 ? drrs[i] / wt : 0.0;
+    }
+    const double *medrr = medx + k;
+    memcpy(c->median, medrr, (size_t)n * sizeof(double));
+    Py_ssize_t nbig = 0, *big = w->big;
+    for (Py_ssize_t i = k; i < k + n; i++)
+        if (fabs(d[i]) > 1.0)
+            big[nbig++] = i;
+    if (nbig == 0)
+        return;
+    if (only) { /* rules._may_start_in: an event of beat j starts at j - 1, j or j + 1 */
+        int may = 0;
+        for (Py_ssize_t b = 0; b < nbig && !may; b++) {
+            Py_ssize_t j = big[b] - k;
+            may = (j >= 1 && only[j - 1]) || only[j] || (j + 1 < n && only[j + 1]);
+        }
+        if (!may)
+            return;
+    }
+    for (Py_ssize_t j = 0; j < n; j++) {
+        double m = rr[j] - medrr[j];
+        if (m < 0)
+            m *= 2.0;
+        w->absv[j] = fabs(m);
+    }
+    qd_series(w->absv, n, half, w->qd2, w->win);
+    const double *qd2 = w->qd2;
+    unsigned char *taken = w->flag;
+    memset(taken, 0, (size_t)(n + 1));
+    Py_ssize_t end0 = k, end1 = k + n - 1;
+#define TH2(cc) (p->alpha * qd2[(cc) - k < n ? (cc) - k : 2 * (n - 1) - ((cc) - k)])
+#define M_OF(cc, out)                                                                                          \
+    do {                                                                                                       \
+        double dev_ = x[cc] - medx[cc], th_ = TH2(cc);                                                         \
+        out = th_ > 0 ? (dev_ < 0 ? 2.0 * dev_ : dev_) / th_ : 0.0;                                            \
+    } while (0)
+    for (Py_ssize_t b = 0; b < nbig; b++) {
+        Py_ssize_t i = big[b], j = i - k;
+        double mi;
+        if (taken[j])
+            continue;
+        if (i == end0 || i == end1) {
+            M_OF(i, mi);
+            if (!(fabs(mi) > 3))
+                continue;
+        }
+        double di = d[i], prev = d[i - 1], nxt = d[i + 1];
+        double s12 = di > 0 ? (nxt > prev ? nxt : prev) : di < 0 ? (nxt < prev ? nxt : prev) : 0.0;
+        if ((di > 1 && s12 < -p->c1 * di - p->c2) || (di < -1 && s12 > -p->c1 * di + p->c2)) {
+            Py_ssize_t a = ectopic_pair(rr, medrr, n, j);
+            if (a < 0 || taken[a] || taken[a + 1]) {
+                c->classes[j] = ECTOPIC;
+                taken[j] = 1;
+                c->repl[c->nrepl++] = j;
+                continue;
+            }
+            c->classes[a] = c->classes[a + 1] = ECTOPIC;
+            taken[a] = taken[a + 1] = 1;
+            c->pair[c->npair++] = a;
+            continue;
+        }
+        Py_ssize_t cands[2] = {i, i + 1};
+        int ncand = (i + 2 < nx && fabs(d[i + 1]) < fabs(d[i + 2]) && i + 1 < k + n) ? 2 : 1;
+        for (int ci = 0; ci < ncand; ci++) {
+            Py_ssize_t cc = cands[ci], jc = cc - k;
+            double mc;
+            M_OF(cc, mc);
+            if (taken[jc] || ((cc == end0 || cc == end1) && !(fabs(mc) > 3)))
+                continue;
+            double dc = d[cc], n1 = d[cc + 1], n2 = d[cc + 2];
+            double s22 = dc >= 0 ? (n2 < n1 ? n2 : n1) : (n2 > n1 ? n2 : n1);
+            double th2c = TH2(cc);
+            int long_ = dc > 1 && s22 < -1, short_ = dc < -1 && s22 > 1;
+            if (!(long_ || short_ || fabs(mc) > 3))
+                continue;
+            taken[jc] = 1;
+            double halves = x[cc] / 2.0 - medx[cc];
+            int missed = fabs(halves < 0 ? 2.0 * halves : halves) < th2c;
+            int extra = fabs(x[cc] + x[cc + 1] - medx[cc]) < th2c;
+            if (short_ && extra && jc + 1 < n && !taken[jc + 1]) {
+                c->classes[jc] = c->classes[jc + 1] = EXTRA;
+                taken[jc + 1] = 1;
+                c->merge[c->nmerge++] = jc;
+            } else if (long_ && missed) {
+                c->classes[jc] = MISSED;
+                c->split[c->nsplit++] = jc;
+            } else {
+                c->classes[jc] = rr[jc] > medrr[jc] ? LONG : SHORT;
+                c->repl[c->nrepl++] = jc;
+            }
+        }
+    }
+#undef M_OF
+#undef TH2
+    sort_idx(c->pair, c->npair);
+    sort_idx(c->merge, c->nmerge);
+    sort_idx(c->split, c->nsplit);
+    sort_idx(c->repl, c->nrepl);
+}
+
+/* correction._keep: only the events that start where ok (the other classes cleared) */
+static void keep(Cls *c, const unsigned char *ok, Work *w) {
+    int8_t *classes = (int8_t *)w->tmp; /* n bytes of scratch */
+    memset(classes, 0, (size_t)c->n);
+    Py_ssize_t *lists[4] = {c->pair, c->merge, c->split, c->repl};
+    Py_ssize_t *counts[4] = {&c->npair, &c->nmerge, &c->nsplit, &c->nrepl};
+    const int width[4] = {2, 2, 1, 1};
+    for (int t = 0; t < 4; t++) {
+        Py_ssize_t m = 0;
+        for (Py_ssize_t e = 0; e < *counts[t]; e++) {
+            Py_ssize_t at = lists[t][e];
+            if (!ok[at])
+                continue;
+            for (int q = 0; q < width[t]; q++)
+                classes[at + q] = c->classes[at + q];
+            lists[t][m++] = at;
+        }
+        *counts[t] = m;
+    }
+    memcpy(c->classes, classes, (size_t)c->n);
+}
+
+/* correction._merge_short */
+static void merge_short(Cls *c, const double *rr, const Params *p, Work *w) {
+    const double tol = 0.10;
+    Py_ssize_t n = c->n, nj = 0, *js = w->idx, before = c->nmerge;
+    for (Py_ssize_t j = 0; j < n; j++)
+        if (rr[j] < p->min_rr && c->classes[j] == 0)
+            js[nj++] = j;
+    for (Py_ssize_t q = 0; q < nj; q++) {
+        Py_ssize_t j = js[q], best = -1;
+        double best_err = INFINITY;
+        for (Py_ssize_t a = j - 1; a <= j; a++) {
+            if (a < 0 || a + 1 >= n || c->classes[a] != 0 || c->classes[a + 1] != 0)
+                continue;
+            double total = rr[a] + rr[a + 1];
+            double err = fabs(total / c->median[j] - 1.0);
+            if (p->min_rr <= total && total <= p->max_rr && err <= tol && err < best_err) {
+                best = a;
+                best_err = err;
+            }
+        }
+        if (best >= 0) {
+            c->classes[best] = c->classes[best + 1] = EXTRA;
+            c->merge[c->nmerge++] = best;
+        }
+    }
+    if (c->nmerge != before)
+        sort_idx(c->merge, c->nmerge);
+}
+
+/* correction._possible */
+static void possible(Cls *c, const double *rr, const Params *p, Work *w) {
+    Py_ssize_t n = c->n;
+    int any_short = 0;
+    for (Py_ssize_t j = 0; j < n && !any_short; j++)
+        any_short = rr[j] < p->min_rr;
+    if (!any_short)
+        return;
+    unsigned char *ok = w->flag2;
+    memset(ok, 1, (size_t)n);
+#define SHORT_AT(j) (rr[j] < p->min_rr)
+    for (Py_ssize_t e = 0; e < c->npair; e++) {
+        Py_ssize_t a = c->pair[e];
+        if (SHORT_AT(a) || SHORT_AT(a + 1 < n ? a + 1 : n - 1))
+            ok[a] = 0;
+    }
+    for (Py_ssize_t e = 0; e < c->nsplit; e++)
+        if (SHORT_AT(c->split[e]))
+            ok[c->split[e]] = 0;
+    for (Py_ssize_t e = 0; e < c->nrepl; e++)
+        if (SHORT_AT(c->repl[e]))
+            ok[c->repl[e]] = 0;
+#undef SHORT_AT
+    for (Py_ssize_t e = 0; e < c->nmerge; e++) {
+        Py_ssize_t m = c->merge[e];
+        double merged = rr[m] + rr[m + 1 < n ? m + 1 : n - 1];
+        if (merged < p->min_rr || merged > p->max_rr)
+            ok[m] = 0;
+    }
+    keep(c, ok, w);
+    merge_short(c, rr, p, w);
+}
+
+/* correction._correct: rr (n) and its origins into out and out_origin; returns the new size */
+static Py_ssize_t correct(const double *rr, const Cls *c, const Py_ssize_t *origin, double *out,
+                          Py_ssize_t *out_origin, Work *w) {
+    Py_ssize_t n = c->n;
+    double *v = w->tmp;
+    memcpy(v, rr, (size_t)n * sizeof(double));
+    for (Py_ssize_t e = 0; e < c->nrepl; e++)
+        v[c->repl[e]] = c->median[c->repl[e]];
+    for (Py_ssize_t e = 0; e < c->npair; e++) {
+        Py_ssize_t a = c->pair[e];
+        double mean = 0.5 * (rr[a] + rr[a + 1]);
+        v[a] = v[a + 1] = mean;
+    }
+    unsigned char *mark = w->flag; /* 1: the second piece of a merge (dropped), 2: split in two */
+    memset(mark, 0, (size_t)n);
+    double *sums = w->absv;
+    for (Py_ssize_t e = 0; e < c->nmerge; e++)
+        sums[e] = v[c->merge[e]] + v[c->merge[e] + 1];
+    for (Py_ssize_t e = 0; e < c->nmerge; e++) {
+        v[c->merge[e]] = sums[e];
+        mark[c->merge[e] + 1] = 1;
+    }
+    for (Py_ssize_t e = 0; e < c->nsplit; e++)
+        mark[c->split[e]] = 2;
+    Py_ssize_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (mark[i] == 1)
+            continue;
+        if (mark[i] == 2) {
+            double h = v[i] / 2.0;
+            out[m] = out[m + 1] = h;
+            out_origin[m] = out_origin[m + 1] = origin[i];
+            m += 2;
+        } else {
+            out[m] = v[i];
+            out_origin[m++] = origin[i];
+        }
+    }
+    return m;
+}
+
+/* correction._dense over the event starts of c (a series of n) */
+static void dense(const Cls *c, const Params *p, unsigned char *out, Work *w) {
+    Py_ssize_t n = c->n;
+    memset(out, 0, (size_t)n);
+    if (n_events(c) < p->dense_events)
+        return;
+    Py_ssize_t *csum = w->idx; /* n + 2 */
+    memset(csum, 0, (size_t)(n + 2) * sizeof(Py_ssize_t));
+    const Py_ssize_t *lists[4] = {c->pair, c->merge, c->split, c->repl};
+    const Py_ssize_t counts[4] = {c->npair, c->nmerge, c->nsplit, c->nrepl};
+    for (int t = 0; t < 4; t++)
+        for (Py_ssize_t e = 0; e < counts[t]; e++)
+            csum[lists[t][e] + 1]++;
+    for (Py_ssize_t i = 1; i < n + 2; i++)
+        csum[i] += csum[i - 1];
+    Py_ssize_t h = p->window_beats / 2;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t hi = i + h + 1 < n + 1 ? i + h + 1 : n + 1, lo = i - h > 0 ? i - h : 0;
+        out[i] = csum[hi] - csum[lo] >= p->dense_events;
+    }
+}
+
+static int get_rw(PyObject *obj, Py_buffer *b, const char *fmt, Py_ssize_t itemsize, int writable) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, b, flags) < 0)
+        return -1;
+    if (b->itemsize != itemsize || !b->format || strcmp(b->format, fmt)) {
+        PyBuffer_Release(b);
+        PyErr_Format(PyExc_TypeError, "expected a contiguous array of format '%s'", fmt);
+        return -1;
+    }
+    return 0;
+}
+
+/* The arena of one call: every array sized for series of up to cap values. */
+static void *arena_of(Py_ssize_t cap, Work *w, Cls *c) {
+    Py_ssize_t nd = cap + 2 * EDGE_BEATS + 2, ni = nd + 2;
+    size_t doubles = (size_t)nd * 9 + (size_t)nd * 3, idx = (size_t)ni * 6, bytes = (size_t)nd * 4;
+    char *mem = PyMem_Malloc(doubles * sizeof(double) + idx * sizeof(Py_ssize_t) + bytes);
+    if (!mem)
+        return NULL;
+    double *dp = (double *)mem;
+    w->x = dp, dp += nd;
+    w->drrs = dp, dp += nd;
+    w->medx = dp, dp += nd;
+    w->th = dp, dp += nd;
+    w->d = dp, dp += nd;
+    w->absv = dp, dp += nd;
+    w->qd2 = dp, dp += nd;
+    w->win = dp, dp += nd;
+    w->tmp = dp, dp += nd;
+    c->median = dp, dp += nd;
+    dp += 2 * nd; /* the two corrected series and their origins live in the caller's part (below) */
+    Py_ssize_t *ip = (Py_ssize_t *)dp;
+    w->big = ip, ip += ni;
+    w->idx = ip, ip += ni;
+    c->pair = ip, ip += ni;
+    c->merge = ip, ip += ni;
+    c->split = ip, ip += ni;
+    c->repl = ip, ip += ni;
+    unsigned char *bp = (unsigned char *)ip;
+    w->flag = bp, bp += nd;
+    w->flag2 = bp, bp += nd;
+    c->classes = (int8_t *)bp, bp += nd;
+    return mem;
+}
+
+PyObject *kern_detect(PyObject *self, PyObject *args) {
+    PyObject *src, *cls_obj, *dst;
+    Params p;
+    if (!PyArg_ParseTuple(args, "OOOdddddnnnn", &src, &cls_obj, &dst, &p.min_rr, &p.max_rr, &p.alpha, &p.c1,
+                          &p.c2, &p.window_beats, &p.medfilt, &p.max_passes, &p.dense_events))
+        return NULL;
+    if (p.window_beats < 1 || p.medfilt < 1 || p.medfilt % 2 == 0 || p.max_passes < 1) {
+        PyErr_SetString(PyExc_ValueError, "need window_beats >= 1, an odd medfilt_beats and max_passes >= 1");
+        return NULL;
+    }
+    Py_buffer bin, bcls, bout;
+    if (get_rw(src, &bin, "d", 8, 0) < 0)
+        return NULL;
+    if (get_rw(cls_obj, &bcls, "b", 1, 1) < 0) {
+        PyBuffer_Release(&bin);
+        return NULL;
+    }
+    if (get_rw(dst, &bout, "d", 8, 1) < 0) {
+        PyBuffer_Release(&bin);
+        PyBuffer_Release(&bcls);
+        return NULL;
+    }
+    const double *rr = bin.buf;
+    Py_ssize_t n = bin.len / 8, cap = 2 * n + 1;
+    int8_t *classes_out = bcls.buf;
+    double *corrected_out = bout.buf;
+    PyObject *result = NULL;
+    char *mem = NULL, *mem2 = NULL;
+    int finite = 1;
+    for (Py_ssize_t i = 0; i < n && finite; i++)
+        finite = isfinite(rr[i]) && rr[i] > 0;
+    if (bcls.len != n || bout.len / 8 < cap || !finite) {
+        PyErr_SetString(PyExc_ValueError,
+                        "need finite positive RR, classes of len(rr) and corrected of 2 * len(rr) + 1");
+        goto done;
+    }
+    Work w;
+    Cls c;
+    /* the window buffer must also hold one threshold window and one median window */
+    Py_ssize_t room = cap > 2 * (p.window_beats / 2) + 2 ? cap : 2 * (p.window_beats / 2) + 2;
+    room = room > p.medfilt + 1 ? room : p.medfilt + 1;
+    mem = arena_of(room, &w, &c);
+    Py_ssize_t nd = room + 2 * EDGE_BEATS + 2;
+    mem2 = PyMem_Malloc((size_t)nd * 2 * (sizeof(double) + sizeof(Py_ssize_t)) + (size_t)nd * 3);
+    if (!mem || !mem2) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    double *xa = (double *)mem2, *xb = xa + nd;
+    Py_ssize_t *oa = (Py_ssize_t *)(xb + nd), *ob = oa + nd;
+    int8_t *inner = (int8_t *)(ob + nd);
+    unsigned char *dens = (unsigned char *)inner + nd, *allowed = dens + nd;
+
+    /* detect's one-window shortcut (_one_window): nothing can be flagged */
+    int with_wt = 0;
+    double wt = 0.0;
+    Py_ssize_t half = p.window_beats / 2;
+    if (n >= 5 && n - 1 <= 2 * half + 1) {
+        int in_range = 1;
+        for (Py_ssize_t i = 0; i < n && in_range; i++)
+            in_range = !(rr[i] < p.min_rr) && !(rr[i] > p.max_rr);
+        if (in_range) {
+            for (Py_ssize_t i = 0; i < n - 1; i++)
+                w.absv[i] = fabs(rr[i + 1] - rr[i]);
+            double top, qd = kern_whole_qd(w.absv, n - 1, w.win, &top);
+            wt = p.alpha * qd;
+            with_wt = 1;
+            if (wt == 0.0 || top / wt <= 1.0) {
+                memset(classes_out, 0, (size_t)n);
+                memcpy(corrected_out, rr, (size_t)n * sizeof(double));
+                result = PyLong_FromSsize_t(n);
+                goto done;
+            }
+        }
+    }
+    /* intervals longer than max_rr are dropouts: removed before classifying */
+    Py_ssize_t nk = 0;
+    int gapped = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (rr[i] > p.max_rr)
+            gapped = 1;
+        else {
+            xa[nk] = rr[i];
+            oa[nk] = i; /* the kept indices, kept in classes_out's terms below */
+            nk++;
+        }
+    }
+    memset(classes_out, 0, (size_t)n);
+    if (gapped)
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (rr[i] > p.max_rr)
+                classes_out[i] = OUT_OF_RANGE;
+    /* remember where each kept interval was; xa and oa are reused for the corrected series */
+    Py_ssize_t *kept_at = (Py_ssize_t *)PyMem_Malloc((size_t)(nk + 1) * sizeof(Py_ssize_t));
+    if (!kept_at) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(kept_at, oa, (size_t)nk * sizeof(Py_ssize_t));
+    for (Py_ssize_t i = 0; i < nk; i++)
+        oa[i] = i;
+
+    double *cur = xa, *nxt_v = xb;
+    Py_ssize_t *org = oa, *nxt_o = ob, size = nk;
+    classify(cur, size, &p, NULL, with_wt, wt, &c, &w);
+    possible(&c, cur, &p, &w);
+    memcpy(inner, c.classes, (size_t)nk);
+    int any = 0, has_origin = 0;
+    for (Py_ssize_t i = 0; i < nk && !any; i++)
+        any = inner[i] != 0;
+    if (any) {
+        has_origin = 1;
+        dense(&c, &p, dens, &w);
+        Py_ssize_t n_prev = n_events(&c);
+        size = correct(cur, &c, org, nxt_v, nxt_o, &w);
+        double *sv = cur;
+        cur = nxt_v, nxt_v = sv;
+        Py_ssize_t *so = org;
+        org = nxt_o, nxt_o = so;
+        for (Py_ssize_t pass = 1; pass < p.max_passes; pass++) {
+            int some = 0;
+            for (Py_ssize_t i = 0; i < nk && !some; i++)
+                some = dens[i];
+            if (!some)
+                break;
+            for (Py_ssize_t q = 0; q < size; q++) {
+                Py_ssize_t o = org[q];
+                int near = inner[o] != 0 || (o + 1 < nk && inner[o + 1] != 0) || (o >= 1 && inner[o - 1] != 0);
+                allowed[q] = dens[o] && !near;
+            }
+            classify(cur, size, &p, allowed, 0, 0.0, &c, &w);
+            keep(&c, allowed, &w);
+            possible(&c, cur, &p, &w);
+            Py_ssize_t ne = n_events(&c);
+            if (ne == 0 || ne >= n_prev)
+                break;
+            for (Py_ssize_t q = 0; q < size; q++)
+                if (c.classes[q])
+                    inner[org[q]] = c.classes[q];
+            if (size + c.nsplit > room) { /* cannot happen: an interval is split at most once */
+                PyErr_SetString(PyExc_RuntimeError, "corrected series outgrew its buffer");
+                PyMem_Free(kept_at);
+                goto done;
+            }
+            size = correct(cur, &c, org, nxt_v, nxt_o, &w);
+            sv = cur, cur = nxt_v, nxt_v = sv;
+            so = org, org = nxt_o, nxt_o = so;
+            n_prev = ne;
+        }
+    }
+    /* the range gate on the corrected series: an impossible interval is removed, its beat OUT_OF_RANGE */
+    Py_ssize_t m = 0;
+    if (size > cap) { /* cannot happen (above) */
+        PyErr_SetString(PyExc_RuntimeError, "corrected series outgrew its buffer");
+        PyMem_Free(kept_at);
+        goto done;
+    }
+    for (Py_ssize_t q = 0; q < size; q++) {
+        if (cur[q] < p.min_rr || cur[q] > p.max_rr) {
+            inner[has_origin ? org[q] : q] = OUT_OF_RANGE;
+            continue;
+        }
+        corrected_out[m++] = cur[q];
+    }
+    for (Py_ssize_t i = 0; i < nk; i++)
+        classes_out[kept_at[i]] = inner[i];
+    PyMem_Free(kept_at);
+    result = PyLong_FromSsize_t(m);
+done:
+    PyMem_Free(mem);
+    PyMem_Free(mem2);
+    PyBuffer_Release(&bin);
+    PyBuffer_Release(&bcls);
+    PyBuffer_Release(&bout);
+    return result;
+}
