@@ -56,6 +56,7 @@ __all__ = [
     "stress_index",
     "time_domain",
     "welch_psd",
+    "window_of",
 ]
 
 _NAN_PC = Poincare(NAN, NAN)
@@ -109,7 +110,29 @@ def compute_window(
     the per-family functions, with the intermediate results they share (sum, mean-removed series,
     successive differences, the 4 Hz tachogram) computed once.
     """
-    rr = as_rr_array(rr_ms)
+    return window_of(
+        as_rr_array(rr_ms),
+        t=t,
+        window_s=window_s,
+        artifact_pct=artifact_pct,
+        max_artifact_pct=max_artifact_pct,
+        max_artifact_pct_dfa=max_artifact_pct_dfa,
+        full=full,
+    )
+
+
+def window_of(
+    rr: FloatArray,
+    *,
+    t: float = NAN,
+    window_s: float | None = None,
+    artifact_pct: float = 0.0,
+    max_artifact_pct: float = 5.0,
+    max_artifact_pct_dfa: float = 3.0,
+    full: bool = True,
+) -> HrvWindow:
+    """:func:`compute_window` of a series already validated (:func:`as_rr_array`), such as the corrected
+    series of :func:`processing.artifacts.detect` (the stream processor's windows: one check fewer)."""
     n = rr.size
     total_ms = float(rr.sum()) if n else 0.0
     win_s = float(window_s) if window_s is not None else total_ms / 1000.0
@@ -119,7 +142,7 @@ def compute_window(
         hr = 60000.0 / mean_rr if n else NAN
         return HrvWindow(t, win_s, n, artifact_pct, mean_rr, hr, NAN, NAN, NAN, valid=valid)
     mean_rr = total_ms / n
-    d = np.diff(rr)
+    d = rr[1:] - rr[:-1]  # np.diff's numbers, without its wrapper
     dd = float(np.dot(d, d))
     c = rr - mean_rr
     sdnn = math.sqrt(float(np.dot(c, c)) / (n - 1))

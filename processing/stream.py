@@ -29,7 +29,7 @@ from processing import artifacts
 from processing.arousal import Arousal, ArousalScorer, ExerciseGate
 from processing.baseline import BaselineTracker, UtcOffset
 from processing.episodes import Episode, EpisodeDetector, EpisodeOnset
-from processing.hrv import HrvWindow, compute_window
+from processing.hrv import HrvWindow, window_of
 from processing.outcomes import (
     ControlBasis,
     ControlMoment,
@@ -324,7 +324,7 @@ class StreamProcessor:
         clean = art.corrected_rr_ms
         if clean.size < 2:
             return None
-        w = compute_window(
+        w = window_of(  # clean: detect's corrected series, positive, finite and in range
             clean,
             t=t,
             window_s=length_s,
