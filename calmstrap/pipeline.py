@@ -231,7 +231,7 @@ class StrapSession:
                     await self._dispatch(out)
         flagged = self.processor.take_artifact_times()
         if flagged:
-            self.archive.flag_beats(self.user, self.device, flagged)
+            self.archive.queue_flags(self.user, self.device, flagged)
         t = beats[-1].t
         if t >= self._next_due_t:
             self._periodic(t)

@@ -22,6 +22,7 @@ FORWARDED: Mapping[str, str] = {
     "add_beats": "beats",
     "queue_beats": "beats",
     "flag_beats": "beats",
+    "queue_flags": "beats",
     "add_gap": "gap",
     "add_window": "window",
     "add_arousal": "arousal",
@@ -36,7 +37,7 @@ FORWARDED: Mapping[str, str] = {
     "set_control_outcome": "control",
 }
 UPDATES: frozenset[str] = frozenset(
-    {"flag_beats", "set_prompt_outcome", "set_prompt_feedback", "set_control_outcome"}
+    {"flag_beats", "queue_flags", "set_prompt_outcome", "set_prompt_feedback", "set_control_outcome"}
 )
 """Writes that change rows earlier writes inserted: the results stream must hold them after those
 (:func:`cluster.delivery.publish_all` publishes one only once everything before it is acknowledged)."""

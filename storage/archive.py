@@ -22,7 +22,7 @@ from typing import Any
 from processing.arousal import BaselineStats
 from storage.controls import ControlsTable
 from storage.errors import SchemaTooNew
-from storage.event_rows import EventRows
+from storage.event_rows import BY_STRAP, QUEUED_FLAGS, EventRows
 from storage.row_batches import write_rows
 from storage.schema import MIGRATIONS, SCHEMA_VERSION, SEQ_TABLES, WINDOW_FEATURES
 
@@ -117,8 +117,14 @@ class Archive(EventRows, ControlsTable):
 
     def _write_pending(self) -> None:
         pending, self._pending = self._pending, {}
+        flags = pending.pop(QUEUED_FLAGS, None)
         for sql, rows in pending.items():
+            by_strap = BY_STRAP.get(sql)
+            if by_strap is not None and len(rows) > 1:
+                rows.sort(key=by_strap)  # stable: each strap's rows keep their order
             write_rows(self._db, sql, rows)  # executemany, in multi-row statements
+        if flags:  # after the inserts: a flag may name a beat queued in this batch
+            self._flag(self._db, flags)
 
     def _queue(self, sql: str, row: tuple[Any, ...]) -> None:
         rows = self._pending.get(sql)

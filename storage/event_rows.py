@@ -60,6 +60,17 @@ AROUSAL_SQL = (
     "INSERT INTO arousal (seq, user, t, score, a, z_hr, z_ln_rmssd, state, warming_up, gated, hr_bpm,"
     " rmssd_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+FLAG_SQL = "UPDATE beats SET artifact = 1, seq = ? WHERE user = ? AND device = ? AND t = ? AND artifact = 0"
+QUEUED_FLAGS = "flag beats"
+"""The queue of :meth:`EventRows.queue_flags` among the archive's pending rows: (user, device, t) each."""
+BY_STRAP = {
+    BEATS_SQL: operator.itemgetter(1, 2),
+    WINDOW_SQL: operator.itemgetter(1, 2),
+    AROUSAL_SQL: operator.itemgetter(1),
+}
+"""The queued inserts written strap by strap (their rows' user and device), each strap's rows in the order
+they came: every strap appends to its own place in the indexes keyed by user, so a batch sorted by strap
+walks each such leaf page once instead of once per row (BENCHMARKS.md, session 7)."""
 _window_features = operator.attrgetter(*WINDOW_FEATURES)
 
 
@@ -355,12 +366,22 @@ class EventRows:
         A beat already flagged keeps its ``seq``; a newly flagged one gets a new ``seq`` (downstream re-sync).
         """
         self._begin()
+        return self._flag(self.conn, [(user, device, float(t)) for t in times])
+
+    def queue_flags(self, user: str, device: str, times: Iterable[float]) -> None:
+        """:meth:`flag_beats` without the count, done with the queued rows (after their inserts), in the same
+        transaction: the running service's flags, which need not write every strap's queued rows first."""
+        if not self._in_tx:
+            self._begin()
+        rows = self._pending.get(QUEUED_FLAGS)
+        if rows is None:
+            rows = self._pending[QUEUED_FLAGS] = []
+        rows.extend((user, device, float(t)) for t in times)
+
+    def _flag(self, db: sqlite3.Connection, beats: Iterable[tuple[str, str, float]]) -> int:
         changed = 0
-        for t in times:
-            cur = self.conn.execute(
-                "UPDATE beats SET artifact = 1, seq = ? WHERE user = ? AND device = ? AND t = ? AND artifact = 0",
-                (self._seq + 1, user, device, float(t)),
-            )
+        for user, device, t in beats:
+            cur = db.execute(FLAG_SQL, (self._seq + 1, user, device, t))
             if cur.rowcount > 0:
                 self._next_seq()
                 changed += cur.rowcount

@@ -479,21 +479,15 @@ PyObject *kern_detect(PyObject *self, PyObject *args) {
     }
     /* intervals longer than max_rr are dropouts: removed before classifying */
     Py_ssize_t nk = 0;
-    int gapped = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (rr[i] > p.max_rr)
-            gapped = 1;
-        else {
+        if (!(rr[i] > p.max_rr)) {
             xa[nk] = rr[i];
             oa[nk] = i; /* the kept indices, kept in classes_out's terms below */
             nk++;
         }
     }
-    memset(classes_out, 0, (size_t)n);
-    if (gapped)
-        for (Py_ssize_t i = 0; i < n; i++)
-            if (rr[i] > p.max_rr)
-                classes_out[i] = OUT_OF_RANGE;
+    for (Py_ssize_t i = 0; i < n; i++) /* the dropouts; every other beat's class is set below */
+        classes_out[i] = rr[i] > p.max_rr ? OUT_OF_RANGE : NORMAL;
     /* remember where each kept interval was; xa and oa are reused for the corrected series */
     Py_ssize_t *kept_at = (Py_ssize_t *)PyMem_Malloc((size_t)(nk + 1) * sizeof(Py_ssize_t));
     if (!kept_at) {

@@ -79,6 +79,43 @@ def test_flag_beats_marks_once_and_bumps_seq(tmp_path: Path) -> None:
     assert after[beats[0].t][0] == before[beats[0].t]
 
 
+def test_queued_flags_mark_beats_of_the_same_batch_once(tmp_path: Path) -> None:
+    """queue_flags marks beats at the next write, a beat queued in the same batch too, with one new seq each
+    newly flagged beat, as flag_beats does; a beat already flagged keeps its seq."""
+    beats = [Beat(t=T0 + i * 0.9, rr_ms=900.0, device="d", user="u") for i in range(5)]
+    with Archive.in_dir(tmp_path) as ar:
+        ar.add_beats(beats[:3])
+        ar.commit()
+        before = dict(ar.query("SELECT t, seq FROM beats"))
+        ar.queue_beats(beats[3:], [False, False])
+        ar.queue_flags("u", "d", [beats[1].t, beats[4].t])
+        ar.queue_flags("u", "d", [beats[1].t])  # flagged already by the first: no second seq
+        ar.commit()
+        after = {t: (seq, art) for t, seq, art in ar.query("SELECT t, seq, artifact FROM beats")}
+    assert [after[b.t][1] for b in beats] == [0, 1, 0, 0, 1]
+    new_seqs = {after[beats[1].t][0], after[beats[4].t][0]}
+    assert len(new_seqs) == 2 and min(new_seqs) > max(before.values())
+    assert after[beats[0].t][0] == before[beats[0].t]
+    assert after[beats[3].t][0] < after[beats[4].t][0]
+
+
+def test_queued_rows_are_written_strap_by_strap_in_arrival_order(tmp_path: Path) -> None:
+    """Interleaved beats of three straps are written strap by strap (ids), each strap's in arrival order,
+    every row with the seq it was given when it was queued."""
+    with Archive.in_dir(tmp_path) as ar:
+        for i in range(30):
+            strap = ("c", "a", "b")[i % 3]
+            ar.queue_beats([Beat(t=T0 + i, rr_ms=800.0 + i, device=f"d{strap}", user=strap)], [False])
+        ar.commit()
+        rows = ar.query("SELECT id, seq, user, t FROM beats ORDER BY id")
+    assert [r[2] for r in rows] == ["a"] * 10 + ["b"] * 10 + ["c"] * 10
+    for user in "abc":
+        mine = [r for r in rows if r[2] == user]
+        assert [r[3] for r in mine] == sorted(r[3] for r in mine)
+    assert sorted(r[1] for r in rows) == list(range(1, 31))
+    assert all(r[1] == 1 + round(r[3] - T0) for r in rows)  # queued 1st, 2nd, ... : seq 1, 2, ...
+
+
 def test_episode_exertion_flag_is_stored(tmp_path: Path) -> None:
     """An episode during ambiguous exertion keeps its flag in the archive (0 for the others)."""
     from processing.episodes import Episode
