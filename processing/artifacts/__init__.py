@@ -19,8 +19,10 @@ using novel beat classification. J Med Eng Technol 2019;43(3):173-81 (the method
    corrected series (:func:`detect`).
 
 Validated on three real recordings with injected artifacts, side by side with NeuroKit2 (BENCHMARKS.md,
-tests/processing/test_artifacts_injected.py). Vectorised with numpy; only flagged beats are visited. The per-beat
-thresholds and the 11-beat median run in compiled loops when the package was built with a C compiler (:mod:`.thresholds`).
+tests/processing/test_artifacts_injected.py). Vectorised with numpy; only flagged beats are visited. When the package
+was built with a C compiler, :func:`detect` runs as one compiled call (``_detect.c``: the same steps, in the same
+order, with the same floating-point operations; ``tests/processing/test_artifacts_kernels.py`` checks that classes
+and corrected series are identical bit for bit), and this Python code is its reference.
 """
 
 from __future__ import annotations
@@ -76,11 +78,11 @@ def detect(
     keeps the class of the first pass that flagged it.
     """
     rr = as_rr_array(rr_ms)
-    kernels = thresholds.KERNELS
-    if kernels is not None:  # the same steps compiled (_detect.c): the same numbers, bit for bit
+    compiled = getattr(thresholds.KERNELS, "detect", None)
+    if compiled is not None:  # the same steps compiled (_detect.c): the same numbers, bit for bit
         classes = np.empty(rr.size, dtype=np.int8)
         out = np.empty(2 * rr.size + 1)
-        size = kernels.detect(
+        size = compiled(
             rr,
             classes,
             out,

@@ -61,6 +61,29 @@ static void qd_series(const double *v, Py_ssize_t m, Py_ssize_t half, double *ou
     }
 }
 
+/* The mRR thresholds' quartile deviations, made only where the decision rules read them (the flagged beats
+ * and the ones after them: usually a few); past LAZY_MAX of them, all at once. Each is the same number
+ * thresholds.quartile_deviation_at gives (its window's values sorted, the same interpolation). */
+#define LAZY_MAX 4
+typedef struct {
+    const double *v;
+    double *qd, *win;
+    Py_ssize_t n, half, asked;
+} Lazy;
+
+static double lazy_qd(Lazy *z, Py_ssize_t r) {
+    if (isnan(z->qd[r])) {
+        if (++z->asked > LAZY_MAX) {
+            kern_rolling_qd(z->v, z->n, z->half, z->qd, z->win);
+        } else {
+            Py_ssize_t lo = r - z->half > 0 ? r - z->half : 0;
+            Py_ssize_t hi = r + z->half < z->n - 1 ? r + z->half : z->n - 1;
+            z->qd[r] = kern_whole_qd(z->v + lo, hi - lo + 1, z->win, NULL);
+        }
+    }
+    return z->qd[r];
+}
+
 /* rules._ectopic_pair */
 static Py_ssize_t ectopic_pair(const double *rr, const double *medrr, Py_ssize_t n, Py_ssize_t j) {
     double err_prev = j >= 1 ? fabs(rr[j - 1] + rr[j] - 2.0 * medrr[j]) : INFINITY;
@@ -135,12 +158,17 @@ static void classify(const double *rr, Py_ssize_t n, const Params *p, const unsi
             m *= 2.0;
         w->absv[j] = fabs(m);
     }
-    qd_series(w->absv, n, half, w->qd2, w->win);
-    const double *qd2 = w->qd2;
+    Lazy z = {w->absv, w->qd2, w->win, n, half, 0};
+    if (n <= 2 * half + 1) { /* one window for every beat: one sort */
+        qd_series(w->absv, n, half, w->qd2, w->win);
+    } else {
+        for (Py_ssize_t j = 0; j < n; j++)
+            w->qd2[j] = NAN;
+    }
     unsigned char *taken = w->flag;
     memset(taken, 0, (size_t)(n + 1));
     Py_ssize_t end0 = k, end1 = k + n - 1;
-#define TH2(cc) (p->alpha * qd2[(cc) - k < n ? (cc) - k : 2 * (n - 1) - ((cc) - k)])
+#define TH2(cc) (p->alpha * lazy_qd(&z, (cc) - k < n ? (cc) - k : 2 * (n - 1) - ((cc) - k)))
 #define M_OF(cc, out)                                                                                          \
     do {                                                                                                       \
         double dev_ = x[cc] - medx[cc], th_ = TH2(cc);                                                         \
