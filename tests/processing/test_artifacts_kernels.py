@@ -37,8 +37,9 @@ def _numpy_alone() -> Iterator[None]:
 
 
 def test_kernels_are_built_in_ci() -> None:
-    """CI has a C compiler: the compiled loops are there, so the comparisons below run."""
+    """CI has a C compiler: the compiled loops and detection are there, so the comparisons below run."""
     assert T.KERNELS is not None
+    assert callable(getattr(T.KERNELS, "detect", None))
 
 
 def _assert_same_detect(rr: FloatArray) -> None:
