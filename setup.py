@@ -11,7 +11,11 @@ setup(
     ext_modules=[
         Extension(
             "processing.artifacts._kernels",
-            ["processing/artifacts/_kernels.c", "processing/artifacts/_detect.c"],
+            [
+                "processing/artifacts/_kernels.c",
+                "processing/artifacts/_rules.c",
+                "processing/artifacts/_detect.c",
+            ],
             depends=["processing/artifacts/_kernels.h"],
             extra_compile_args=["-O2", "-ffp-contract=off"],
             optional=True,
