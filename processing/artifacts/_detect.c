@@ -173,37 +173,47 @@ static int get_rw(PyObject *obj, Py_buffer *b, const char *fmt, Py_ssize_t items
     return 0;
 }
 
-/* The arena of one call: every array sized for series of up to cap values. */
-static void *arena_of(Py_ssize_t cap, Work *w, Cls *c) {
-    Py_ssize_t nd = cap + 2 * EDGE_BEATS + 2, ni = nd + 2;
-    size_t doubles = (size_t)nd * 9 + (size_t)nd * 3, idx = (size_t)ni * 6, bytes = (size_t)nd * 4;
-    char *mem = PyMem_Malloc(doubles * sizeof(double) + idx * sizeof(Py_ssize_t) + bytes);
+/* detect's own arrays: the series corrected so far and the next one, their origins, the kept intervals'
+ * places, the classes of the kept intervals, the dense stretches and the later passes' allowed starts. */
+typedef struct {
+    double *cur, *next;
+    Py_ssize_t *org, *next_org, *kept_at;
+    int8_t *inner;
+    unsigned char *dense, *allowed;
+} Own;
+
+/* One block for every array of a call, each for series of up to nd values (index arrays: nd + 2, the
+ * cumulative counts of dense()); NULL when out of memory. */
+static char *arena_of(Py_ssize_t nd, Work *w, Cls *c, Own *o) {
+    double **doubles[] = {&w->x,   &w->drrs,  &w->medx, &w->th,  &w->d,     &w->absv,
+                          &w->qd2, &w->win,   &w->tmp,  &c->median, &o->cur, &o->next};
+    Py_ssize_t **indices[] = {&w->big,   &w->idx,  &c->pair, &c->merge,    &c->split,
+                              &c->repl,  &o->org,  &o->next_org, &o->kept_at};
+    unsigned char **flags[] = {&w->flag, &w->flag2, &o->dense, &o->allowed};
+    const size_t nd_ = (size_t)nd, ni = nd_ + 2, n_doubles = sizeof doubles / sizeof *doubles,
+                 n_indices = sizeof indices / sizeof *indices, n_flags = sizeof flags / sizeof *flags;
+    char *mem = PyMem_Malloc(n_doubles * nd_ * sizeof(double) + n_indices * ni * sizeof(Py_ssize_t) +
+                             (n_flags + 2) * nd_);
     if (!mem)
         return NULL;
-    double *dp = (double *)mem;
-    w->x = dp, dp += nd;
-    w->drrs = dp, dp += nd;
-    w->medx = dp, dp += nd;
-    w->th = dp, dp += nd;
-    w->d = dp, dp += nd;
-    w->absv = dp, dp += nd;
-    w->qd2 = dp, dp += nd;
-    w->win = dp, dp += nd;
-    w->tmp = dp, dp += nd;
-    c->median = dp, dp += nd;
-    dp += 2 * nd; /* the two corrected series and their origins live in the caller's part (below) */
-    Py_ssize_t *ip = (Py_ssize_t *)dp;
-    w->big = ip, ip += ni;
-    w->idx = ip, ip += ni;
-    c->pair = ip, ip += ni;
-    c->merge = ip, ip += ni;
-    c->split = ip, ip += ni;
-    c->repl = ip, ip += ni;
-    unsigned char *bp = (unsigned char *)ip;
-    w->flag = bp, bp += nd;
-    w->flag2 = bp, bp += nd;
-    c->classes = (int8_t *)bp, bp += nd;
+    char *at = mem;
+    for (size_t i = 0; i < n_doubles; i++, at += nd_ * sizeof(double))
+        *doubles[i] = (double *)at;
+    for (size_t i = 0; i < n_indices; i++, at += ni * sizeof(Py_ssize_t))
+        *indices[i] = (Py_ssize_t *)at;
+    for (size_t i = 0; i < n_flags; i++, at += nd_)
+        *flags[i] = (unsigned char *)at;
+    c->classes = (int8_t *)at;
+    o->inner = (int8_t *)(at + nd_);
     return mem;
+}
+
+/* The corrected series and origins just written to o->next become the current ones. */
+static void advance(Own *o) {
+    double *v = o->cur;
+    Py_ssize_t *g = o->org;
+    o->cur = o->next, o->next = v;
+    o->org = o->next_org, o->next_org = g;
 }
 
 PyObject *kern_detect(PyObject *self, PyObject *args) {
@@ -233,7 +243,7 @@ PyObject *kern_detect(PyObject *self, PyObject *args) {
     int8_t *classes_out = bcls.buf;
     double *corrected_out = bout.buf;
     PyObject *result = NULL;
-    char *mem = NULL, *mem2 = NULL;
+    char *mem = NULL;
     int finite = 1;
     for (Py_ssize_t i = 0; i < n && finite; i++)
         finite = isfinite(rr[i]) && rr[i] > 0;
@@ -244,20 +254,16 @@ PyObject *kern_detect(PyObject *self, PyObject *args) {
     }
     Work w;
     Cls c;
-    /* the window buffer must also hold one threshold window and one median window */
+    Own o;
+    /* room for the corrected series (each interval split at most once), one threshold window and one median
+     * window; a mirrored series has 2 * EDGE_BEATS more */
     Py_ssize_t room = cap > 2 * (p.window_beats / 2) + 2 ? cap : 2 * (p.window_beats / 2) + 2;
     room = room > p.medfilt + 1 ? room : p.medfilt + 1;
-    mem = arena_of(room, &w, &c);
-    Py_ssize_t nd = room + 2 * EDGE_BEATS + 2;
-    mem2 = PyMem_Malloc((size_t)nd * 2 * (sizeof(double) + sizeof(Py_ssize_t)) + (size_t)nd * 3);
-    if (!mem || !mem2) {
+    mem = arena_of(room + 2 * EDGE_BEATS + 2, &w, &c, &o);
+    if (!mem) {
         PyErr_NoMemory();
         goto done;
     }
-    double *xa = (double *)mem2, *xb = xa + nd;
-    Py_ssize_t *oa = (Py_ssize_t *)(xb + nd), *ob = oa + nd;
-    int8_t *inner = (int8_t *)(ob + nd);
-    unsigned char *dens = (unsigned char *)inner + nd, *allowed = dens + nd;
 
     /* detect's one-window shortcut (_one_window): nothing can be flagged */
     int with_wt = 0;
@@ -281,96 +287,75 @@ PyObject *kern_detect(PyObject *self, PyObject *args) {
             }
         }
     }
-    /* intervals longer than max_rr are dropouts: removed before classifying */
+    /* intervals longer than max_rr are dropouts: removed before classifying (their class set here, every
+     * other beat's at the end) */
     Py_ssize_t nk = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
+        classes_out[i] = rr[i] > p.max_rr ? OUT_OF_RANGE : NORMAL;
         if (!(rr[i] > p.max_rr)) {
-            xa[nk] = rr[i];
-            oa[nk] = i; /* the kept indices, kept in classes_out's terms below */
+            o.cur[nk] = rr[i];
+            o.kept_at[nk] = i;
+            o.org[nk] = nk;
             nk++;
         }
     }
-    for (Py_ssize_t i = 0; i < n; i++) /* the dropouts; every other beat's class is set below */
-        classes_out[i] = rr[i] > p.max_rr ? OUT_OF_RANGE : NORMAL;
-    /* remember where each kept interval was; xa and oa are reused for the corrected series */
-    Py_ssize_t *kept_at = (Py_ssize_t *)PyMem_Malloc((size_t)(nk + 1) * sizeof(Py_ssize_t));
-    if (!kept_at) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    memcpy(kept_at, oa, (size_t)nk * sizeof(Py_ssize_t));
-    for (Py_ssize_t i = 0; i < nk; i++)
-        oa[i] = i;
 
-    double *cur = xa, *nxt_v = xb;
-    Py_ssize_t *org = oa, *nxt_o = ob, size = nk;
-    kern_classify(cur, size, &p, NULL, with_wt, wt, &c, &w);
-    possible(&c, cur, &p, &w);
+    Py_ssize_t size = nk;
+    int8_t *inner = o.inner;
+    kern_classify(o.cur, size, &p, NULL, with_wt, wt, &c, &w);
+    possible(&c, o.cur, &p, &w);
     memcpy(inner, c.classes, (size_t)nk);
-    int any = 0, has_origin = 0;
+    int any = 0; /* anything flagged: then the corrected series has origins (o.org) */
     for (Py_ssize_t i = 0; i < nk && !any; i++)
         any = inner[i] != 0;
     if (any) {
-        has_origin = 1;
-        dense(&c, &p, dens, &w);
+        dense(&c, &p, o.dense, &w);
         Py_ssize_t n_prev = n_events(&c);
-        size = correct(cur, &c, org, nxt_v, nxt_o, &w);
-        double *sv = cur;
-        cur = nxt_v, nxt_v = sv;
-        Py_ssize_t *so = org;
-        org = nxt_o, nxt_o = so;
+        size = correct(o.cur, &c, o.org, o.next, o.next_org, &w);
+        advance(&o);
         for (Py_ssize_t pass = 1; pass < p.max_passes; pass++) {
             int some = 0;
             for (Py_ssize_t i = 0; i < nk && !some; i++)
-                some = dens[i];
+                some = o.dense[i];
             if (!some)
                 break;
             for (Py_ssize_t q = 0; q < size; q++) {
-                Py_ssize_t o = org[q];
-                int near = inner[o] != 0 || (o + 1 < nk && inner[o + 1] != 0) || (o >= 1 && inner[o - 1] != 0);
-                allowed[q] = dens[o] && !near;
+                Py_ssize_t g = o.org[q];
+                int near = inner[g] != 0 || (g + 1 < nk && inner[g + 1] != 0) || (g >= 1 && inner[g - 1] != 0);
+                o.allowed[q] = o.dense[g] && !near;
             }
-            kern_classify(cur, size, &p, allowed, 0, 0.0, &c, &w);
-            keep(&c, allowed, &w);
-            possible(&c, cur, &p, &w);
+            kern_classify(o.cur, size, &p, o.allowed, 0, 0.0, &c, &w);
+            keep(&c, o.allowed, &w);
+            possible(&c, o.cur, &p, &w);
             Py_ssize_t ne = n_events(&c);
             if (ne == 0 || ne >= n_prev)
                 break;
             for (Py_ssize_t q = 0; q < size; q++)
                 if (c.classes[q])
-                    inner[org[q]] = c.classes[q];
-            if (size + c.nsplit > room) { /* cannot happen: an interval is split at most once */
+                    inner[o.org[q]] = c.classes[q];
+            if (size + c.nsplit > cap) { /* cannot happen: an interval is split at most once */
                 PyErr_SetString(PyExc_RuntimeError, "corrected series outgrew its buffer");
-                PyMem_Free(kept_at);
                 goto done;
             }
-            size = correct(cur, &c, org, nxt_v, nxt_o, &w);
-            sv = cur, cur = nxt_v, nxt_v = sv;
-            so = org, org = nxt_o, nxt_o = so;
+            size = correct(o.cur, &c, o.org, o.next, o.next_org, &w);
+            advance(&o);
             n_prev = ne;
         }
     }
     /* the range gate on the corrected series: an impossible interval is removed, its beat OUT_OF_RANGE */
     Py_ssize_t m = 0;
-    if (size > cap) { /* cannot happen (above) */
-        PyErr_SetString(PyExc_RuntimeError, "corrected series outgrew its buffer");
-        PyMem_Free(kept_at);
-        goto done;
-    }
     for (Py_ssize_t q = 0; q < size; q++) {
-        if (cur[q] < p.min_rr || cur[q] > p.max_rr) {
-            inner[has_origin ? org[q] : q] = OUT_OF_RANGE;
+        if (o.cur[q] < p.min_rr || o.cur[q] > p.max_rr) {
+            inner[any ? o.org[q] : q] = OUT_OF_RANGE;
             continue;
         }
-        corrected_out[m++] = cur[q];
+        corrected_out[m++] = o.cur[q];
     }
     for (Py_ssize_t i = 0; i < nk; i++)
-        classes_out[kept_at[i]] = inner[i];
-    PyMem_Free(kept_at);
+        classes_out[o.kept_at[i]] = inner[i];
     result = PyLong_FromSsize_t(m);
 done:
     PyMem_Free(mem);
-    PyMem_Free(mem2);
     PyBuffer_Release(&bin);
     PyBuffer_Release(&bcls);
     PyBuffer_Release(&bout);

@@ -134,13 +134,18 @@ static int any_nan(const double *v, Py_ssize_t n) {
     return 0;
 }
 
-static PyObject *rolling_quartile_deviation(PyObject *self, PyObject *args) {
+/* The arguments (src, k, dst) of both functions below: k, and src's and dst's float64 buffers. */
+static int parse_in_out(PyObject *args, Py_ssize_t *k, Py_buffer *in, Py_buffer *out) {
     PyObject *src, *dst;
+    if (!PyArg_ParseTuple(args, "OnO", &src, k, &dst))
+        return -1;
+    return get_buffers(src, in, dst, out);
+}
+
+static PyObject *rolling_quartile_deviation(PyObject *self, PyObject *args) {
     Py_ssize_t half;
-    if (!PyArg_ParseTuple(args, "OnO", &src, &half, &dst))
-        return NULL;
     Py_buffer in, out;
-    if (get_buffers(src, &in, dst, &out) < 0)
+    if (parse_in_out(args, &half, &in, &out) < 0)
         return NULL;
     const double *v = (const double *)in.buf;
     double *q = (double *)out.buf;
@@ -160,12 +165,9 @@ static PyObject *rolling_quartile_deviation(PyObject *self, PyObject *args) {
 }
 
 static PyObject *median_filter(PyObject *self, PyObject *args) {
-    PyObject *src, *dst;
     Py_ssize_t width;
-    if (!PyArg_ParseTuple(args, "OnO", &src, &width, &dst))
-        return NULL;
     Py_buffer in, out;
-    if (get_buffers(src, &in, dst, &out) < 0)
+    if (parse_in_out(args, &width, &in, &out) < 0)
         return NULL;
     const double *x = (const double *)in.buf;
     double *med = (double *)out.buf;
