@@ -135,7 +135,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     bar: ProgressBar | None = None
     try:
         with Archive(archive_path) as archive:
-            first_t, last_t = archive.query("SELECT MIN(t), MAX(t) FROM beats WHERE user = ?", (user,))[0]
+            first_t, last_t = archive.beat_span(user)
             # no --from/--to: every local day with data (an unknown user gets its error from the export)
             start_t = span.start_t
             if start_t is None:

@@ -402,9 +402,13 @@ def cmd_import(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         end_t = scan.last_t if scan.last_t is not None else start_t + scan.duration_s
-        overlap = archive.query(
-            "SELECT COUNT(*) FROM beats WHERE user = ? AND t > ? AND t <= ?", (args.user, start_t, end_t)
-        )[0][0]
+        overlap = sum(
+            archive.query(
+                "SELECT COUNT(*) FROM beats WHERE user = ? AND device = ? AND t > ? AND t <= ?",
+                (args.user, device, start_t, end_t),
+            )[0][0]
+            for device in archive.devices(args.user)
+        )
         if overlap:
             return _fail(
                 f"the archive already has {overlap} beats of {args.user} in that span (imported before?)"

@@ -217,7 +217,16 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
         raise UnknownUser(rng.user, tuple(archive.users()))
     span = (rng.user, rng.start_t, rng.end_t)
     devices = tuple(
-        r[0] for r in q("SELECT DISTINCT device FROM beats WHERE user = ? AND t >= ? AND t < ?", span)
+        dev
+        for dev in archive.devices(rng.user)
+        if next(
+            q(
+                "SELECT 1 FROM beats WHERE user = ? AND device = ? AND t >= ? AND t < ? LIMIT 1",
+                (rng.user, dev, rng.start_t, rng.end_t),
+            ),
+            None,
+        )
+        is not None
     )
     if not devices:
         raise EmptyRange(rng.user, iso_utc(rng.start_t), iso_utc(rng.end_t))

@@ -75,6 +75,19 @@ class TableCounts:
     prompts: int
 
 
+_DEVICES_SQL = (
+    "WITH RECURSIVE d(device) AS (SELECT (SELECT MIN(device) FROM beats WHERE user = ?1) UNION ALL"
+    " SELECT (SELECT MIN(device) FROM beats WHERE user = ?1 AND device > d.device) FROM d"
+    " WHERE d.device IS NOT NULL) SELECT device FROM d"
+)
+"""A user's devices by skipping from one to the next on the (user, device, t) key (a loose index scan)."""
+_SPAN_SQL = (
+    "SELECT (SELECT MIN(t) FROM beats WHERE user = ?1 AND device = ?2),"
+    " (SELECT MAX(t) FROM beats WHERE user = ?1 AND device = ?2)"
+)
+"""One device's first and last beat: two seeks (one query with both aggregates would read every beat)."""
+
+
 class Archive(EventRows, ControlsTable):
     """One SQLite archive file. Use as a context manager; writes are committed by :meth:`commit`."""
 
@@ -350,6 +363,18 @@ class Archive(EventRows, ControlsTable):
 
     def users(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT user FROM beats ORDER BY user")]
+
+    def devices(self, user: str) -> list[str]:
+        """The devices ``user`` has beats from, in order: one seek per device on the beats' (user, device, t)
+        key, however many beats each has (the archive keeps no index on the beats by user and time alone)."""
+        return [r[0] for r in self.conn.execute(_DEVICES_SQL, (user,)) if r[0] is not None]
+
+    def beat_span(self, user: str) -> tuple[float | None, float | None]:
+        """The first and last beat times of ``user`` over all their devices ((None, None): no beats)."""
+        spans = [self.conn.execute(_SPAN_SQL, (user, d)).fetchone() for d in self.devices(user)]
+        if not spans:
+            return None, None
+        return min(s[0] for s in spans), max(s[1] for s in spans)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Read-only helper for exports and tests."""

@@ -100,14 +100,16 @@ def load_wear(archive: Archive, user: str, lo: float, hi: float = math.inf) -> l
     """Seconds of beats per clock hour in ``[lo, hi)``, each dated by its first beat (so an hour the range
     starts in stays inside the range); in hour order, so a week's hours are summed in the same order
     whatever range is read."""
-    return [
-        WearRecord(t=r[0], seconds=r[1] / 1000.0)
-        for r in archive.query(
-            "SELECT MIN(t), SUM(rr_ms) FROM beats WHERE user = ? AND t >= ? AND t < ?"
-            " GROUP BY CAST(t / 3600 AS INTEGER) ORDER BY CAST(t / 3600 AS INTEGER)",
-            (user, lo, hi),
-        )
-    ]
+    hours: dict[int, tuple[float, float]] = {}  # hour -> (first beat, ms of beats), device by device
+    for device in archive.devices(user):
+        for hour, first_t, ms in archive.query(
+            "SELECT CAST(t / 3600 AS INTEGER), MIN(t), SUM(rr_ms) FROM beats"
+            " WHERE user = ? AND device = ? AND t >= ? AND t < ? GROUP BY 1",
+            (user, device, lo, hi),
+        ):
+            seen = hours.get(hour)
+            hours[hour] = (first_t, ms) if seen is None else (min(seen[0], first_t), seen[1] + ms)
+    return [WearRecord(t=first_t, seconds=ms / 1000.0) for _, (first_t, ms) in sorted(hours.items())]
 
 
 def load_scored_windows(archive: Archive, user: str, lo: float, hi: float) -> list[ScoredWindow]:

@@ -166,6 +166,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE stream_applied (stream TEXT PRIMARY KEY, seq INTEGER NOT NULL)
     """,
+    # version 8: the beats' second user-keyed index goes (issue 14, point 5): every commit rewrote one of its
+    # leaf pages per strap; reads by user and time now go device by device on the (user, device, t) key
+    # (storage.archive.Archive.devices), which the unique constraint keeps anyway
+    """
+    DROP INDEX IF EXISTS beats_user_t
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
