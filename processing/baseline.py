@@ -51,6 +51,7 @@ import numpy as np
 import numpy.typing as npt
 
 from processing.arousal import POPULATION_BASELINE, BaselineStats
+from processing.reduce import total
 
 MAD_TO_SD = 1.4826
 DAY_S = 86400.0
@@ -139,8 +140,8 @@ def _sorted_weighted_median(
 ) -> float:
     """:func:`weighted_median` of x given ``order`` = its stable argsort and ``x_sorted`` = x[order] (one
     sort serves every weighting of the same values: the same arithmetic, the same result)."""
-    cw = np.cumsum(w[order])
-    i = int(np.searchsorted(cw, 0.5 * cw[-1]))
+    cw = w[order].cumsum()
+    i = int(cw.searchsorted(0.5 * cw[-1]))
     return float(x_sorted[min(i, x_sorted.size - 1)])
 
 
@@ -468,7 +469,7 @@ class BaselineTracker:
         hr_sd = max(MAD_TO_SD * _sorted_weighted_median(dev[order], order, w), self.hr_sd_floor)
         dev, order = lr.deviation_order(lr_med)
         lr_sd = max(MAD_TO_SD * _sorted_weighted_median(dev[order], order, w), self.ln_rmssd_sd_floor)
-        return BaselineStats(hr_med, hr_sd, lr_med, lr_sd, round(float(w.sum())), source=source)
+        return BaselineStats(hr_med, hr_sd, lr_med, lr_sd, round(float(total(w))), source=source)
 
     def _overall(self, source: str, cols: _Columns | None = None) -> BaselineStats:
         version, cached = self._all
@@ -485,7 +486,7 @@ class BaselineTracker:
         cols = cols or self._columns()
         w = cols.m * _kernel(hour, self.kernel_kappa, self.kernel_flat_h)[cols.h]
         local = self._robust(cols, w, "personal")
-        share = min(1.0, float(w.sum()) / self.local_min_minutes)
+        share = min(1.0, float(total(w)) / self.local_min_minutes)
         out = _blend(self._overall("personal", cols), local, share, "personal")
         out = BaselineStats(
             out.hr_bpm, out.hr_sd, out.ln_rmssd, out.ln_rmssd_sd, self._samples.minutes, source="personal"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from processing.reduce import total
 from processing.rr import NAN, FloatArray, RRInput, as_rr_array
 from processing.spectral import detrended_dft, hann, segments, spline_tachogram
 
@@ -164,7 +165,7 @@ def breathing_rate(
     rr = as_rr_array(rr_ms)
     if rr.size < 8:
         return NAN
-    total_s = float(rr.sum()) / 1000.0
+    total_s = float(total(rr)) / 1000.0
     if total_s < 30.0:
         return NAN
     x = spline_tachogram(rr, fs_hz) if tachogram is None else tachogram

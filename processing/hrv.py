@@ -25,6 +25,7 @@ import numpy as np
 from processing.breathing import breathing_rate, rate_of_tachogram
 from processing.hrv_nonlinear import Poincare, dfa_alpha1, dfa_alpha1_of, poincare, poincare_of
 from processing.hrv_time import TimeDomain, stress_index, stress_index_of, time_domain
+from processing.reduce import largest, smallest, total
 from processing.rr import NAN, FloatArray, RRInput, as_rr_array
 from processing.spectral import (
     NAN_FD,
@@ -134,7 +135,7 @@ def window_of(
     """:func:`compute_window` of a series already validated (:func:`as_rr_array`), such as the corrected
     series of :func:`processing.artifacts.detect` (the stream processor's windows: one check fewer)."""
     n = rr.size
-    total_ms = float(rr.sum()) if n else 0.0
+    total_ms = float(total(rr)) if n else 0.0
     win_s = float(window_s) if window_s is not None else total_ms / 1000.0
     valid = bool(n >= 2 and artifact_pct <= max_artifact_pct)
     if n < 2:
@@ -159,7 +160,7 @@ def window_of(
         fd = band_powers(x if x is not None else spline_tachogram(rr))
     pc = poincare_of(c, dd) if n >= 3 else _NAN_PC
     dfa = dfa_alpha1_of(c) if n >= 64 and artifact_pct <= max_artifact_pct_dfa else NAN
-    si = stress_index_of(rr, float(rr.min()), float(rr.max())) if n >= 30 else NAN
+    si = stress_index_of(rr, float(smallest(rr)), float(largest(rr))) if n >= 30 else NAN
     resp = rate_of_tachogram(x, total_ms / 1000.0) if x is not None else NAN
     return HrvWindow(
         t=t,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from processing.reduce import total
 from processing.rr import NAN, FloatArray, RRInput, as_rr_array
 
 
@@ -29,7 +30,7 @@ def poincare(rr_ms: RRInput) -> Poincare:
     rr = as_rr_array(rr_ms)
     if rr.size < 3:
         return Poincare(NAN, NAN)
-    c = rr - float(rr.sum()) / rr.size
+    c = rr - float(total(rr)) / rr.size
     d = np.diff(rr)
     return poincare_of(c, float(np.dot(d, d)))
 
@@ -58,7 +59,7 @@ def dfa_alpha1(rr_ms: RRInput, *, min_box: int = 4, max_box: int = 16, min_beats
     rr = as_rr_array(rr_ms)
     if rr.size < max(min_beats, 2 * max_box):
         return NAN
-    return dfa_alpha1_of(rr - float(rr.sum()) / rr.size, min_box, max_box)
+    return dfa_alpha1_of(rr - float(total(rr)) / rr.size, min_box, max_box)
 
 
 def dfa_alpha1_of(c: FloatArray, min_box: int = 4, max_box: int = 16) -> float:

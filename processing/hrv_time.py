@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from processing.reduce import largest, smallest, total
 from processing.rr import NAN, FloatArray, RRInput, as_rr_array
 
 
@@ -33,7 +34,7 @@ def time_domain(rr_ms: RRInput, *, nn_threshold_ms: float = 50.0) -> TimeDomain:
     n = rr.size
     if n == 0:
         return TimeDomain(NAN, NAN, NAN, NAN, NAN)
-    mean_rr = float(rr.sum()) / n
+    mean_rr = float(total(rr)) / n
     if n < 2:
         return TimeDomain(mean_rr, 60000.0 / mean_rr, NAN, NAN, NAN)
     d = np.diff(rr)
@@ -60,7 +61,7 @@ def stress_index(rr_ms: RRInput, *, bin_ms: float = 50.0, min_beats: int = 30) -
     rr = as_rr_array(rr_ms)
     if rr.size < min_beats:
         return NAN
-    return stress_index_of(rr, float(rr.min()), float(rr.max()), bin_ms)
+    return stress_index_of(rr, float(smallest(rr)), float(largest(rr)), bin_ms)
 
 
 def stress_index_of(rr: FloatArray, rr_min: float, rr_max: float, bin_ms: float = 50.0) -> float:

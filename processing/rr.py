@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from processing.errors import InvalidRR
+from processing.reduce import smallest, total
 
 NAN = float("nan")
 FloatArray = npt.NDArray[np.float64]
@@ -27,6 +28,6 @@ def as_rr_array(rr_ms: RRInput) -> FloatArray:
         if arr.ndim != 1:
             raise InvalidRR(f"expected a 1-D series, got shape {arr.shape}")
     # one sum and one min: a NaN or inf makes the sum non-finite
-    if arr.size and not (math.isfinite(float(arr.sum())) and float(arr.min()) > 0.0):
+    if arr.size and not (math.isfinite(float(total(arr))) and float(smallest(arr)) > 0.0):
         raise InvalidRR("RR values must be finite and positive (ms)")
     return arr

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from scipy.linalg.lapack import dgtsv
 
 from processing.errors import InvalidRR
+from processing.reduce import total
 from processing.rr import NAN, FloatArray, RRInput, as_rr_array
 
 
@@ -257,7 +258,7 @@ def frequency_domain(
     shares it with :func:`breathing_rate`).
     """
     rr = as_rr_array(rr_ms)
-    if rr.size < 4 or float(rr.sum()) / 1000.0 < max(min_duration_s, segment_s):
+    if rr.size < 4 or float(total(rr)) / 1000.0 < max(min_duration_s, segment_s):
         return NAN_FD
     x = spline_tachogram(rr, fs_hz) if tachogram is None else tachogram
     return band_powers(x, fs_hz, segment_s, overlap, lf_band_hz, hf_band_hz)
@@ -286,9 +287,9 @@ def band_powers(
     nb = plan.n_bins
     psd = col[:nb] + col[nb:]  # |X|² per bin, summed over the segments
     scale = 2.0 / (seg.shape[0] * fs_hz * plan.wss)  # one-sided density (no band touches DC or Nyquist)
-    lf = float(psd[plan.lf].sum()) * scale * plan.df
+    lf = float(total(psd[plan.lf])) * scale * plan.df
     hf_psd = psd[plan.hf]
-    hf = float(hf_psd.sum()) * scale * plan.df
+    hf = float(total(hf_psd)) * scale * plan.df
     peak_hz = float(plan.hf_freqs[int(np.argmax(hf_psd))]) if hf_psd.size and hf > 0 else NAN
     return FrequencyDomain(lf, hf, lf / hf if hf > 0 else NAN, peak_hz, 60.0 * peak_hz)
 

@@ -40,6 +40,7 @@ from processing.outcomes import (
     measure_change,
     measure_outcome,
 )
+from processing.reduce import any_set
 from sensors.beats import Beat, Gap
 
 
@@ -314,7 +315,7 @@ class StreamProcessor:
         self, t: float, length_s: float, *, full: bool
     ) -> tuple[HrvWindow, npt.NDArray[np.float64]] | None:
         tv = self._t[self._lo : self._hi]
-        start = self._lo + int(np.searchsorted(tv, t - length_s, side="right"))
+        start = self._lo + int(tv.searchsorted(t - length_s, side="right"))
         rr = self._rr[start : self._hi]
         if rr.size < self.config.min_beats:
             return None
@@ -336,12 +337,12 @@ class StreamProcessor:
 
     def _note_artifacts(self, start: int, classes: npt.NDArray[np.int8], mid_t: float) -> None:
         """Keep the times of the artifacts among the not yet classified beats up to the window's middle."""
-        if not classes.any():  # the usual window: nothing flagged, nothing to look up
+        if not any_set(classes):  # the usual window: nothing flagged, nothing to look up
             self._classified_t = max(self._classified_t, mid_t)
             return
         tv = self._t[start : self._hi]
-        a = int(np.searchsorted(tv, self._classified_t, side="right"))
-        b = int(np.searchsorted(tv, mid_t, side="right"))
+        a = int(tv.searchsorted(self._classified_t, side="right"))
+        b = int(tv.searchsorted(mid_t, side="right"))
         if b > a:
             bad = a + np.flatnonzero(classes[a:b])
             if bad.size:
