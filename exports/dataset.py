@@ -219,14 +219,10 @@ def load(archive: Archive, rng: ExportRange, progress: Progress | None = None) -
     devices = tuple(
         dev
         for dev in archive.devices(rng.user)
-        if next(
-            q(
-                "SELECT 1 FROM beats WHERE user = ? AND device = ? AND t >= ? AND t < ? LIMIT 1",
-                (rng.user, dev, rng.start_t, rng.end_t),
-            ),
-            None,
+        if archive.query(
+            "SELECT 1 FROM beats WHERE user = ? AND device = ? AND t >= ? AND t < ? LIMIT 1",
+            (rng.user, dev, rng.start_t, rng.end_t),
         )
-        is not None
     )
     if not devices:
         raise EmptyRange(rng.user, iso_utc(rng.start_t), iso_utc(rng.end_t))
