@@ -21,10 +21,12 @@ from calmstrap import __version__, cmd_sync
 from calmstrap.alerting import alert_services, build_notifiers
 from calmstrap.cli_args import user_id
 from calmstrap.cmd_health import heartbeat
+from calmstrap.commit_group import CommitGroup
 from calmstrap.config import Config, ConfigError, load_config
 from calmstrap.demo_baseline import calm_baseline
+from calmstrap.heap import settle_heap
 from calmstrap.page import PagePlan, page_service, plan_page
-from calmstrap.pipeline import CommitGroup, PipelineObserver, StrapSession, new_session
+from calmstrap.pipeline import PipelineObserver, StrapSession, new_session
 from calmstrap.preflight import check_services
 from calmstrap.sources import SourceChoiceError, consume_isolated, plan_sources
 from calmstrap.summary import StatusLine, format_control, format_summary
@@ -415,7 +417,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         notifiers = notifiers_for(
             cfg, console, users=tuple(p.user for p in plans), time_scale=args.speed, page=page
         )
-        commits = CommitGroup(archive)  # grouped commits across every strap (pipeline.COMMIT_EVERY_S)
+        commits = CommitGroup(archive)  # grouped commits across every strap (commit_group.COMMIT_EVERY_S)
         for plan in plans:
             session = new_session(
                 cfg,
@@ -432,6 +434,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 log.info("%s (%s): resumed its saved state", plan.device, plan.user)
             pairs.append((session, plan.source))
         _recover(archive)
+        settle_heap()  # the sessions are set up: their long-lived state out of the collector's sight
         log.info("running: %s; archive %s; Ctrl-C stops", note, archive.path)
         asyncio.run(
             _session_main(

@@ -19,6 +19,8 @@ from alerts.catalog import Prompt, PromptKind
 from alerts.notify import Notifier, StrapStatus
 from alerts.policy import PolicyConfig as PolicyParams
 from alerts.policy import PromptPolicy
+from calmstrap.commit_group import COMMIT_EVERY_S as COMMIT_EVERY_S  # re-exported: the benchmarks' name
+from calmstrap.commit_group import CommitGroup as CommitGroup
 from calmstrap.config import Config, zone
 from calmstrap.session_state import dump_session, restore_session
 from processing.arousal import Arousal
@@ -43,12 +45,6 @@ MOTION_FULL_SCALE_MG = 1000.0 / 3.0
 in acceleration-magnitude (ENMO-like) metrics."""
 BASELINE_SAVE_EVERY_S = 600.0
 """Stream time between periodic baseline saves (a crash loses at most this much of the baseline's updates)."""
-COMMIT_EVERY_S = 0.1
-"""Wall time between grouped archive commits across all straps (a kill -9 loses at most this much)."""
-WAL_CHECKPOINT_EVERY_S = 30.0
-"""Wall time between WAL checkpoints after a grouped commit (fsyncs the WAL: with SQLite's
-``synchronous=NORMAL`` a power cut loses at most the commits since the last one; a kill -9 loses only the
-last commit interval either way)."""
 CHECKPOINT_EVERY_S = 600.0
 """Stream time between periodic session-state checkpoints (also saved after every prompt and at exit)."""
 PROGRESS_EVERY_S = 3600.0
@@ -101,46 +97,6 @@ class SessionStats:
     episodes: int = 0
     error: str | None = None
     """Why the session's source stopped on an error (the service then exits non-zero)."""
-
-
-@dataclass(slots=True)
-class CommitGroup:
-    """Archive commits grouped across every strap that shares one archive: at most one per ``every_s``.
-
-    Sessions call :meth:`tick` after each notification; :meth:`run` (a background task) commits what is
-    pending when notifications pause, so nothing waits longer than about ``every_s`` to be durable.
-    """
-
-    archive: Archive
-    every_s: float = COMMIT_EVERY_S
-    wal_checkpoint_every_s: float = WAL_CHECKPOINT_EVERY_S
-    commits: int = 0
-    wal_checkpoints: int = 0
-    _last: float = field(default_factory=time.monotonic)
-    _last_wal_checkpoint: float = field(default_factory=time.monotonic)
-
-    def tick(self) -> None:
-        now = time.monotonic()
-        if now - self._last >= self.every_s:
-            self.flush(now)
-
-    def flush(self, now: float | None = None) -> None:
-        self.archive.commit()
-        self._last = time.monotonic() if now is None else now
-        self.commits += 1
-        if self._last - self._last_wal_checkpoint >= self.wal_checkpoint_every_s:
-            self.archive.checkpoint_wal()
-            self._last_wal_checkpoint = self._last
-            self.wal_checkpoints += 1
-
-    async def run(self) -> None:
-        """Commit every ``every_s`` until cancelled (and once more when cancelled)."""
-        try:
-            while True:
-                await asyncio.sleep(self.every_s)
-                self.tick()
-        finally:
-            self.flush()
 
 
 @dataclass
@@ -237,8 +193,8 @@ class StrapSession:
             self._periodic(t)
         if self.commits is None:
             self.archive.commit()
-        else:
-            self.commits.tick()
+        elif self.commits.tick():
+            await self.commits.send_committed()
 
     def _periodic(self, t: float) -> None:
         """The saves due by stream time ``t`` (baseline, weekly progress, checkpoint), in that order; then
@@ -309,7 +265,11 @@ class StrapSession:
         self.save_baseline(time.time())
         self.refresh_progress()
         self.checkpoint()
-        self.archive.commit()
+        if self.commits is None:
+            self.archive.commit()
+        else:
+            self.commits.flush()
+            await self.commits.send_committed()
 
     async def _dispatch(self, out: object) -> None:
         match out:
@@ -359,9 +319,8 @@ class StrapSession:
         match decision:
             case Prompt():
                 await self._send(decision, stage=stage)
-            case ControlMoment():
+            case ControlMoment():  # nothing is sent: durable with the notification's other rows
                 self.archive.add_control(decision)
-                self.archive.commit()
                 self.processor.note_control(decision)
                 self.controls.append(decision)
                 if self.observer.on_control:
@@ -372,16 +331,26 @@ class StrapSession:
         await self._send(prompt, track_outcome=False)
 
     async def _send(self, prompt: Prompt, *, track_outcome: bool = True, stage: Stage = Stage.ONSET) -> None:
-        """Archive first; then every side channel (the page, phone pushes: ``side_channel = True``) gets the
-        prompt, and the other notifiers in order until one delivers (MQTT, else the console)."""
-        via = "none"
-        self.archive.add_prompt(prompt, via)
+        """Archive first, with the session's checkpoint (a restart knows the prompt was decided: cooldown,
+        never sent twice); send once that is committed: with grouped commits at the group's next commit (at
+        most ``COMMIT_EVERY_S`` later), else at once after a commit of its own."""
+        self.archive.add_prompt(prompt, "none")
         if track_outcome:
             cycle_s = (prompt.inhale_s or 0.0) + (prompt.hold_s or 0.0) + (prompt.exhale_s or 0.0)
             paced_hz = 1.0 / cycle_s if cycle_s > 0 else None
             self.processor.note_prompt(prompt.id, prompt.t, paced_breath_hz=paced_hz, stage=stage)
-        self.checkpoint(prompt.t)  # a restart knows this prompt was sent (cooldown; never sent twice)
+        self.checkpoint(prompt.t)
+        if self.commits is not None:
+            self.commits.defer(self, prompt)
+            return
         self.archive.commit()
+        await self.deliver_archived(prompt)
+
+    async def deliver_archived(self, prompt: Prompt) -> None:
+        """Send a prompt whose row is committed: every side channel (the page, phone pushes:
+        ``side_channel = True``) gets it, and the other notifiers in order until one delivers (MQTT, else the
+        console); the row then records which one did."""
+        via = "none"
         for n in self.notifiers:
             if getattr(n, "side_channel", False):
                 try:

@@ -14,7 +14,7 @@ while it holds the strap's lease:
 * when the cluster cannot be reached, the last holder (or a collector that knows of no other holder) keeps
   recording: the outbox keeps everything through an outage. If another collector took the strap meanwhile,
   the worker drops whichever events of one collector are not newer than the last it processed from another
-  (``calmstrap.cmd_cluster.SessionHost``), so a beat is never processed twice.
+  (``calmstrap.worker_host.SessionHost``), so a beat is never processed twice.
 
 Edge credentials may use only their own users' keys (:func:`strap_lease_subjects`): the bucket's subjects
 and the direct-get API subject of those keys, nothing else of JetStream.

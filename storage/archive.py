@@ -45,7 +45,7 @@ WAL_AUTOCHECKPOINT_PAGES = 16384
 once per checkpoint instead of every few commits. A kill -9 loses no committed write either way (the WAL is in the OS
 page cache). With ``synchronous=NORMAL`` the WAL is fsynced only at a checkpoint, so a power cut can lose
 the commits since the last one: ``run`` also checkpoints on a clock (:meth:`Archive.checkpoint_wal`,
-``calmstrap.pipeline.WAL_CHECKPOINT_EVERY_S``) and that bound no longer depends on how much is written."""
+``calmstrap.commit_group.WAL_CHECKPOINT_EVERY_S``) and that bound no longer depends on how much is written."""
 __all__ = [
     "ARCHIVE_NAME",
     "MIGRATIONS",

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from calmstrap.commit_group import CommitGroup
 from calmstrap.config import Config
-from calmstrap.pipeline import CommitGroup, StrapSession, new_session
+from calmstrap.pipeline import StrapSession, new_session
 from calmstrap.session_state import SessionStateError, dump_session, restore_session
 from sensors.simulated import RRGenerator, ScriptedEpisode, notifications
 from storage.archive import Archive

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import zlib
 from pathlib import Path
 
 import pytest
 
-from calmstrap.cmd_cluster import SeqWindow, SessionHost
 from calmstrap.config import Config, load_config
+from calmstrap.worker_host import SeqWindow, SessionHost
 from cluster.subjects import EventKind
 from cluster.worker import Inbound
 from processing import snapshot
@@ -100,3 +101,27 @@ def test_link_events_reach_the_session(tmp_path: Path, kind: EventKind) -> None:
     out = _run([*evs, extra], set())
     tail = [s for s, _ in out if s.endswith(".status") or s.endswith(".baseline")]
     assert tail, "a status or baseline output"
+
+
+def test_a_state_saved_before_the_host_had_its_own_module_loads(tmp_path: Path) -> None:
+    """A user state whose classes are named in calmstrap.cmd_cluster (before worker_host) restores alike."""
+    evs = _events(tmp_path, minutes=3.0)
+
+    async def go() -> tuple[bytes, bytes]:
+        host = SessionHost(_config())
+        host.restore("u10", None)
+        for ev in evs:
+            await host.handle(ev)
+        data = host.dump("u10")
+        old = snapshot.MAGIC + zlib.compress(
+            zlib.decompress(data[len(snapshot.MAGIC) :]).replace(
+                b'"calmstrap.worker_host:', b'"calmstrap.cmd_cluster:'
+            )
+        )
+        assert old != data, "the state must name the host's classes"
+        again = SessionHost(_config())
+        again.restore("u10", old)
+        return data, again.dump("u10")
+
+    data, restored = asyncio.run(go())
+    assert restored == data

@@ -9,14 +9,14 @@ import itertools
 import random
 from pathlib import Path
 
-from calmstrap.cmd_cluster import SessionHost
+from calmstrap.worker_host import SessionHost
 from cluster.ops import UPDATES
 from cluster.subjects import EventKind
 from cluster.worker import Inbound, Outbound
 from processing import snapshot
 from sensors.heart_rate import encode_measurement, parse_measurement
 from sensors.replay import ReplaySource, read_rr_file
-from tests.calmstrap.test_cmd_cluster import START, _config
+from tests.calmstrap.test_worker_host import START, _config
 from tests.cluster.conftest import write_recording
 
 HORIZON = 40

@@ -1,0 +1,95 @@
+"""Archive commits grouped across the straps of one archive (``calmstrap run``), and the prompts that wait
+for them: a prompt leaves only once the commit that holds its row has happened."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from storage.archive import Archive
+
+if TYPE_CHECKING:
+    from alerts.catalog import Prompt
+    from calmstrap.pipeline import StrapSession
+
+COMMIT_EVERY_S = 0.1
+"""Wall time between grouped archive commits across all straps (a kill -9 loses at most this much)."""
+WAL_CHECKPOINT_EVERY_S = 30.0
+"""Wall time between WAL checkpoints after a grouped commit (fsyncs the WAL: with SQLite's
+``synchronous=NORMAL`` a power cut loses at most the commits since the last one; a kill -9 loses only the
+last commit interval either way)."""
+
+
+@dataclass(slots=True)
+class CommitGroup:
+    """Archive commits grouped across every strap that shares one archive: at most one per ``every_s``.
+
+    Sessions call :meth:`tick` after each notification; :meth:`run` (a background task) commits what is
+    pending when notifications pause, so nothing waits longer than about ``every_s`` to be durable. A prompt
+    decided meanwhile waits for the commit that makes its row and its session's checkpoint durable
+    (:meth:`defer`), then :meth:`send_committed` sends it: never sent before it is archived, and no commit of
+    its own.
+    """
+
+    archive: Archive
+    every_s: float = COMMIT_EVERY_S
+    wal_checkpoint_every_s: float = WAL_CHECKPOINT_EVERY_S
+    commits: int = 0
+    wal_checkpoints: int = 0
+    _last: float = field(default_factory=time.monotonic)
+    _last_wal_checkpoint: float = field(default_factory=time.monotonic)
+    _waiting: list[tuple[StrapSession, Prompt]] = field(default_factory=list)
+    """Prompts archived in the open transaction, in the order they were decided."""
+    _committed: list[tuple[StrapSession, Prompt]] = field(default_factory=list)
+    """Prompts a commit made durable, not sent yet."""
+
+    def tick(self) -> bool:
+        """Commit when ``every_s`` has passed since the last commit; True when it did."""
+        now = time.monotonic()
+        if now - self._last >= self.every_s:
+            self.flush(now)
+            return True
+        return False
+
+    def flush(self, now: float | None = None) -> None:
+        self.archive.commit()
+        if self._waiting:
+            self._committed += self._waiting
+            self._waiting = []
+        self._last = time.monotonic() if now is None else now
+        self.commits += 1
+        if self._last - self._last_wal_checkpoint >= self.wal_checkpoint_every_s:
+            self.archive.checkpoint_wal()
+            self._last_wal_checkpoint = self._last
+            self.wal_checkpoints += 1
+
+    def defer(self, session: StrapSession, prompt: Prompt) -> None:
+        """Send ``prompt`` (archived in the open transaction) once a commit has made it durable."""
+        self._waiting.append((session, prompt))
+
+    @property
+    def unsent(self) -> int:
+        """Prompts decided and not sent yet (waiting for a commit, or committed)."""
+        return len(self._waiting) + len(self._committed)
+
+    async def send_committed(self) -> None:
+        """Send the prompts the commits so far made durable, in the order they were decided."""
+        while self._committed:
+            batch, self._committed = self._committed, []
+            for session, prompt in batch:
+                await session.deliver_archived(prompt)
+
+    async def run(self) -> None:
+        """Commit every ``every_s`` until cancelled (and once more when cancelled), sending what they make
+        durable."""
+        try:
+            while True:
+                await asyncio.sleep(self.every_s)
+                if self.tick() or self._committed:
+                    await self.send_committed()
+        finally:
+            self.flush()
+            if self._committed:
+                await self.send_committed()
