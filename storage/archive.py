@@ -283,6 +283,30 @@ class Archive(EventRows, ControlsTable):
             raise
         self.commit()
 
+    @contextlib.contextmanager
+    def atomic(self, name: str = "atomic") -> Iterator[Archive]:
+        """All writes inside take effect together or not at all (an SQLite savepoint ``name``).
+
+        Joins the open transaction when there is one: the writes are durable with its commit, like every
+        other write (with grouped commits, the group's next one), and a failure inside undoes only them.
+        Otherwise it is a transaction of its own, committed at the end.
+        """
+        joined = self._in_tx
+        self._begin()
+        db = self.conn  # the rows queued so far are written first: a failure here must not undo them
+        db.execute(f"SAVEPOINT {name}")
+        try:
+            yield self
+        except BaseException:
+            db.execute(f"ROLLBACK TO {name}")
+            db.execute(f"RELEASE {name}")
+            if not joined:
+                self.rollback()
+            raise
+        db.execute(f"RELEASE {name}")
+        if not joined:
+            self.commit()
+
     def set_watermark(self, sink: str, table: str, seq: int) -> None:
         """Move a downstream sink's watermark of ``table`` up to ``seq`` (never down).
 

@@ -107,6 +107,9 @@ class EventRows:
     def transaction(self) -> Any:
         raise NotImplementedError
 
+    def atomic(self, name: str = "atomic") -> Any:
+        raise NotImplementedError
+
     def add_beats(self, beats: Iterable[Beat], artifacts: Sequence[bool] | None = None) -> int:
         """Insert beats (a beat already stored is ignored); returns how many were new."""
         self._begin()
@@ -314,14 +317,15 @@ class EventRows:
 
         Each week's row replaces the stored row of the same ISO week and gets a new ``seq`` (so the InfluxDB
         writer sends it again); weeks not given are left as stored. NaN (a number a week has no data for)
-        is stored as NULL. Writes pending before the call are committed first; then all rows commit together
-        or none do. Raises :class:`ValueError`, writing nothing, when a row belongs to another user.
+        is stored as NULL. The rows are written together or not at all, into the open transaction when
+        there is one (:meth:`Archive.atomic`: no commit of their own). Raises :class:`ValueError`, writing
+        nothing, when a row belongs to another user.
         """
         rows = list(weeks)
         others = sorted({w.user for w in rows} - {user})
         if others:
             raise ValueError(f"weekly progress of {others} given for user {user!r}")
-        with self.transaction():
+        with self.atomic("weekly_progress"):
             self.conn.executemany(
                 "INSERT OR REPLACE INTO weekly_progress (user, week, seq, week_start_t, hours_worn, episodes,"
                 " episodes_per_hour, median_amplitude, median_t50_s, median_recovery_s, resting_ln_rmssd,"

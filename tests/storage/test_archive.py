@@ -93,3 +93,50 @@ def test_replace_weekly_progress_refuses_another_users_rows(tmp_path: Path) -> N
         with pytest.raises(ValueError, match="other"):
             ar.replace_weekly_progress("u", [_week("u", "2023-W47", 40.0), _week("other", "2023-W47", 1.0)])
         assert ar.count("weekly_progress") == 0
+
+
+def _committed(path: Path, table: str) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def test_weekly_progress_joins_the_open_transaction(tmp_path: Path) -> None:
+    """Inside an open transaction the weekly rows make no commit of their own: both are durable at commit."""
+    with Archive.in_dir(tmp_path) as ar:
+        ar.queue_beats(_beats(5), [False] * 5)
+        ar.replace_weekly_progress("u", [_week("u", "2023-W47", 40.0)])
+        assert _committed(tmp_path / "archive.db", "weekly_progress") == 0
+        assert _committed(tmp_path / "archive.db", "beats") == 0
+        ar.commit()
+        assert _committed(tmp_path / "archive.db", "weekly_progress") == 1
+        assert _committed(tmp_path / "archive.db", "beats") == 5
+
+
+def test_weekly_progress_outside_a_transaction_commits_at_once(tmp_path: Path) -> None:
+    """With no transaction open, the weekly rows are a transaction of their own, committed on return."""
+    with Archive.in_dir(tmp_path) as ar:
+        ar.replace_weekly_progress("u", [_week("u", "2023-W47", 40.0)])
+        assert not ar.in_transaction
+        assert _committed(tmp_path / "archive.db", "weekly_progress") == 1
+
+
+def test_a_failure_inside_atomic_undoes_only_its_writes(tmp_path: Path) -> None:
+    """A failure inside ``atomic`` removes its rows; the rows queued before it stay and commit."""
+    with Archive.in_dir(tmp_path) as ar:
+        ar.queue_beats(_beats(5), [False] * 5)
+        with pytest.raises(RuntimeError), ar.atomic("weekly"):
+            ar.replace_weekly_progress("u", [_week("u", "2023-W47", 40.0)])
+            raise RuntimeError("stop")
+        ar.commit()
+        assert _committed(tmp_path / "archive.db", "beats") == 5
+        assert _committed(tmp_path / "archive.db", "weekly_progress") == 0
+
+
+def test_a_failure_in_atomic_of_its_own_leaves_nothing_open(tmp_path: Path) -> None:
+    """A failing ``atomic`` that opened the transaction rolls it back: nothing written, nothing left open."""
+    with Archive.in_dir(tmp_path) as ar:
+        with pytest.raises(RuntimeError), ar.atomic():
+            ar.add_beats(_beats(3))
+            raise RuntimeError("stop")
+        assert not ar.in_transaction
+        assert ar.count("beats") == 0
