@@ -31,7 +31,7 @@ def poincare(rr_ms: RRInput) -> Poincare:
     if rr.size < 3:
         return Poincare(NAN, NAN)
     c = rr - float(total(rr)) / rr.size
-    d = np.diff(rr)
+    d = rr[1:] - rr[:-1]  # np.diff of a 1-D series, without its Python frame
     return poincare_of(c, float(np.dot(d, d)))
 
 
@@ -69,12 +69,12 @@ def dfa_alpha1_of(c: FloatArray, min_box: int = 4, max_box: int = 16) -> float:
     nb = int(plan.n_fit[n])  # the boxes are ordered by their end: those inside the series come first
     ends, starts = plan.ints[0, :nb], plan.ints[1, :nb]
     centres, lengths, sxx = plan.floats[:, :nb]
-    y = np.cumsum(c)
+    y = c.cumsum()
     p = np.empty((3, n + 1))  # prefix sums of y, i*y and y*y, each starting at 0
     p[:, 0] = 0.0
-    np.cumsum(y, out=p[0, 1:])
-    np.cumsum(plan.index[:n] * y, out=p[1, 1:])
-    np.cumsum(y * y, out=p[2, 1:])
+    y.cumsum(out=p[0, 1:])
+    (plan.index[:n] * y).cumsum(out=p[1, 1:])
+    (y * y).cumsum(out=p[2, 1:])
     box = p.take(ends, axis=1)
     box -= p.take(starts, axis=1)
     sy, sxy, ss = box

@@ -37,7 +37,7 @@ def time_domain(rr_ms: RRInput, *, nn_threshold_ms: float = 50.0) -> TimeDomain:
     mean_rr = float(total(rr)) / n
     if n < 2:
         return TimeDomain(mean_rr, 60000.0 / mean_rr, NAN, NAN, NAN)
-    d = np.diff(rr)
+    d = rr[1:] - rr[:-1]  # np.diff of a 1-D series, without its Python frame
     c = rr - mean_rr
     sdnn = math.sqrt(float(np.dot(c, c)) / (n - 1))
     rmssd = math.sqrt(float(np.dot(d, d)) / d.size)
@@ -73,7 +73,7 @@ def stress_index_of(rr: FloatArray, rr_min: float, rr_max: float, bin_ms: float 
     idx = np.floor(rr / bin_ms).astype(np.int64)
     idx -= first
     counts = np.bincount(idx)
-    mode_bin = int(np.argmax(counts))
+    mode_bin = int(counts.argmax())
     amo_pct = 100.0 * float(counts[mode_bin]) / rr.size
     mo_s = ((mode_bin + first) * bin_ms + bin_ms / 2.0) / 1000.0
     return math.sqrt(amo_pct / (2.0 * mo_s * mxdmn_s))

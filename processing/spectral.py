@@ -81,20 +81,20 @@ def natural_cubic_spline(x: FloatArray, y: FloatArray, xi: FloatArray) -> FloatA
     Horner form (e.g. Press et al., Numerical Recipes, 3rd ed., section 3.3).
     """
     n = x.size
-    k = np.clip(np.searchsorted(x, xi, side="right") - 1, 0, n - 2)
+    k = np.clip(x.searchsorted(xi, side="right") - 1, 0, n - 2)
     return _spline_eval(x, _spline_coefficients(x, y), xi, k)
 
 
 def spline_tachogram(rr: FloatArray, fs_hz: float = 4.0) -> FloatArray:
     """:func:`resample_rr` of an already validated series of at least 4 intervals."""
-    t = np.cumsum(rr)
+    t = rr.cumsum()
     t *= 0.001
     grid = np.arange(t[0], t[-1], 1.0 / fs_hz)
     # the interval of each grid point, as searchsorted(t, grid, "right") - 1 gives it, from the grid
     # points before each beat (n searches instead of one per grid point): grid[0] = t[0] and every grid
     # point lies below t[-1]
-    before = np.searchsorted(grid, t, side="left")
-    k = np.repeat(_int_range(t.size - 1), before[1:] - before[:-1])
+    before = grid.searchsorted(t, side="left")
+    k = _int_range(t.size - 1).repeat(before[1:] - before[:-1])
     return _spline_eval(t, _spline_coefficients(t, rr), grid, k)
 
 
@@ -290,7 +290,7 @@ def band_powers(
     lf = float(total(psd[plan.lf])) * scale * plan.df
     hf_psd = psd[plan.hf]
     hf = float(total(hf_psd)) * scale * plan.df
-    peak_hz = float(plan.hf_freqs[int(np.argmax(hf_psd))]) if hf_psd.size and hf > 0 else NAN
+    peak_hz = float(plan.hf_freqs[int(hf_psd.argmax())]) if hf_psd.size and hf > 0 else NAN
     return FrequencyDomain(lf, hf, lf / hf if hf > 0 else NAN, peak_hz, 60.0 * peak_hz)
 
 
