@@ -3,13 +3,16 @@
 The service's own wiring (``plan_page``, ``page_service``, the notifier chain with the page hub, MQTT to a
 Mosquitto started here on a free loopback port, the console) runs one user while the simulated strap feeds
 it in real time (the event loop carries a live pipeline's load). Every ``--every`` seconds a breathing
-prompt is sent through the pipeline's send path (``StrapSession.deliver``: archive write and commit, then
-the side channels, then MQTT). For each prompt: the wall time it left the decision (a probe notifier first
-in line) to the wall time the page had rendered it (``Date.now()`` in the page, same machine clock), and,
-side by side, to the time a paho subscriber of ``calmstrap/me/prompt`` got it through Mosquitto (the peer:
-the path a Home Assistant phone notification takes).
+prompt is sent through the pipeline's send path (``StrapSession.deliver``: archive write, then the side
+channels, then MQTT). The archive commits as ``calmstrap run``'s do: grouped (``calmstrap.commit_group``,
+every 100 ms, its background task running), so a prompt leaves at the group's next commit; ``--ungrouped``
+commits each prompt at once (the path before grouped commits). For each prompt: the wall time it was
+decided (``Prompt.t``, taken just before the send) to the wall time the page had rendered it (``Date.now()``
+in the page, same machine clock), and, side by side, to the time a paho subscriber of
+``calmstrap/me/prompt`` got it through Mosquitto (the peer: the path a Home Assistant phone notification
+takes).
 
-    PYTHONPATH=. python benchmarks/web_latency.py [--prompts 300] [--every 0.2]
+    PYTHONPATH=. python benchmarks/web_latency.py [--prompts 300] [--every 0.2] [--ungrouped]
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from alerts.catalog import Prompt, by_id
 from alerts.console import ConsoleNotifier
 from calmstrap.alerting import alert_services
 from calmstrap.cli import notifiers_for
+from calmstrap.commit_group import CommitGroup
 from calmstrap.config import load_config
 from calmstrap.page import page_service, plan_page
 from calmstrap.pipeline import new_session
@@ -45,7 +49,6 @@ from sensors.simulated import SimulatedStrap
 from storage.archive import Archive
 from tests.support.mosquitto import Mosquitto
 from tests.web.conftest import CHROMIUM_ARGS
-from tests.web.conftest import DecisionProbe as Probe
 
 
 class Subscriber:
@@ -74,7 +77,7 @@ def pct(xs: list[float], q: float) -> float:
 
 
 async def run(
-    n: int, every_s: float, broker: Mosquitto, data_dir: Path
+    n: int, every_s: float, broker: Mosquitto, data_dir: Path, *, grouped: bool = True
 ) -> tuple[list[float], list[float], int]:
     from playwright.async_api import async_playwright
 
@@ -83,16 +86,18 @@ async def run(
     )
     plan = plan_page(cfg, "127.0.0.1:0", default_on=False)
     assert plan is not None
-    probe = Probe()
     sub = Subscriber(broker.port)
     sub.ready.wait(10)
     tpl = by_id("slow-breathing-6")
     with Archive.in_dir(data_dir) as archive:
         notifiers = [
-            probe,
             *notifiers_for(cfg, ConsoleNotifier(stream=io.StringIO()), users=("me",), page=plan),
         ]
-        session = new_session(cfg, archive, notifiers, user="me", device="sim-strap", restore_baseline=False)
+        commits = CommitGroup(archive) if grouped else None
+        session = new_session(
+            cfg, archive, notifiers, user="me", device="sim-strap", restore_baseline=False, commits=commits
+        )
+        decided: dict[str, float] = {}
         strap = SimulatedStrap(seed=3, speed=1.0)
         async with (
             alert_services([session]),
@@ -104,6 +109,9 @@ async def run(
             await page.goto(plan.public_url)
             await page.wait_for_function("() => window.__calmstrap && window.__calmstrap.events > 0")
             feed = asyncio.create_task(consume_isolated(session, strap), name="strap:bench")
+            committer = (
+                None if commits is None else asyncio.create_task(commits.run(), name="archive-commits")
+            )
             await asyncio.sleep(2.0)
             for i in range(n):
                 t = time.time()
@@ -121,16 +129,19 @@ async def run(
                     hold_s=tpl.hold_s,
                     exhale_s=tpl.exhale_s,
                 )
+                decided[p.id] = t
                 await session.deliver(p)
                 await asyncio.sleep(every_s)
             await asyncio.sleep(1.0)
             shown: dict[str, float] = await page.evaluate("() => window.__calmstrap.shown")
             feed.cancel()
+            if committer is not None:
+                committer.cancel()
             await browser.close()
     sub.close()
-    page_ms = [1000.0 * (shown[k] / 1000.0 - probe.decided[k]) for k in probe.decided if k in shown]
-    mqtt_ms = [1000.0 * (sub.got[k] - probe.decided[k]) for k in probe.decided if k in sub.got]
-    return page_ms, mqtt_ms, len(probe.decided)
+    page_ms = [1000.0 * (shown[k] / 1000.0 - decided[k]) for k in decided if k in shown]
+    mqtt_ms = [1000.0 * (sub.got[k] - decided[k]) for k in decided if k in sub.got]
+    return page_ms, mqtt_ms, len(decided)
 
 
 def machine() -> str:
@@ -153,11 +164,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--prompts", type=int, default=300)
     ap.add_argument("--every", type=float, default=0.2)
+    ap.add_argument("--ungrouped", action="store_true", help="commit each prompt at once (no commit group)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d, Mosquitto(Path(d) / "m") as broker:
-        page_ms, mqtt_ms, n = asyncio.run(run(args.prompts, args.every, broker, Path(d) / "data"))
+        page_ms, mqtt_ms, n = asyncio.run(
+            run(args.prompts, args.every, broker, Path(d) / "data", grouped=not args.ungrouped)
+        )
     print(machine())
-    print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commits {'each prompt' if args.ungrouped else 'grouped'}"
+    )
     print("| measure | n | p50 | p99 | max |")
     print("|---|---|---|---|---|")
     for name, xs in (
