@@ -103,7 +103,7 @@ class _Decoder:
             rng = random.Random()
             self._objs[int(j["$id"])] = rng
             state = j["$rng"]
-            if isinstance(state, dict):  # the packed words (processing.snapshot_encode._rng_state)
+            if isinstance(state, dict) and "mt" in state:  # packed (processing.snapshot_encode._rng_state)
                 words = np.frombuffer(base64.b64decode(state["mt"]), dtype="<u4").tolist()
                 rng.setstate((3, tuple(words), self.dec(state["g"], path)))
             else:
