@@ -4,21 +4,30 @@
 baseline, controls, motion, device_status and checkpoint (the session snapshots), every column of every row
 (``seq`` and ``id`` included) in primary-key order; exit 0 when all are identical.
 
-A checkpoint's state is compared decoded, with the stream processor's beat ring buffers (``_t``, ``_rr``)
-taken only over their used slots ``[_lo, _hi)``: the slots outside are ``np.empty`` memory, never read, and
-differ from run to run whatever the code.
+A checkpoint's state is compared decoded and written again by this checkout's ``processing.snapshot`` (so
+snapshots of two format versions compare by what they hold), with the stream processor's beat ring buffers
+(``_t``, ``_rr``) taken only over their used slots ``[_lo, _hi)``: the slots outside are ``np.empty`` memory,
+never read, and differ from run to run whatever the code.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import json
 import sqlite3
 import sys
 import zlib
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from processing import snapshot
+
+KIND = "calmstrap.session"
 
 TABLES = (
     "beats",
@@ -37,13 +46,12 @@ TABLES = (
 
 def _used_slots(state: bytes) -> Any:
     """A session snapshot's document with the processor's ring buffers cut to their used slots."""
-    doc = json.loads(zlib.decompress(state[4:]))
-    proc = doc["state"]["f"]["processor"]["f"]
-    lo, hi = proc["_lo"], proc["_hi"]
+    live = snapshot.load(state, kind=KIND)
+    proc = live.processor
+    lo, hi = proc._lo, proc._hi
     for name in ("_t", "_rr"):
-        raw = base64.b64decode(proc[name]["b"])
-        proc[name]["b"] = raw[8 * lo : 8 * hi].hex()  # float64 slots
-    return doc
+        setattr(proc, name, np.ascontiguousarray(getattr(proc, name)[lo:hi]))  # the used float64 slots
+    return json.loads(zlib.decompress(snapshot.dump(live, kind=KIND)[len(snapshot.MAGIC) :]))
 
 
 def rows(path: str, table: str) -> list[tuple[object, ...]]:
