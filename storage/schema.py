@@ -172,6 +172,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     DROP INDEX IF EXISTS beats_user_t
     """,
+    # version 9: a strap session's start reads its user's newest baseline row per bin; with only the seq
+    # index that read walked back over every user's newer rows (a clinic's start-up grew with the square
+    # of its users: 20,000 sessions did not start in 8 minutes)
+    """
+    CREATE INDEX baseline_user_bin ON baseline (user, bin, seq)
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
