@@ -4,8 +4,8 @@ The collector runs a young-generation pass after every 700 net allocations of co
 lists, dataclass instances), and every tenth of those passes an older one; each pass walks every tracked
 object of its generations. One notification allocates dozens of them (the decoded measurement, beats,
 queued archive rows), and a clinic's process holds the state of thousands of straps. Measured in
-``benchmarks/cluster_capacity.py`` (2,000 straps x 3 minutes, BENCHMARKS.md, "Session 9"), the collector
-took about 4 µs of every notification with the default thresholds.
+``benchmarks/cluster_capacity.py`` (2,000 straps x 3 minutes, two runs, BENCHMARKS.md, "Session 9"), the
+collector took 3.2-3.3 µs of every notification with the default thresholds, 0.12-0.14 µs settled.
 
 :func:`settle_heap`, called when the service's sessions are set up, collects once, then moves every object
 alive at that point (modules, configuration, the sessions' long-lived state) out of the collector's sight
