@@ -125,6 +125,10 @@ def age(tracker: BaselineTracker, samples: int, saved: list[tuple[str, BaselineS
     tracker._version += 1
 
 
+GROUP_STATS: list[float] = []
+"""The last grouped run's folds of the beats journal, seconds in them and longest flush (seconds)."""
+
+
 def run(
     notes: list[tuple[float, int, bytes]],
     straps: int,
@@ -161,7 +165,7 @@ def run(
         sim = [0.0]
         if group is not None and clock_us is not None:
             CLOCKED.time = SimpleNamespace(monotonic=lambda: sim[0], time=time.time)  # type: ignore[attr-defined]
-            group._last = group._last_wal_checkpoint = 0.0
+            group._last = group._last_wal_checkpoint = group._last_fold = 0.0
 
         async def go() -> None:
             step = (clock_us or 0.0) * 1e-6
@@ -169,7 +173,7 @@ def run(
                 sim[0] += step
                 await sessions[i].handle(arrival, data)
             if group is not None:
-                group.flush()
+                group.flush(fold=True)  # every beat in ``beats`` before the clock stops
 
         if group is not None:
             group.flush()  # the set-up's writes: not timed
@@ -179,6 +183,8 @@ def run(
             cpu = time.process_time() - c0
             wall = time.perf_counter() - w0
         commits = group.commits if group is not None else len(notes)
+        if group is not None:
+            GROUP_STATS[:] = [group.folds, group.fold_s, group.longest_flush_s]
         counts = ar.counts()
     CLOCKED.time = time  # type: ignore[attr-defined]
     return wall, cpu, commits, counts
@@ -272,6 +278,11 @@ def main() -> None:
                 aged=args.aged,
             )
             note = f"{commits} commits, {n.windows} windows, {n.episodes} episodes, {n.prompts} prompts"
+            if grouped and GROUP_STATS:
+                folds, fold_s, longest_s = GROUP_STATS
+                note += (
+                    f" ({folds:.0f} folds, {fold_s:.1f} s in them; longest flush {longest_s * 1e3:.0f} ms)"
+                )
         wall_us[path] = wall / len(notes) * 1e6
         print(
             f"{path:18s}: {wall_us[path]:6.1f} us per notification ({cpu / len(notes) * 1e6:6.1f} us CPU), "

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 COMMIT_EVERY_S = 0.1
 """Wall time between grouped archive commits across all straps (a kill -9 loses at most this much)."""
+FOLD_EVERY_S = 10.0
+"""Wall time between folds of the beats journal into ``beats`` (storage.event_rows.EventRows.fold_beats):
+each strap's leaf page of the beats' key is written about once per fold instead of once per beat. Another
+process reading the archive file (an export, a sync) sees beats at most this much later than their commit
+(or at once, as opening an archive folds); this process's own reads fold first."""
 WAL_CHECKPOINT_EVERY_S = 30.0
 """Wall time between WAL checkpoints after a grouped commit (fsyncs the WAL: with SQLite's
 ``synchronous=NORMAL`` a power cut loses at most the commits since the last one; a kill -9 loses only the
@@ -36,9 +41,16 @@ class CommitGroup:
     archive: Archive
     every_s: float = COMMIT_EVERY_S
     wal_checkpoint_every_s: float = WAL_CHECKPOINT_EVERY_S
+    fold_every_s: float = FOLD_EVERY_S
     commits: int = 0
     wal_checkpoints: int = 0
+    folds: int = 0
+    fold_s: float = 0.0
+    """Wall time spent folding the beats journal, all folds together."""
+    longest_flush_s: float = 0.0
+    """The longest a flush (commit, fold included) has held the loop: what a prompt may wait for its commit."""
     _last: float = field(default_factory=time.monotonic)
+    _last_fold: float = field(default_factory=time.monotonic)
     _last_wal_checkpoint: float = field(default_factory=time.monotonic)
     _waiting: list[tuple[StrapSession, Prompt]] = field(default_factory=list)
     """Prompts archived in the open transaction, in the order they were decided."""
@@ -53,8 +65,20 @@ class CommitGroup:
             return True
         return False
 
-    def flush(self, now: float | None = None) -> None:
+    def __post_init__(self) -> None:
+        self.archive.journal_beats = True
+
+    def flush(self, now: float | None = None, *, fold: bool = False) -> None:
+        """Commit what is pending (folding the beats journal first when ``fold`` or when it is due)."""
+        t = time.monotonic() if now is None else now
+        w0 = time.perf_counter()
+        if fold or t - self._last_fold >= self.fold_every_s:
+            self.archive.fold_beats()
+            self._last_fold = t
+            self.folds += 1
+            self.fold_s += time.perf_counter() - w0
         self.archive.commit()
+        self.longest_flush_s = max(self.longest_flush_s, time.perf_counter() - w0)
         if self._waiting:
             self._committed += self._waiting
             self._waiting = []
@@ -90,6 +114,6 @@ class CommitGroup:
                 if self.tick() or self._committed:
                     await self.send_committed()
         finally:
-            self.flush()
+            self.flush(fold=True)
             if self._committed:
                 await self.send_committed()

@@ -111,6 +111,8 @@ class Archive(EventRows, ControlsTable):
         :attr:`conn`) and before every commit, so they are exactly as durable as rows inserted one by one
         into the open transaction (committed with it, lost with it)."""
         self._in_tx = False
+        self.journal_beats = False
+        self._recent = False
         self._closed = False
         self._seq = 0
         self._seq_at_begin = 0
@@ -121,6 +123,13 @@ class Archive(EventRows, ControlsTable):
         self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+        self._recent = (
+            self.conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM beats_recent) OR EXISTS (SELECT 1 FROM beat_flags_recent)"
+            ).fetchone()[0]
+            == 1
+        )
+        self._fold_for_read()  # what a crash (or a running service) left in the beats journal
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -161,6 +170,8 @@ class Archive(EventRows, ControlsTable):
     def close(self) -> None:
         if self._closed:
             return
+        if self._recent:
+            self.fold_beats()
         self.commit()
         # a short busy wait: a checkpoint waiting for another process's readers would hold its writers up
         self.conn.execute("PRAGMA busy_timeout = 50")
@@ -360,7 +371,7 @@ class Archive(EventRows, ControlsTable):
     def delete_user(self, user: str) -> None:
         """Remove every row of one user (the demo replaces its previous run)."""
         self._begin()
-        for table in (*SEQ_TABLES, "checkpoint"):
+        for table in (*SEQ_TABLES, "checkpoint", "beats_recent", "beat_flags_recent"):
             self.conn.execute(f"DELETE FROM {table} WHERE user = ?", (user,))
 
     # -- reads -----------------------------------------------------------------------------------------
@@ -377,6 +388,7 @@ class Archive(EventRows, ControlsTable):
     def count(self, table: str, user: str | None = None) -> int:
         if table not in SEQ_TABLES:
             raise ValueError(f"unknown table {table!r}")
+        self._fold_for_read()
         if user is None:
             return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
         return int(self.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE user = ?", (user,)).fetchone()[0])
@@ -387,11 +399,13 @@ class Archive(EventRows, ControlsTable):
         )
 
     def users(self) -> list[str]:
+        self._fold_for_read()
         return [r[0] for r in self.conn.execute("SELECT DISTINCT user FROM beats ORDER BY user")]
 
     def devices(self, user: str) -> list[str]:
         """The devices ``user`` has beats from, in order: one seek per device on the beats' (user, device, t)
         key, however many beats each has (the archive keeps no index on the beats by user and time alone)."""
+        self._fold_for_read()
         return [r[0] for r in self.conn.execute(_DEVICES_SQL, (user,))]
 
     def beat_span(self, user: str) -> tuple[float | None, float | None]:
@@ -402,11 +416,13 @@ class Archive(EventRows, ControlsTable):
         return min(s[0] for s in spans), max(s[1] for s in spans)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Read-only helper for exports and tests."""
+        """Read-only helper for exports and tests (the beats journal folded first)."""
+        self._fold_for_read()
         return list(self.conn.execute(sql, params))
 
     def iter_query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """Like :meth:`query` but row by row, for reads too large to hold as a list (exports)."""
+        self._fold_for_read()
         return iter(self.conn.execute(sql, params))
 
     def integrity_ok(self) -> bool:

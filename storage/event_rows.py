@@ -61,6 +61,15 @@ AROUSAL_SQL = (
     " rmssd_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 FLAG_SQL = "UPDATE beats SET artifact = 1, seq = ? WHERE user = ? AND device = ? AND t = ? AND artifact = 0"
+BEATS_RECENT_SQL = "INSERT INTO beats_recent (user, device, t, rr_ms, artifact) VALUES (?,?,?,?,?)"
+FLAGS_RECENT_SQL = "INSERT INTO beat_flags_recent (user, device, t) VALUES (?,?,?)"
+FOLD_SQL = (
+    "INSERT OR IGNORE INTO beats (seq, user, device, t, rr_ms, artifact)"
+    " SELECT ?1 + rowid, user, device, t, rr_ms, artifact FROM beats_recent ORDER BY user, device, rowid"
+)
+"""The beats journal into ``beats``, strap by strap and each strap's beats in the order they came (so the
+first of two beats with one key is the one kept, as with one-row inserts); ``?1`` + rowid is each beat's
+``seq``: the journal's rowids are consecutive, so the fold hands out one consecutive run of ``seq``."""
 QUEUED_FLAGS = "flag beats"
 """The queue of :meth:`EventRows.queue_flags` among the archive's pending rows: (user, device, t) each."""
 BY_STRAP = {
@@ -89,6 +98,11 @@ class EventRows:
 
     _seq: int
     _in_tx: bool
+    journal_beats: bool
+    """Queued beats and flags go to the beats journal, folded by :meth:`fold_beats` (set by the grouped
+    commits of ``calmstrap run``; otherwise beats go straight into ``beats``)."""
+    _recent: bool
+    """The journal may hold rows this connection wrote (a read folds them first)."""
     _pending: dict[str, list[tuple[Any, ...]]]
 
     @property
@@ -107,6 +121,9 @@ class EventRows:
     def transaction(self) -> Any:
         raise NotImplementedError
 
+    def commit(self) -> None:
+        raise NotImplementedError
+
     def atomic(self, name: str = "atomic") -> Any:
         raise NotImplementedError
 
@@ -122,9 +139,19 @@ class EventRows:
 
     def queue_beats(self, beats: Sequence[Beat], artifacts: Sequence[bool]) -> None:
         """:meth:`add_beats` without the count: the rows are written with the next use of the connection
-        or commit (one ``executemany`` for many notifications), in the same transaction."""
+        or commit (one ``executemany`` for many notifications), in the same transaction; with
+        :attr:`journal_beats`, into the beats journal (see :meth:`fold_beats`)."""
         if not self._in_tx:
             self._begin()
+        if self.journal_beats:
+            rows = self._pending.get(BEATS_RECENT_SQL)
+            if rows is None:
+                rows = self._pending[BEATS_RECENT_SQL] = []
+            rows.extend(
+                [(b.user, b.device, b.t, b.rr_ms, int(bad)) for b, bad in zip(beats, artifacts, strict=True)]
+            )
+            self._recent = True
+            return
         rows = self._pending.get(BEATS_SQL)
         if rows is None:
             rows = self._pending[BEATS_SQL] = []
@@ -370,6 +397,7 @@ class EventRows:
         A beat already flagged keeps its ``seq``; a newly flagged one gets a new ``seq`` (downstream re-sync).
         """
         self._begin()
+        self._fold_for_read()
         return self._flag(self.conn, [(user, device, float(t)) for t in times])
 
     def queue_flags(self, user: str, device: str, times: Iterable[float]) -> None:
@@ -377,10 +405,45 @@ class EventRows:
         transaction: the running service's flags, which need not write every strap's queued rows first."""
         if not self._in_tx:
             self._begin()
-        rows = self._pending.get(QUEUED_FLAGS)
+        key = FLAGS_RECENT_SQL if self.journal_beats else QUEUED_FLAGS
+        rows = self._pending.get(key)
         if rows is None:
-            rows = self._pending[QUEUED_FLAGS] = []
+            rows = self._pending[key] = []
         rows.extend((user, device, float(t)) for t in times)
+        if self.journal_beats:
+            self._recent = True
+
+    def fold_beats(self) -> None:
+        """Move the beats journal (and the flags waiting with it) into ``beats``, in the open transaction.
+
+        With :attr:`journal_beats` (the running service's grouped commits) each commit appends its beats to
+        ``beats_recent``, a table with no index: its pages are written once, in order, where a beat written
+        into ``beats`` itself dirties its strap's leaf page of the (user, device, t) key, one page per beat
+        at clinic scale. A fold every few seconds then writes many beats of each strap into that page at
+        once. The beats get their ``seq`` here, when they become visible in ``beats`` (so a sync's
+        watermark never passes a beat still in the journal); the flags are applied after the inserts, as
+        queued flags are. Reads through this archive fold first; opening an archive folds what a crash left.
+        """
+        self._begin()
+        db = self.conn  # the queued rows first
+        lo, hi = db.execute("SELECT MIN(rowid), MAX(rowid) FROM beats_recent").fetchone()
+        if lo is not None:
+            db.execute(FOLD_SQL, (self._seq - lo + 1,))
+            self._seq += hi - lo + 1
+            db.execute("DELETE FROM beats_recent")
+        flags = db.execute("SELECT user, device, t FROM beat_flags_recent ORDER BY rowid").fetchall()
+        if flags:
+            self._flag(db, flags)
+            db.execute("DELETE FROM beat_flags_recent")
+        self._recent = False
+
+    def _fold_for_read(self) -> None:
+        """Fold the journal before a read of ``beats`` (committed at once when no transaction was open)."""
+        if self._recent:
+            joined = self._in_tx
+            self.fold_beats()
+            if not joined:
+                self.commit()
 
     def _flag(self, db: sqlite3.Connection, beats: Iterable[tuple[str, str, float]]) -> int:
         changed = 0

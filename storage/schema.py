@@ -178,6 +178,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX baseline_user_bin ON baseline (user, bin, seq)
     """,
+    # version 10: the beats journal of the grouped commits (issue 14, point 5; storage.event_rows.
+    # EventRows.fold_beats): beats and their flags appended without an index, folded into beats every
+    # few seconds, strap by strap
+    """
+    CREATE TABLE beats_recent (
+        user TEXT NOT NULL, device TEXT NOT NULL, t REAL NOT NULL, rr_ms REAL NOT NULL, artifact INTEGER NOT NULL
+    );
+    CREATE TABLE beat_flags_recent (user TEXT NOT NULL, device TEXT NOT NULL, t REAL NOT NULL)
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

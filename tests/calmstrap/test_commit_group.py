@@ -169,3 +169,42 @@ def test_the_background_committer_sends_what_its_commit_made_durable(tmp_path: P
         decided = [r[0] for r in ar.query("SELECT id FROM prompts ORDER BY t")]
     assert waiting == len(decided) > 0
     assert sent == decided
+
+
+def _in_beats(path: Path) -> int:
+    con = sqlite3.connect(path)
+    try:
+        return int(con.execute("SELECT COUNT(*) FROM beats").fetchone()[0])
+    finally:
+        con.close()
+
+
+def test_grouped_commits_journal_the_beats_and_fold_them_when_the_fold_is_due(tmp_path: Path) -> None:
+    """Within fold_every_s a grouped commit keeps the beats in the journal; the first commit past it folds
+    them into ``beats``."""
+    with Archive(tmp_path / "a.db") as ar:
+        group = CommitGroup(ar, every_s=0.0, fold_every_s=3600.0)
+        _write_beats(ar, 50)
+        group.flush()
+        assert (_in_beats(tmp_path / "a.db"), group.folds) == (0, 0)
+        group.fold_every_s = 0.0
+        group.flush()
+        assert (_in_beats(tmp_path / "a.db"), group.folds) == (50, 1)
+
+
+def test_the_committer_folds_the_journal_while_notifications_pause(tmp_path: Path) -> None:
+    """With no notifications coming, the background committer still folds the journal on its clock."""
+
+    async def go(ar: Archive) -> int:
+        group = CommitGroup(ar, every_s=0.02, fold_every_s=0.1)
+        task = asyncio.create_task(group.run(), name="archive-commits")
+        _write_beats(ar, 30)
+        await asyncio.sleep(0.4)
+        n = _in_beats(tmp_path / "a.db")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return n
+
+    with Archive(tmp_path / "a.db") as ar:
+        assert asyncio.run(go(ar)) == 30
