@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 COMMIT_EVERY_S = 0.1
 """Wall time between grouped archive commits across all straps (a kill -9 loses at most this much)."""
 FOLD_EVERY_S = 10.0
-"""Wall time between folds of the beats journal into ``beats`` (storage.event_rows.EventRows.fold_beats):
-each strap's leaf page of the beats' key is written about once per fold instead of once per beat. Another
-process reading the archive file (an export, a sync) sees beats at most this much later than their commit
-(or at once, as opening an archive folds); this process's own reads fold first."""
+"""Wall time between folds of the journals of beats, windows and arousal rows into their tables
+(storage.event_rows.EventRows.fold_journal): each strap's leaf page of a table's user-keyed index is written
+about once per fold instead of once per row. Another process reading the archive file (an export, a sync)
+sees those rows at most this much later than their commit (or at once, as opening an archive folds), and so
+do InfluxDB and Grafana; this process's own reads fold first (but the weekly progress's, which need not)."""
 WAL_CHECKPOINT_EVERY_S = 30.0
 """Wall time between WAL checkpoints after a grouped commit (fsyncs the WAL: with SQLite's
 ``synchronous=NORMAL`` a power cut loses at most the commits since the last one; a kill -9 loses only the
@@ -46,7 +47,7 @@ class CommitGroup:
     wal_checkpoints: int = 0
     folds: int = 0
     fold_s: float = 0.0
-    """Wall time spent folding the beats journal, all folds together."""
+    """Wall time spent folding the journals, all folds together."""
     longest_flush_s: float = 0.0
     """The longest a flush (commit, fold included) has held the loop: what a prompt may wait for its commit."""
     _last: float = field(default_factory=time.monotonic)
@@ -66,14 +67,14 @@ class CommitGroup:
         return False
 
     def __post_init__(self) -> None:
-        self.archive.journal_beats = True
+        self.archive.journal_rows = True
 
     def flush(self, now: float | None = None, *, fold: bool = False) -> None:
-        """Commit what is pending (folding the beats journal first when ``fold`` or when it is due)."""
+        """Commit what is pending (folding the journals first when ``fold`` or when it is due)."""
         t = time.monotonic() if now is None else now
         w0 = time.perf_counter()
         if fold or t - self._last_fold >= self.fold_every_s:
-            self.archive.fold_beats()
+            self.archive.fold_journal()
             self._last_fold = t
             self.folds += 1
             self.fold_s += time.perf_counter() - w0

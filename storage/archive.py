@@ -23,6 +23,7 @@ from processing.arousal import BaselineStats
 from storage.controls import ControlsTable
 from storage.errors import SchemaTooNew
 from storage.event_rows import BY_STRAP, QUEUED_FLAGS, EventRows
+from storage.journals import JOURNAL_TABLES
 from storage.row_batches import write_rows
 from storage.schema import MIGRATIONS, SCHEMA_VERSION, SEQ_TABLES, WINDOW_FEATURES
 
@@ -111,7 +112,7 @@ class Archive(EventRows, ControlsTable):
         :attr:`conn`) and before every commit, so they are exactly as durable as rows inserted one by one
         into the open transaction (committed with it, lost with it)."""
         self._in_tx = False
-        self.journal_beats = False
+        self.journal_rows = False
         self._recent = False
         self._closed = False
         self._seq = 0
@@ -125,11 +126,11 @@ class Archive(EventRows, ControlsTable):
         self._migrate()
         self._recent = (
             self.conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM beats_recent) OR EXISTS (SELECT 1 FROM beat_flags_recent)"
+                "SELECT " + " OR ".join(f"EXISTS (SELECT 1 FROM {t})" for t in JOURNAL_TABLES)
             ).fetchone()[0]
             == 1
         )
-        self._fold_for_read()  # what a crash (or a running service) left in the beats journal
+        self._fold_for_read()  # what a crash (or a running service) left in the journals
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -171,7 +172,7 @@ class Archive(EventRows, ControlsTable):
         if self._closed:
             return
         if self._recent:
-            self.fold_beats()
+            self.fold_journal()
         self.commit()
         # a short busy wait: a checkpoint waiting for another process's readers would hold its writers up
         self.conn.execute("PRAGMA busy_timeout = 50")
@@ -371,7 +372,7 @@ class Archive(EventRows, ControlsTable):
     def delete_user(self, user: str) -> None:
         """Remove every row of one user (the demo replaces its previous run)."""
         self._begin()
-        for table in (*SEQ_TABLES, "checkpoint", "beats_recent", "beat_flags_recent"):
+        for table in (*SEQ_TABLES, "checkpoint", *JOURNAL_TABLES):
             self.conn.execute(f"DELETE FROM {table} WHERE user = ?", (user,))
 
     # -- reads -----------------------------------------------------------------------------------------
@@ -402,10 +403,12 @@ class Archive(EventRows, ControlsTable):
         self._fold_for_read()
         return [r[0] for r in self.conn.execute("SELECT DISTINCT user FROM beats ORDER BY user")]
 
-    def devices(self, user: str) -> list[str]:
+    def devices(self, user: str, *, fold: bool = True) -> list[str]:
         """The devices ``user`` has beats from, in order: one seek per device on the beats' (user, device, t)
-        key, however many beats each has (the archive keeps no index on the beats by user and time alone)."""
-        self._fold_for_read()
+        key, however many beats each has (the archive keeps no index on the beats by user and time alone).
+        ``fold`` False: the beats folded so far only (see :meth:`query`)."""
+        if fold:
+            self._fold_for_read()
         return [r[0] for r in self.conn.execute(_DEVICES_SQL, (user,))]
 
     def beat_span(self, user: str) -> tuple[float | None, float | None]:
@@ -415,9 +418,15 @@ class Archive(EventRows, ControlsTable):
             return None, None
         return min(s[0] for s in spans), max(s[1] for s in spans)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Read-only helper for exports and tests (the beats journal folded first)."""
-        self._fold_for_read()
+    def query(self, sql: str, params: Sequence[Any] = (), *, fold: bool = True) -> list[tuple[Any, ...]]:
+        """Read-only helper for exports and tests (the journals folded first).
+
+        ``fold`` False reads the tables as they are, without the rows still in this connection's journals:
+        for a reader that follows ``seq`` (those rows get theirs at the fold, above every ``seq`` handed out
+        before it, so the reader takes them in on its next pass), and that must not fold the running
+        service's journals on every read (the weekly progress, refreshed as each episode ends)."""
+        if fold:
+            self._fold_for_read()
         return list(self.conn.execute(sql, params))
 
     def iter_query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:

@@ -22,6 +22,14 @@ from processing.outcomes import PromptOutcome
 from processing.progress import WeekProgress
 from processing.stream import WindowResult
 from sensors.beats import Beat, Gap
+from storage.journals import (
+    AROUSAL_RECENT_SQL,
+    BEATS_JOURNAL,
+    BEATS_RECENT_SQL,
+    FLAGS_RECENT_SQL,
+    JOURNALS,
+    WINDOWS_RECENT_SQL,
+)
 from storage.schema import WINDOW_FEATURES
 
 _isfinite = math.isfinite
@@ -61,15 +69,6 @@ AROUSAL_SQL = (
     " rmssd_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 FLAG_SQL = "UPDATE beats SET artifact = 1, seq = ? WHERE user = ? AND device = ? AND t = ? AND artifact = 0"
-BEATS_RECENT_SQL = "INSERT INTO beats_recent (user, device, t, rr_ms, artifact) VALUES (?,?,?,?,?)"
-FLAGS_RECENT_SQL = "INSERT INTO beat_flags_recent (user, device, t) VALUES (?,?,?)"
-FOLD_SQL = (
-    "INSERT OR IGNORE INTO beats (seq, user, device, t, rr_ms, artifact)"
-    " SELECT ?1 + rowid, user, device, t, rr_ms, artifact FROM beats_recent ORDER BY user, device, rowid"
-)
-"""The beats journal into ``beats``, strap by strap and each strap's beats in the order they came (so the
-first of two beats with one key is the one kept, as with one-row inserts); ``?1`` + rowid is each beat's
-``seq``: the journal's rowids are consecutive, so the fold hands out one consecutive run of ``seq``."""
 QUEUED_FLAGS = "flag beats"
 """The queue of :meth:`EventRows.queue_flags` among the archive's pending rows: (user, device, t) each."""
 BY_STRAP = {
@@ -98,9 +97,10 @@ class EventRows:
 
     _seq: int
     _in_tx: bool
-    journal_beats: bool
-    """Queued beats and flags go to the beats journal, folded by :meth:`fold_beats` (set by the grouped
-    commits of ``calmstrap run``; otherwise beats go straight into ``beats``)."""
+    journal_rows: bool
+    """Queued beats (and their flags), windows and arousal rows go to their journals (:data:`JOURNALS`),
+    folded by :meth:`fold_journal` (set by the grouped commits of ``calmstrap run``; otherwise they go
+    straight into their tables)."""
     _recent: bool
     """The journal may hold rows this connection wrote (a read folds them first)."""
     _pending: dict[str, list[tuple[Any, ...]]]
@@ -140,10 +140,10 @@ class EventRows:
     def queue_beats(self, beats: Sequence[Beat], artifacts: Sequence[bool]) -> None:
         """:meth:`add_beats` without the count: the rows are written with the next use of the connection
         or commit (one ``executemany`` for many notifications), in the same transaction; with
-        :attr:`journal_beats`, into the beats journal (see :meth:`fold_beats`)."""
+        :attr:`journal_rows`, into the beats journal (see :meth:`fold_journal`)."""
         if not self._in_tx:
             self._begin()
-        if self.journal_beats:
+        if self.journal_rows:
             rows = self._pending.get(BEATS_RECENT_SQL)
             if rows is None:
                 rows = self._pending[BEATS_RECENT_SQL] = []
@@ -171,8 +171,23 @@ class EventRows:
     def add_window(self, w: WindowResult) -> None:
         if not self._in_tx:
             self._begin()
-        self._seq = seq = self._seq + 1  # _next_seq, in line
         win = w.window
+        if self.journal_rows:
+            self._queue(
+                WINDOWS_RECENT_SQL,
+                (
+                    w.user,
+                    w.device,
+                    str(w.channel),
+                    win.t,
+                    win.window_s,
+                    *[v if v - v == 0.0 else _NULL for v in map(float, _window_features(win))],
+                    int(win.valid),
+                ),
+            )
+            self._recent = True
+            return
+        self._seq = seq = self._seq + 1  # _next_seq, in line
         row = (
             seq,
             w.user,
@@ -192,24 +207,25 @@ class EventRows:
     def add_arousal(self, user: str, x: Arousal) -> None:
         if not self._in_tx:
             self._begin()
-        self._seq = seq = self._seq + 1  # _next_seq, in line
-        self._queue(
-            AROUSAL_SQL,
-            (
-                seq,
-                user,
-                x.t,
-                x.score,
-                x.a,
-                _num_bound(x.z_hr),
-                _num_bound(x.z_ln_rmssd),
-                str(x.state),
-                int(x.warming_up),
-                int(x.gated),
-                _num_bound(x.hr_bpm),
-                _num_bound(x.rmssd_ms),
-            ),
+        row = (
+            user,
+            x.t,
+            x.score,
+            x.a,
+            _num_bound(x.z_hr),
+            _num_bound(x.z_ln_rmssd),
+            str(x.state),
+            int(x.warming_up),
+            int(x.gated),
+            _num_bound(x.hr_bpm),
+            _num_bound(x.rmssd_ms),
         )
+        if self.journal_rows:
+            self._queue(AROUSAL_RECENT_SQL, row)
+            self._recent = True
+            return
+        self._seq = seq = self._seq + 1  # _next_seq, in line
+        self._queue(AROUSAL_SQL, (seq, *row))
 
     def add_episode(self, e: Episode) -> None:
         self._begin()
@@ -405,43 +421,48 @@ class EventRows:
         transaction: the running service's flags, which need not write every strap's queued rows first."""
         if not self._in_tx:
             self._begin()
-        key = FLAGS_RECENT_SQL if self.journal_beats else QUEUED_FLAGS
+        key = FLAGS_RECENT_SQL if self.journal_rows else QUEUED_FLAGS
         rows = self._pending.get(key)
         if rows is None:
             rows = self._pending[key] = []
         rows.extend((user, device, float(t)) for t in times)
-        if self.journal_beats:
+        if self.journal_rows:
             self._recent = True
 
-    def fold_beats(self) -> None:
-        """Move the beats journal (and the flags waiting with it) into ``beats``, in the open transaction.
+    def fold_journal(self) -> None:
+        """Move the journals (:data:`JOURNALS`, and the beat flags waiting with them) into their tables, in
+        the open transaction.
 
-        With :attr:`journal_beats` (the running service's grouped commits) each commit appends its beats to
-        ``beats_recent``, a table with no index: its pages are written once, in order, where a beat written
-        into ``beats`` itself dirties its strap's leaf page of the (user, device, t) key, one page per beat
-        at clinic scale. A fold every few seconds then writes many beats of each strap into that page at
-        once. The beats get their ``seq`` here, when they become visible in ``beats`` (so a sync's
-        watermark never passes a beat still in the journal); the flags are applied after the inserts, as
-        queued flags are. Reads through this archive fold first; opening an archive folds what a crash left.
+        With :attr:`journal_rows` (the running service's grouped commits) each commit appends its beats,
+        windows and arousal rows to tables with no index: their pages are written once, in order, where a
+        row written into ``beats``, ``windows`` or ``arousal`` itself dirties its strap's leaf page of the
+        table's user-keyed index, one page per row at clinic scale. A fold every few seconds then writes
+        many rows of each strap into that page at once. The rows get their ``seq`` here, when they become
+        visible in their table (so a sync's watermark never passes a row still in a journal); the flags are
+        applied after the beats' inserts, as queued flags are. Reads through this archive fold first
+        (except the weekly progress's, which need not: see ``storage.progress``); opening an archive folds
+        what a crash left.
         """
         self._begin()
         db = self.conn  # the queued rows first
-        lo, hi = db.execute("SELECT MIN(rowid), MAX(rowid) FROM beats_recent").fetchone()
-        if lo is not None:
-            db.execute(FOLD_SQL, (self._seq - lo + 1,))
-            self._seq += hi - lo + 1
-            db.execute("DELETE FROM beats_recent")
-        flags = db.execute("SELECT user, device, t FROM beat_flags_recent ORDER BY rowid").fetchall()
-        if flags:
-            self._flag(db, flags)
-            db.execute("DELETE FROM beat_flags_recent")
+        for j in JOURNALS:
+            lo, hi = db.execute(f"SELECT MIN(rowid), MAX(rowid) FROM {j.recent}").fetchone()
+            if lo is not None:
+                db.execute(j.fold_sql, (self._seq - lo + 1,))
+                self._seq += hi - lo + 1
+                db.execute(f"DELETE FROM {j.recent}")
+            if j is BEATS_JOURNAL:
+                flags = db.execute("SELECT user, device, t FROM beat_flags_recent ORDER BY rowid").fetchall()
+                if flags:
+                    self._flag(db, flags)
+                    db.execute("DELETE FROM beat_flags_recent")
         self._recent = False
 
     def _fold_for_read(self) -> None:
         """Fold the journal before a read of ``beats`` (committed at once when no transaction was open)."""
         if self._recent:
             joined = self._in_tx
-            self.fold_beats()
+            self.fold_journal()
             if not joined:
                 self.commit()
 

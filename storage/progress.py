@@ -28,6 +28,12 @@ everything from that week on is recomputed. Rows removed leave no ``seq``: an up
 the user's imports gone from the journal (a discarded import) recomputes the whole history once; other
 removals (:meth:`Archive.delete_user`) are put right by the next :func:`refresh_weekly_progress`
 (``calmstrap sync`` runs :func:`refresh_all`, after it removes any interrupted import).
+
+The running service journals its beats, windows and arousal rows and folds them into their tables every few
+seconds (``storage.event_rows.EventRows.fold_journal``); the reads here do not fold first (a fold per
+refresh, with a refresh as each episode ends, would undo the journal at clinic scale). They need not: a row
+still in a journal gets its ``seq`` at the fold, above the ``seq`` this refresh marks, so the next refresh
+takes it in, as it takes in a row another process writes.
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ import dataclasses
 import datetime as dt
 import math
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
+from typing import Any
 
 from processing.progress import (
     EpisodeRecord,
@@ -78,7 +86,8 @@ def load_progress_inputs(
         # amplitude in personal-baseline SDs (amplitude_a): the score 100·Φ(A) saturates near 100, so score
         # points would hide a spike getting smaller; SDs keep "less amplitude" visible week by week
         EpisodeRecord(onset_t=r[0], amplitude=r[1], t50_s=r[2], recovery_s=r[3])
-        for r in archive.query(
+        for r in _read(
+            archive,
             "SELECT onset_t, amplitude_a, t50_s, recovery_s FROM episodes WHERE user = ?"
             " AND onset_t >= ? AND onset_t < ? ORDER BY onset_t",
             (user, lo, hi),
@@ -87,7 +96,8 @@ def load_progress_inputs(
     scored = load_scored_windows(archive, user, lo, hi) if windows else []
     prompts = [
         PromptRecord(t=r[0], helped=_helped(r[1], r[2]))
-        for r in archive.query(
+        for r in _read(
+            archive,
             "SELECT t, feedback_helped, helped FROM prompts WHERE user = ? AND kind != 'recovery'"
             " AND t >= ? AND t < ? ORDER BY t",
             (user, lo, hi),
@@ -101,8 +111,9 @@ def load_wear(archive: Archive, user: str, lo: float, hi: float = math.inf) -> l
     starts in stays inside the range); in hour order, so a week's hours are summed in the same order
     whatever range is read."""
     hours: dict[int, tuple[float, float]] = {}  # hour -> (first beat, ms of beats), device by device
-    for device in archive.devices(user):
-        for hour, first_t, ms in archive.query(
+    for device in archive.devices(user, fold=False):
+        for hour, first_t, ms in _read(
+            archive,
             "SELECT CAST(t / 3600 AS INTEGER), MIN(t), SUM(rr_ms) FROM beats"
             " WHERE user = ? AND device = ? AND t >= ? AND t < ? GROUP BY 1",
             (user, device, lo, hi),
@@ -117,7 +128,8 @@ def load_scored_windows(archive: Archive, user: str, lo: float, hi: float) -> li
     score among a day's calmest windows are then broken the same way whatever range is read)."""
     return [
         ScoredWindow(t=r[0], score=r[1], hr_bpm=r[2], ln_rmssd=math.log(r[3]))
-        for r in archive.query(
+        for r in _read(
+            archive,
             "SELECT t, score, hr_bpm, rmssd_ms FROM arousal WHERE user = ? AND gated = 0 AND warming_up = 0"
             " AND hr_bpm IS NOT NULL AND rmssd_ms > 0 AND t >= ? AND t < ? ORDER BY t, id",
             (user, lo, hi),
@@ -159,6 +171,12 @@ def refresh_weekly_progress(archive: Archive, user: str, *, tz: tzinfo | None = 
     return weeks
 
 
+def _read(archive: Archive, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """A read of the tables as they are, the running service's journals not folded first
+    (:meth:`Archive.query` with ``fold`` False; see the module's docstring)."""
+    return archive.query(sql, params, fold=False)
+
+
 def _store_changed(
     archive: Archive, user: str, weeks: list[WeekProgress], *, since_week_start_t: float | None
 ) -> None:
@@ -167,7 +185,7 @@ def _store_changed(
     if since_week_start_t is not None:
         sql += " AND week_start_t >= ?"
         params = (user, since_week_start_t)
-    stored = {r[0]: tuple(r[1:]) for r in archive.query(sql, params)}
+    stored = {r[0]: tuple(r[1:]) for r in _read(archive, sql, params)}
     # only weeks whose numbers changed get a new row (and so a new seq): InfluxDB is not sent the same again
     changed = [w for w in weeks if stored.get(w.week) != _stored_form(w)]
     if changed:
@@ -181,7 +199,7 @@ def progress_mark_key(user: str) -> str:
 
 def _seq_now(archive: Archive) -> int:
     """The archive's ``seq`` now: every row with a larger one is written after this call (queued rows first)."""
-    (committed,) = archive.query("SELECT seq FROM seq_counter WHERE id = 0")[0]
+    (committed,) = _read(archive, "SELECT seq FROM seq_counter WHERE id = 0")[0]
     # inside this connection's open transaction its own rows are visible and numbered up to last_seq
     return max(int(committed), archive.last_seq)
 
@@ -297,7 +315,7 @@ class ProgressUpdater:
         mark = _seq_now(archive)
         last = archive.applied_seq(key)
         imports = frozenset(
-            int(r[0]) for r in archive.query("SELECT id FROM imports WHERE user = ?", (user,))
+            int(r[0]) for r in _read(archive, "SELECT id FROM imports WHERE user = ?", (user,))
         )
         held = self._held.pop(user, None)
         if held is not None and held.mark != last:
@@ -376,11 +394,11 @@ class ProgressUpdater:
             # not followed since ``last`` (the first update in this process, or another process moved the
             # mark, e.g. calmstrap sync): this user's rows since ``last``, once
             self._dirty.pop(user, None)
-            ts += [r[0] for r in self.archive.query(_NEW_ROWS_SQL, (last, user) * len(_T_COLUMNS))]
+            ts += [r[0] for r in _read(self.archive, _NEW_ROWS_SQL, (last, user) * len(_T_COLUMNS))]
             if self._scanned == 0:
                 self._scanned = mark
         if mark > self._scanned:
-            for r in self.archive.query(_NEW_ROWS_ALL_USERS_SQL, (self._scanned, mark) * len(_T_COLUMNS)):
+            for r in _read(self.archive, _NEW_ROWS_ALL_USERS_SQL, (self._scanned, mark) * len(_T_COLUMNS)):
                 u, t = r[0], r[1]
                 if u in self._since and t is not None and math.isfinite(t):
                     self._dirty[u] = min(t, self._dirty.get(u, math.inf))

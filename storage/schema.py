@@ -179,13 +179,24 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX baseline_user_bin ON baseline (user, bin, seq)
     """,
     # version 10: the beats journal of the grouped commits (issue 14, point 5; storage.event_rows.
-    # EventRows.fold_beats): beats and their flags appended without an index, folded into beats every
+    # EventRows.fold_journal): beats and their flags appended without an index, folded into beats every
     # few seconds, strap by strap
     """
     CREATE TABLE beats_recent (
         user TEXT NOT NULL, device TEXT NOT NULL, t REAL NOT NULL, rr_ms REAL NOT NULL, artifact INTEGER NOT NULL
     );
     CREATE TABLE beat_flags_recent (user TEXT NOT NULL, device TEXT NOT NULL, t REAL NOT NULL)
+    """,
+    # version 11: the windows and arousal journals, as the beats' (storage.event_rows.JOURNALS)
+    f"""
+    CREATE TABLE windows_recent (
+        user TEXT NOT NULL, device TEXT NOT NULL, channel TEXT NOT NULL, t REAL NOT NULL, window_s REAL NOT NULL,
+        {", ".join(f"{c} REAL" for c in WINDOW_FEATURES)}, valid INTEGER NOT NULL
+    );
+    CREATE TABLE arousal_recent (
+        user TEXT NOT NULL, t REAL NOT NULL, score REAL NOT NULL, a REAL NOT NULL, z_hr REAL, z_ln_rmssd REAL,
+        state TEXT NOT NULL, warming_up INTEGER NOT NULL, gated INTEGER NOT NULL, hr_bpm REAL, rmssd_ms REAL
+    )
     """,
 )
 

@@ -31,9 +31,9 @@ def count_reads(archive: Archive, fn: Callable[[], object]) -> Reads:
 
     query = archive.query
 
-    def counting(sql: str, params: object = ()) -> list[tuple[object, ...]]:
+    def counting(sql: str, params: object = (), *, fold: bool = True) -> list[tuple[object, ...]]:
         nonlocal rows
-        out = query(sql, params)  # type: ignore[arg-type]
+        out = query(sql, params, fold=fold)  # type: ignore[arg-type]
         rows += len(out)
         return out
 
