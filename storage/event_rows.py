@@ -172,24 +172,7 @@ class EventRows:
         if not self._in_tx:
             self._begin()
         win = w.window
-        if self.journal_rows:
-            self._queue(
-                WINDOWS_RECENT_SQL,
-                (
-                    w.user,
-                    w.device,
-                    str(w.channel),
-                    win.t,
-                    win.window_s,
-                    *[v if v - v == 0.0 else _NULL for v in map(float, _window_features(win))],
-                    int(win.valid),
-                ),
-            )
-            self._recent = True
-            return
-        self._seq = seq = self._seq + 1  # _next_seq, in line
         row = (
-            seq,
             w.user,
             w.device,
             str(w.channel),
@@ -198,11 +181,12 @@ class EventRows:
             *[v if v - v == 0.0 else _NULL for v in map(float, _window_features(win))],  # window_values
             int(win.valid),
         )
-        rows = self._pending.get(WINDOW_SQL)
-        if rows is None:
-            self._pending[WINDOW_SQL] = [row]
-        else:
-            rows.append(row)
+        if self.journal_rows:
+            self._queue(WINDOWS_RECENT_SQL, row)
+            self._recent = True
+            return
+        self._seq = seq = self._seq + 1  # _next_seq, in line
+        self._queue(WINDOW_SQL, (seq, *row))
 
     def add_arousal(self, user: str, x: Arousal) -> None:
         if not self._in_tx:
