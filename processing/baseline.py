@@ -38,9 +38,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -52,6 +54,18 @@ import numpy.typing as npt
 
 from processing.arousal import POPULATION_BASELINE, BaselineStats
 from processing.reduce import total
+
+
+def _load_robust() -> types.ModuleType | None:
+    try:  # the compiled median and MAD (setup.py, processing/_robust.c): the same numbers in one call
+        from processing import _robust
+    except ImportError:  # built without a C compiler: numpy alone
+        return None
+    return _robust
+
+
+_ROBUST_KERNEL: types.ModuleType | None = _load_robust()
+"""processing/_robust.c, or None (numpy alone; tests set it to compare the two)."""
 
 MAD_TO_SD = 1.4826
 DAY_S = 86400.0
@@ -221,6 +235,20 @@ class _Column:
         return got
 
 
+def median_mad(col: _Column, w: npt.NDArray[np.float64], *, compiled: bool = True) -> tuple[float, float]:
+    """The lower weighted median of a column under weights ``w`` and the same of its absolute deviations
+    from it (the MAD, unscaled). ``compiled``: through processing/_robust.c when it is built (one call
+    instead of about a dozen numpy calls; the same numbers bit for bit,
+    ``tests/processing/test_baseline_kernel.py``)."""
+    if compiled and _ROBUST_KERNEL is not None:
+        got: tuple[float, float] | None = _ROBUST_KERNEL.weighted_median_mad(col.sorted, col.order, w)
+        if got is not None:
+            return got
+    med = _sorted_weighted_median(col.sorted, col.order, w)
+    dev, order = col.deviation_order(med)
+    return med, _sorted_weighted_median(dev[order], order, w)
+
+
 @dataclass(frozen=True, slots=True)
 class _Columns:
     """The samples of one baseline version: HR and ln RMSSD columns, minutes, hour-of-day codes. The all-day
@@ -234,15 +262,18 @@ class _Columns:
     """Hour of day in tenths (the stored codes)."""
 
 
+@functools.lru_cache(maxsize=96)
 def _kernel(hour: int, kappa: float, flat_h: float) -> npt.NDArray[np.float64]:
     """Per hour-of-day code (tenths of an hour), the time-of-day weight at ``hour``: weight 1 within
     ``flat_h``, a von Mises tail beyond (module docstring). Computed on the 240 codes, not on every sample,
-    and not kept: a table per hour held by the process would show as 46 KB more per strap in the memory
-    benchmark."""
+    and kept for the process, read-only (24 tables of 1.9 KB for one kernel, shared by every strap; making
+    one took about as long as the compiled median and MAD of a recompute)."""
     h = np.arange(24 * HOUR_STEPS, dtype=np.uint8).astype(np.float64) / HOUR_STEPS
     d = np.abs((h - hour + 12.0) % 24.0 - 12.0)  # circular distance in hours, 0..12
     d = np.maximum(d - flat_h, 0.0)
-    return np.asarray(np.exp(kappa * (np.cos(2.0 * math.pi * d / 24.0) - 1.0)), dtype=np.float64)
+    table = np.asarray(np.exp(kappa * (np.cos(2.0 * math.pi * d / 24.0) - 1.0)), dtype=np.float64)
+    table.setflags(write=False)
+    return table
 
 
 @dataclass(slots=True)
@@ -462,13 +493,10 @@ class BaselineTracker:
         return None if fresh else self._columns()
 
     def _robust(self, cols: _Columns, w: npt.NDArray[np.float64], source: str) -> BaselineStats:
-        hr, lr = cols.hr, cols.lr
-        hr_med = _sorted_weighted_median(hr.sorted, hr.order, w)
-        lr_med = _sorted_weighted_median(lr.sorted, lr.order, w)
-        dev, order = hr.deviation_order(hr_med)
-        hr_sd = max(MAD_TO_SD * _sorted_weighted_median(dev[order], order, w), self.hr_sd_floor)
-        dev, order = lr.deviation_order(lr_med)
-        lr_sd = max(MAD_TO_SD * _sorted_weighted_median(dev[order], order, w), self.ln_rmssd_sd_floor)
+        hr_med, hr_mad = median_mad(cols.hr, w)
+        lr_med, lr_mad = median_mad(cols.lr, w)
+        hr_sd = max(MAD_TO_SD * hr_mad, self.hr_sd_floor)
+        lr_sd = max(MAD_TO_SD * lr_mad, self.ln_rmssd_sd_floor)
         return BaselineStats(hr_med, hr_sd, lr_med, lr_sd, round(float(total(w))), source=source)
 
     def _overall(self, source: str, cols: _Columns | None = None) -> BaselineStats:
