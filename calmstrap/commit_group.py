@@ -18,18 +18,13 @@ COMMIT_EVERY_S = 0.1
 """Wall time between grouped archive commits across all straps (a kill -9 loses at most this much)."""
 FOLD_EVERY_S = 10.0
 """Wall time between folds of the journals of beats, windows and arousal rows into their tables
-(storage.event_rows.EventRows.fold_journal), at least: each strap's leaf page of a table's user-keyed index
-is written about once per fold instead of once per row. Another process reading the archive file (an export,
-a sync) sees those rows later than their commit by up to the time between folds (or at once, as opening an
-archive folds), and so do InfluxDB and Grafana; this process's own reads fold first (but the weekly
-progress's, which need not)."""
-FOLD_SHARE = 0.04
-"""The share of the loop's wall time the folds may take: after a fold (and the commit that writes it) that
-held the loop for F seconds the next one waits at least F / FOLD_SHARE (so a home's few straps fold every
-``FOLD_EVERY_S``, and a clinic's 20,000, whose folds write a leaf page per strap and index whatever the rows,
-fold less often, each fold carrying more rows on the same pages)."""
-FOLD_AT_MOST_EVERY_S = 120.0
-"""The longest wait between folds, whatever they cost: what other readers lag by at most."""
+(storage.event_rows.EventRows.fold_journal): each strap's leaf page of a table's user-keyed index is written
+about once per fold instead of once per row. Another process reading the archive file (an export, a sync)
+sees those rows at most this much later than their commit (or at once, as opening an archive folds), and so
+do InfluxDB and Grafana; this process's own reads fold first (but the weekly progress's, which need not).
+Folding less often does not make a row cheaper: at 20,000 straps a folded beat cost 3.7-4.6 us whether the
+fold held 10, 30 or 60 s of them, and in the capacity benchmark folds spaced by their own cost (up to 120 s)
+took 11.8 us per notification against 8.3 at 10 s, holding the loop up to 34 s (BENCHMARKS.md, session 13)."""
 WAL_CHECKPOINT_EVERY_S = 30.0
 """Wall time between WAL checkpoints after a grouped commit (fsyncs the WAL: with SQLite's
 ``synchronous=NORMAL`` a power cut loses at most the commits since the last one; a kill -9 loses only the
@@ -51,8 +46,6 @@ class CommitGroup:
     every_s: float = COMMIT_EVERY_S
     wal_checkpoint_every_s: float = WAL_CHECKPOINT_EVERY_S
     fold_every_s: float = FOLD_EVERY_S
-    fold_share: float = FOLD_SHARE
-    fold_at_most_every_s: float = FOLD_AT_MOST_EVERY_S
     commits: int = 0
     wal_checkpoints: int = 0
     folds: int = 0
@@ -62,8 +55,6 @@ class CommitGroup:
     """The longest a flush (commit, fold included) has held the loop: what a prompt may wait for its commit."""
     _last: float = field(default_factory=time.monotonic)
     _last_fold: float = field(default_factory=time.monotonic)
-    _fold_gap_s: float = 0.0
-    """The wait before the next fold, from the last one's cost (:data:`FOLD_SHARE`)."""
     _last_wal_checkpoint: float = field(default_factory=time.monotonic)
     _waiting: list[tuple[StrapSession, Prompt]] = field(default_factory=list)
     """Prompts archived in the open transaction, in the order they were decided."""
@@ -85,17 +76,13 @@ class CommitGroup:
         """Commit what is pending (folding the journals first when ``fold`` or when it is due)."""
         t = time.monotonic() if now is None else now
         w0 = time.perf_counter()
-        folding = fold or t - self._last_fold >= max(self.fold_every_s, self._fold_gap_s)
-        if folding:
+        if fold or t - self._last_fold >= self.fold_every_s:
             self.archive.fold_journal()
             self._last_fold = t
             self.folds += 1
             self.fold_s += time.perf_counter() - w0
         self.archive.commit()
-        took = time.perf_counter() - w0
-        self.longest_flush_s = max(self.longest_flush_s, took)
-        if folding:
-            self._fold_gap_s = min(self.fold_at_most_every_s, took / self.fold_share)
+        self.longest_flush_s = max(self.longest_flush_s, time.perf_counter() - w0)
         if self._waiting:
             self._committed += self._waiting
             self._waiting = []

@@ -8,7 +8,6 @@ import contextlib
 import math
 import os
 import sqlite3
-import time
 from pathlib import Path
 
 from alerts.catalog import Prompt
@@ -191,34 +190,6 @@ def test_grouped_commits_journal_the_beats_and_fold_them_when_the_fold_is_due(tm
         group.fold_every_s = 0.0
         group.flush()
         assert (_in_beats(tmp_path / "a.db"), group.folds) == (50, 1)
-
-
-def test_a_costly_fold_makes_the_next_one_wait_in_proportion(tmp_path: Path) -> None:
-    """After a fold that held the loop F seconds the next waits F / fold_share (here capped at an hour):
-    a commit soon after keeps its beats in the journal, one past the cap folds them."""
-    with Archive(tmp_path / "a.db") as ar:
-        group = CommitGroup(ar, every_s=0.0, fold_every_s=0.0, fold_share=1e-12, fold_at_most_every_s=3600.0)
-        now = time.monotonic() + 1.0
-        _write_beats(ar, 50)
-        group.flush(now)
-        assert (_in_beats(tmp_path / "a.db"), group.folds) == (50, 1)
-        ar.queue_beats(beats_from_rr([800.0] * 20, start_t=T0 + 100.0, device="d1", user="ana"), [False] * 20)
-        group.flush(now + 3599.0)
-        assert (_in_beats(tmp_path / "a.db"), group.folds) == (50, 1)
-        group.flush(now + 3601.0)
-        assert (_in_beats(tmp_path / "a.db"), group.folds) == (70, 2)
-
-
-def test_a_cheap_fold_keeps_the_fold_interval(tmp_path: Path) -> None:
-    """Folds that cost next to nothing (a home's straps) come every fold_every_s, not later."""
-    with Archive(tmp_path / "a.db") as ar:
-        group = CommitGroup(ar, every_s=0.0, fold_every_s=10.0, fold_share=1.0)
-        now = time.monotonic() + 10.5
-        for k in range(5):
-            beats = beats_from_rr([800.0] * 10, start_t=T0 + 20.0 * k, device="d1", user="ana")
-            ar.queue_beats(beats, [False] * 10)
-            group.flush(now + 10.5 * k)
-        assert (_in_beats(tmp_path / "a.db"), group.folds) == (50, 5)
 
 
 def test_the_committer_folds_the_journal_while_notifications_pause(tmp_path: Path) -> None:
