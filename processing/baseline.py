@@ -377,6 +377,8 @@ class BaselineTracker:
     # -- queries ---------------------------------------------------------------------------------------
     @property
     def collected_minutes(self) -> float:
+        if not self._pending:  # the usual case: asked for every fast window
+            return float(self._samples.minutes)
         return float(self._samples.minutes + sum(p[1] for p in self._pending))
 
     @property
@@ -416,10 +418,16 @@ class BaselineTracker:
         else:
             h = hour_of_day(t, self.utc_offset_s)
             h0 = int(h) % 24
+            h1 = (h0 + 1) % 24
             f = h - int(h)
-            cols = self._columns_if_stale(h0, (h0 + 1) % 24)
-            a = self._at_hour(h0, cols)
-            b = self._at_hour((h0 + 1) % 24, cols)
+            got_a, got_b = self._grid.get(h0), self._grid.get(h1)
+            v = self._version
+            if got_a is not None and got_b is not None and got_a[0] == v and got_b[0] == v:
+                a, b = got_a[1], got_b[1]  # the usual call: both hours made for this version
+            else:
+                cols = self._columns_if_stale(h0, h1)
+                a = self._at_hour(h0, cols)
+                b = self._at_hour(h1, cols)
             s = _blend(a, b, f, "personal")
         self._current = s
         return s
@@ -584,11 +592,11 @@ class BaselineTracker:
 def _blend(a: BaselineStats, b: BaselineStats, f: float, source: str) -> BaselineStats:
     """(1 - f)·a + f·b, field by field."""
     g = 1.0 - f
-    return BaselineStats(
-        hr_bpm=g * a.hr_bpm + f * b.hr_bpm,
-        hr_sd=g * a.hr_sd + f * b.hr_sd,
-        ln_rmssd=g * a.ln_rmssd + f * b.ln_rmssd,
-        ln_rmssd_sd=g * a.ln_rmssd_sd + f * b.ln_rmssd_sd,
-        n_windows=max(a.n_windows, b.n_windows),
-        source=source,
+    return BaselineStats(  # hr_bpm, hr_sd, ln_rmssd, ln_rmssd_sd, n_windows, source
+        g * a.hr_bpm + f * b.hr_bpm,
+        g * a.hr_sd + f * b.hr_sd,
+        g * a.ln_rmssd + f * b.ln_rmssd,
+        g * a.ln_rmssd_sd + f * b.ln_rmssd_sd,
+        a.n_windows if a.n_windows >= b.n_windows else b.n_windows,
+        source,
     )

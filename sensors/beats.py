@@ -136,8 +136,10 @@ class BeatClock:
             beats.append(Beat(t, r, device, user))
         self._last_beat_t = t
         self._last_arrival = arrival_t
-        self._recent.append(payload)
-        del self._recent[: -self.recent_payloads]
+        recent = self._recent
+        recent.append(payload)
+        if len(recent) > self.recent_payloads:
+            del recent[: -self.recent_payloads]
         self._reconnected = False
         self._disconnect_t = None
         self.stats.beats += len(beats)
