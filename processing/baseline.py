@@ -266,8 +266,7 @@ class _Columns:
 def _kernel(hour: int, kappa: float, flat_h: float) -> npt.NDArray[np.float64]:
     """Per hour-of-day code (tenths of an hour), the time-of-day weight at ``hour``: weight 1 within
     ``flat_h``, a von Mises tail beyond (module docstring). Computed on the 240 codes, not on every sample,
-    and kept for the process, read-only (24 tables of 1.9 KB for one kernel, shared by every strap; making
-    one took about as long as the compiled median and MAD of a recompute)."""
+    and kept for the process, read-only (24 tables of 1.9 KB for one kernel, shared by every strap)."""
     h = np.arange(24 * HOUR_STEPS, dtype=np.uint8).astype(np.float64) / HOUR_STEPS
     d = np.abs((h - hour + 12.0) % 24.0 - 12.0)  # circular distance in hours, 0..12
     d = np.maximum(d - flat_h, 0.0)
@@ -420,11 +419,8 @@ class BaselineTracker:
             h0 = int(h) % 24
             h1 = (h0 + 1) % 24
             f = h - int(h)
-            got_a, got_b = self._grid.get(h0), self._grid.get(h1)
-            v = self._version
-            if got_a is not None and got_b is not None and got_a[0] == v and got_b[0] == v:
-                a, b = got_a[1], got_b[1]  # the usual call: both hours made for this version
-            else:
+            a, b = self._cached(h0), self._cached(h1)  # the usual call: both made for this version
+            if a is None or b is None:
                 cols = self._columns_if_stale(h0, h1)
                 a = self._at_hour(h0, cols)
                 b = self._at_hour(h1, cols)
@@ -497,8 +493,13 @@ class BaselineTracker:
     def _columns_if_stale(self, *hours: int) -> _Columns | None:
         """The sorted columns, made once, when any of ``hours`` (or the all-day statistics they blend
         with) must be recomputed for the current version; None when all are cached."""
-        fresh = all((got := self._grid.get(h)) is not None and got[0] == self._version for h in hours)
+        fresh = all(self._cached(h) is not None for h in hours)
         return None if fresh else self._columns()
+
+    def _cached(self, hour: int) -> BaselineStats | None:
+        """The statistics at ``hour`` made for the current version, None when they must be recomputed."""
+        got = self._grid.get(hour)
+        return got[1] if got is not None and got[0] == self._version else None
 
     def _robust(self, cols: _Columns, w: npt.NDArray[np.float64], source: str) -> BaselineStats:
         hr_med, hr_mad = median_mad(cols.hr, w)
@@ -516,9 +517,9 @@ class BaselineTracker:
         return cached
 
     def _at_hour(self, hour: int, cols: _Columns | None = None) -> BaselineStats:
-        got = self._grid.get(hour)
-        if got is not None and got[0] == self._version:
-            return got[1]
+        got = self._cached(hour)
+        if got is not None:
+            return got
         cols = cols or self._columns()
         w = cols.m * _kernel(hour, self.kernel_kappa, self.kernel_flat_h)[cols.h]
         local = self._robust(cols, w, "personal")
@@ -592,11 +593,11 @@ class BaselineTracker:
 def _blend(a: BaselineStats, b: BaselineStats, f: float, source: str) -> BaselineStats:
     """(1 - f)·a + f·b, field by field."""
     g = 1.0 - f
-    return BaselineStats(  # hr_bpm, hr_sd, ln_rmssd, ln_rmssd_sd, n_windows, source
-        g * a.hr_bpm + f * b.hr_bpm,
-        g * a.hr_sd + f * b.hr_sd,
-        g * a.ln_rmssd + f * b.ln_rmssd,
-        g * a.ln_rmssd_sd + f * b.ln_rmssd_sd,
-        a.n_windows if a.n_windows >= b.n_windows else b.n_windows,
-        source,
+    return BaselineStats(
+        hr_bpm=g * a.hr_bpm + f * b.hr_bpm,
+        hr_sd=g * a.hr_sd + f * b.hr_sd,
+        ln_rmssd=g * a.ln_rmssd + f * b.ln_rmssd,
+        ln_rmssd_sd=g * a.ln_rmssd_sd + f * b.ln_rmssd_sd,
+        n_windows=max(a.n_windows, b.n_windows),
+        source=source,
     )
